@@ -1,0 +1,1 @@
+"""The campaign platform's domain: aggregates, their events and rules, and the application."""
