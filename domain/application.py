@@ -80,6 +80,12 @@ class CampaignPlatform(Application[uuid.UUID]):
         self.last_position = 0
         self.listeners: list[Callable[[int], None]] = []
 
+    def construct_env(self, name: str, env: Any = None) -> Any:
+        """Only the settings given: the composition root reads the environment, not us."""
+        from eventsourcing.utils import Environment
+
+        return Environment(name, dict(env or {}))
+
     # Positions: what this process has committed, so read models can be waited on.
 
     def _notify(self, recordings: list[Recording[uuid.UUID]]) -> None:

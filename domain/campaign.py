@@ -403,3 +403,22 @@ def with_variant_ids(
 def copy_name(name: str) -> str:
     suffix = " (copy)"
     return name[: 200 - len(suffix)] + suffix
+
+
+# The status each status-changing event leads to; Edited keeps the status it finds.
+STATUS_AFTER: dict[str, Status] = {
+    "Created": Status.DRAFT,
+    "Launched": Status.PROCESSING,
+    "Rejected": Status.REJECTED,
+    "Prepared": Status.READY,
+    "Scheduled": Status.SCHEDULED,
+    "Unscheduled": Status.DRAFT,
+    "Started": Status.STARTED,
+    "SendingBegan": Status.SENDING,
+    "WindowClosed": Status.STARTED,
+    "Paused": Status.PAUSED,
+    "Resumed": Status.STARTED,
+    "Suspended": Status.SUSPENDED,
+    "Aborted": Status.ABORTED,
+    "Finished": Status.FINISHED,
+}

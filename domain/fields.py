@@ -174,9 +174,7 @@ def parse_variant_text(text: Any, where: str) -> str:
 
 
 def parse_variants(value: Any) -> list[dict[str, Any]]:
-    items = expect_list(value, "a list of variants")
-    if not items:
-        raise Invalid("needs at least one variant")
+    items = expect_list(value, "a list of variants")  # empty while a draft is incomplete
     if len(items) > MAX_VARIANTS:
         raise Invalid(f"at most {MAX_VARIANTS} variants")
     variants = []

@@ -1,0 +1,356 @@
+"""The JSON API under /api: endpoints parse, call the application, render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from domain.application import LIFECYCLE_COMMANDS, parse_id
+from domain.fields import CAMPAIGN_TYPES
+from domain.status import Status
+from gateway.errors import ApiError
+from gateway.inputs import pop_command_options, query_int, query_time, read_json_object
+from gateway.representation import campaign_json, domain_json, pool_json, stream_json
+from gateway.services import Services
+from projections.campaign_list import ListFilter
+from projections.messages import dumps
+
+T = TypeVar("T")
+MAX_PER_PAGE = 100
+ANONYMOUS = "anonymous"
+
+
+def platform_of(request: Request) -> Services:
+    platform: Services = request.app.state.platform
+    return platform
+
+
+def actor_of(request: Request) -> str:
+    return getattr(request.state, "actor", ANONYMOUS)
+
+
+async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await run_in_threadpool(function, *args, **kwargs)
+
+
+# Campaigns.
+
+
+async def create_campaign(request: Request) -> Response:
+    body = await read_json_object(request)
+    _reason, _expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    campaign = await call(
+        platform.app.create_campaign, body, actor=actor_of(request), command_id=command_id
+    )
+    return JSONResponse(campaign_json(campaign), status_code=201)
+
+
+def list_filter(request: Request) -> ListFilter:
+    query = request.query_params
+    statuses = tuple(query.getlist("status"))
+    known = {s.value for s in Status}
+    unknown = [s for s in statuses if s not in known]
+    if unknown:
+        raise ApiError(
+            "validation_failed",
+            f"unknown status {unknown[0]!r}; statuses: {', '.join(sorted(known))}",
+            [{"field": "status", "message": "unknown status"}],
+        )
+    kind = query.get("type") or None
+    if kind is not None and kind not in CAMPAIGN_TYPES:
+        raise ApiError(
+            "validation_failed",
+            f"type must be one of {', '.join(CAMPAIGN_TYPES)}",
+            [{"field": "type", "message": "unknown type"}],
+        )
+    return ListFilter(
+        name=query.get("name") or None,
+        statuses=statuses,
+        tags=tuple(t for t in query.getlist("tag") if t),
+        type=kind,
+        stream=query.get("stream") or None,
+        created_from=query_time(request, "created_from"),
+        created_to=query_time(request, "created_to", end_of_day=True),
+    )
+
+
+async def list_campaigns(request: Request) -> Response:
+    filters = list_filter(request)
+    page = query_int(request, "page", 1, 1, 1_000_000)
+    per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
+    platform = platform_of(request)
+    await call(platform.wait_for_own_writes)
+    result = await call(platform.campaign_list.list, platform.database, filters, page, per_page)
+    return JSONResponse(
+        {"items": result.items, "total": result.total, "page": page, "per_page": per_page}
+    )
+
+
+async def get_campaign(request: Request) -> Response:
+    campaign_id = parse_id(request.path_params["id"], "campaign")
+    version = None
+    if "version" in request.query_params:
+        version = query_int(request, "version", 1, 1, 10**9)
+    as_of = query_time(request, "as_of")
+    platform = platform_of(request)
+    campaign = await call(platform.app.get_campaign, campaign_id, version=version, as_of=as_of)
+    return JSONResponse(campaign_json(campaign))
+
+
+async def edit_campaign(request: Request) -> Response:
+    campaign_id = parse_id(request.path_params["id"], "campaign")
+    body = await read_json_object(request)
+    reason, expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    campaign = await call(
+        platform.app.edit_campaign,
+        campaign_id,
+        body,
+        actor=actor_of(request),
+        reason=reason,
+        command_id=command_id,
+        expected_version=expected,
+    )
+    return JSONResponse(campaign_json(campaign))
+
+
+async def campaign_command(request: Request) -> Response:
+    campaign_id = parse_id(request.path_params["id"], "campaign")
+    command = request.path_params["command"]
+    if command not in LIFECYCLE_COMMANDS:
+        raise ApiError("not_found", f"no command {command!r}; commands: {', '.join(LIFECYCLE_COMMANDS)}")
+    body = await read_json_object(request, empty_ok=True)
+    reason, expected, command_id = pop_command_options(body)
+    if body:
+        raise ApiError(
+            "validation_failed",
+            f"unknown field {sorted(body)[0]!r}; allowed: reason, expected_version, command_id",
+            [{"field": key, "message": "unknown field"} for key in sorted(body)],
+        )
+    platform = platform_of(request)
+    campaign = await call(
+        platform.app.change_campaign_status,
+        campaign_id,
+        command,
+        actor=actor_of(request),
+        reason=reason,
+        command_id=command_id,
+        expected_version=expected,
+    )
+    return JSONResponse(campaign_json(campaign))
+
+
+async def duplicate_campaign(request: Request) -> Response:
+    campaign_id = parse_id(request.path_params["id"], "campaign")
+    body = await read_json_object(request, empty_ok=True)
+    _reason, _expected, command_id = pop_command_options(body)
+    if body:
+        raise ApiError("validation_failed", f"unknown field {sorted(body)[0]!r}; allowed: command_id")
+    platform = platform_of(request)
+    campaign = await call(
+        platform.app.duplicate_campaign, campaign_id, actor=actor_of(request), command_id=command_id
+    )
+    return JSONResponse(campaign_json(campaign), status_code=201)
+
+
+async def campaign_history(request: Request) -> Response:
+    campaign_id = parse_id(request.path_params["id"], "campaign")
+    platform = platform_of(request)
+    await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
+    await call(platform.wait_for_own_writes)
+    rows = await call(platform.campaign_list.history, platform.database, str(campaign_id))
+    query = request.query_params
+    since, until = query_time(request, "from"), query_time(request, "to", end_of_day=True)
+    rows = [
+        row
+        for row in rows
+        if (not query.get("actor") or row["actor"] == query["actor"])
+        and (not query.get("type") or query["type"] in (row["type"], row["type"].split(".")[-1]))
+        and (since is None or row["at"] >= since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        and (until is None or row["at"] <= until.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    ]
+    return JSONResponse(rows)
+
+
+# Domains, pools, settings, streams.
+
+
+async def add_domains(request: Request) -> Response:
+    body = await read_json_object(request)
+    _reason, _expected, command_id = pop_command_options(body)
+    unknown = sorted(set(body) - {"names"})
+    if unknown or "names" not in body:
+        raise ApiError(
+            "validation_failed",
+            "the body takes names: a list of domain names",
+            [{"field": key, "message": "unknown field"} for key in unknown]
+            or [{"field": "names", "message": "is required"}],
+        )
+    platform = platform_of(request)
+    added, known = await call(
+        platform.app.add_domains, body["names"], actor=actor_of(request), command_id=command_id
+    )
+    limit = await call(platform.app.domain_limit)
+    return JSONResponse(
+        {
+            "added": [domain_json(d, limit) for d in added],
+            "existing": [domain_json(d, limit) for d in known],
+        },
+        status_code=201 if added else 200,
+    )
+
+
+async def list_domains(request: Request) -> Response:
+    platform = platform_of(request)
+    domains = await call(platform.app.list_domains)
+    limit = await call(platform.app.domain_limit)
+    return JSONResponse({"items": [domain_json(d, limit) for d in domains], "limit": limit})
+
+
+async def domain_command(request: Request) -> Response:
+    command = request.path_params["command"]
+    if command not in ("configure", "archive", "block", "decline"):
+        raise ApiError("not_found", f"no domain command {command!r}")
+    body = await read_json_object(request, empty_ok=True)
+    reason, _expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    domain = await call(
+        platform.app.change_domain_status,
+        request.path_params["name"],
+        command,
+        actor=actor_of(request),
+        reason=reason,
+        command_id=command_id,
+    )
+    limit = await call(platform.app.domain_limit)
+    return JSONResponse(domain_json(domain, limit))
+
+
+async def set_domain_limit(request: Request) -> Response:
+    body = await read_json_object(request)
+    _reason, _expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    limit = await call(
+        platform.app.set_domain_limit, body, actor=actor_of(request), command_id=command_id
+    )
+    return JSONResponse({"limit": limit})
+
+
+async def get_settings(request: Request) -> Response:
+    platform = platform_of(request)
+    return JSONResponse({"domain_limit": await call(platform.app.domain_limit)})
+
+
+async def create_pool(request: Request) -> Response:
+    body = await read_json_object(request)
+    _reason, _expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    pool = await call(platform.app.create_pool, body, actor=actor_of(request), command_id=command_id)
+    return JSONResponse(pool_json(pool), status_code=201)
+
+
+async def list_pools(request: Request) -> Response:
+    platform = platform_of(request)
+    pools = await call(platform.app.list_pools)
+    return JSONResponse({"items": [pool_json(p) for p in pools]})
+
+
+async def get_pool(request: Request) -> Response:
+    pool_id = parse_id(request.path_params["id"], "pool")
+    platform = platform_of(request)
+    from domain.pool import DomainPool
+
+    pool = await call(platform.app.load, DomainPool, pool_id, "pool")
+    return JSONResponse(pool_json(pool))
+
+
+async def edit_pool(request: Request) -> Response:
+    pool_id = parse_id(request.path_params["id"], "pool")
+    body = await read_json_object(request)
+    _reason, expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    pool = await call(
+        platform.app.edit_pool,
+        pool_id,
+        body,
+        actor=actor_of(request),
+        command_id=command_id,
+        expected_version=expected,
+    )
+    return JSONResponse(pool_json(pool))
+
+
+async def list_streams(request: Request) -> Response:
+    platform = platform_of(request)
+    streams = await call(platform.app.list_streams)
+    return JSONResponse({"items": [stream_json(s) for s in streams]})
+
+
+async def change_stream(request: Request) -> Response:
+    body = await read_json_object(request)
+    _reason, _expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    stream = await call(
+        platform.app.change_stream,
+        request.path_params["name"],
+        body,
+        actor=actor_of(request),
+        command_id=command_id,
+    )
+    return JSONResponse(stream_json(stream))
+
+
+# The event history, for analysts.
+
+
+async def stream_events(request: Request) -> Response:
+    after = query_int(request, "after", 0, 0, 2**62)
+    limit = query_int(request, "limit", 1000, 1, 100_000)
+    wanted = request.query_params.get("type") or None
+    platform = platform_of(request)
+
+    def lines() -> Any:
+        position, left = after, limit
+        while left > 0:
+            messages = platform.read_events(position, min(1000, max(left, 1)))
+            if not messages:
+                return
+            for message in messages:
+                position = message.position
+                if wanted and wanted not in (message.type, message.name):
+                    continue
+                left -= 1
+                yield dumps(message.to_json()) + "\n"
+                if left == 0:
+                    return
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+routes = [
+    Route("/api/campaigns", create_campaign, methods=["POST"]),
+    Route("/api/campaigns", list_campaigns, methods=["GET"]),
+    Route("/api/campaigns/{id}", get_campaign, methods=["GET"]),
+    Route("/api/campaigns/{id}", edit_campaign, methods=["PATCH"]),
+    Route("/api/campaigns/{id}/duplicate", duplicate_campaign, methods=["POST"]),
+    Route("/api/campaigns/{id}/history", campaign_history, methods=["GET"]),
+    Route("/api/campaigns/{id}/{command}", campaign_command, methods=["POST"]),
+    Route("/api/domains", add_domains, methods=["POST"]),
+    Route("/api/domains", list_domains, methods=["GET"]),
+    Route("/api/domains/{name}/{command}", domain_command, methods=["POST"]),
+    Route("/api/settings", get_settings, methods=["GET"]),
+    Route("/api/settings/domain-limit", set_domain_limit, methods=["PUT"]),
+    Route("/api/domain-pools", create_pool, methods=["POST"]),
+    Route("/api/domain-pools", list_pools, methods=["GET"]),
+    Route("/api/domain-pools/{id}", get_pool, methods=["GET"]),
+    Route("/api/domain-pools/{id}", edit_pool, methods=["PATCH"]),
+    Route("/api/streams", list_streams, methods=["GET"]),
+    Route("/api/streams/{name}", change_stream, methods=["PATCH"]),
+    Route("/api/events", stream_events, methods=["GET"]),
+]

@@ -1,0 +1,78 @@
+"""The Starlette application: one routes table, the error format, and a lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from gateway import api
+from gateway.errors import EXCEPTION_HANDLERS
+from gateway.openapi import openapi_document
+from gateway.services import Services
+from web.pages import page_routes, static_files
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    platform: Services = request.app.state.platform
+    checks: dict[str, Any] = {}
+    try:
+        checks["store"] = {
+            "ok": True,
+            "position": await run_in_threadpool(platform.app.recorder.max_notification_id) or 0,
+        }
+    except Exception as error:  # any failure of the store means not ready
+        checks["store"] = {"ok": False, "error": str(error)}
+    try:
+        checks["read_models"] = {
+            "ok": True,
+            "position": await run_in_threadpool(platform.projector.position),
+        }
+    except Exception as error:
+        checks["read_models"] = {"ok": False, "error": str(error)}
+    ready = all(check["ok"] for check in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+async def openapi(_request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
+    """The web application over a built platform. With `own_platform`, the app starts it
+    when it starts and closes it when it stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if own_platform:
+            await run_in_threadpool(platform.start)  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            if own_platform:
+                await run_in_threadpool(platform.close)  # type: ignore[attr-defined]
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *api.routes,
+        *page_routes,
+        Mount("/static", app=static_files(), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    app.state.platform = platform
+    return app

@@ -1,0 +1,107 @@
+"""Reading what clients send: JSON bodies (at most 1 MiB) and query parameters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from starlette.requests import Request
+
+from gateway.errors import ApiError
+
+MAX_BODY = 1024 * 1024
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError("payload_too_large", f"the request body is over {limit // 1024} KiB")
+
+
+async def read_json_object(request: Request, *, empty_ok: bool = False) -> dict[str, Any]:
+    body = await read_body(request)
+    if not body.strip():
+        if empty_ok:
+            return {}
+        raise ApiError("validation_failed", "a JSON object is required in the body")
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError("malformed_json", f"the body is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ApiError("validation_failed", "the body must be a JSON object")
+    return value
+
+
+def pop_command_options(body: dict[str, Any]) -> tuple[str, int | None, str | None]:
+    """Takes `reason`, `expected_version` and `command_id` out of a command's body."""
+    reason = body.pop("reason", "") or ""
+    expected = body.pop("expected_version", None)
+    command_id = body.pop("command_id", None)
+    problems = []
+    if not isinstance(reason, str) or len(reason) > 1000:
+        problems.append({"field": "reason", "message": "must be a string of at most 1000 characters"})
+    if expected is not None and (
+        not isinstance(expected, int) or isinstance(expected, bool) or expected < 1
+    ):
+        problems.append({"field": "expected_version", "message": "must be a whole number from 1"})
+    if command_id is not None and (
+        not isinstance(command_id, str) or not 1 <= len(command_id) <= 200
+    ):
+        problems.append({"field": "command_id", "message": "must be a string of 1 to 200 characters"})
+    if problems:
+        first = problems[0]
+        raise ApiError("validation_failed", f"{first['field']}: {first['message']}", problems)
+    return str(reason), expected, command_id
+
+
+def query_int(request: Request, key: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ApiError(
+            "validation_failed",
+            f"{key} must be a whole number from {low} to {high}",
+            [{"field": key, "message": f"must be a whole number from {low} to {high}"}],
+        )
+    return value
+
+
+def query_time(request: Request, key: str, *, end_of_day: bool = False) -> datetime | None:
+    """A time, or a date (its start, or with `end_of_day` its last instant)."""
+    raw = request.query_params.get(key)
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            start = datetime.combine(day, time(), tzinfo=UTC)
+            return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ApiError(
+            "validation_failed",
+            f"{key} must be an ISO 8601 date or time",
+            [{"field": key, "message": "must be an ISO 8601 date or time"}],
+        )
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

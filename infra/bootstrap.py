@@ -1,0 +1,108 @@
+"""The one composition root: builds every service from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from domain.application import CampaignPlatform
+from infra.feed import LogFeed, read_messages
+from infra.settings import Settings
+from projections.campaign_list import CampaignListView
+from projections.database import Database, PostgresDatabase, SQLiteDatabase
+from projections.messages import EventMessage
+from projections.projector import Projector
+
+PROJECTOR_NAME = "campaign_views"
+
+
+def store_environment(settings: Settings) -> dict[str, str]:
+    """The eventsourcing library's settings for our store."""
+    common = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+    pg = settings.postgres
+    if pg is None:
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.data_dir / "events.sqlite3"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    return {
+        **common,
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_HOST": pg.host,
+        "POSTGRES_PORT": str(pg.port),
+        "POSTGRES_USER": pg.user,
+        "POSTGRES_PASSWORD": pg.password,
+        "POSTGRES_DBNAME": pg.dbname,
+        "POSTGRES_SCHEMA": pg.schema,
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+    }
+
+
+def ensure_schema(settings: Settings) -> None:
+    import psycopg
+
+    assert settings.postgres is not None
+    with psycopg.connect(settings.postgres.url, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.postgres.schema}"')
+
+
+def read_database(settings: Settings) -> Database:
+    if settings.postgres is None:
+        return SQLiteDatabase(settings.data_dir / "views.sqlite3")
+    url = f"{settings.postgres.url}?options=-csearch_path%3D{settings.postgres.schema}"
+    return PostgresDatabase(url)
+
+
+@dataclass
+class Platform:
+    """Everything one process runs: the application, the read models and their feed."""
+
+    settings: Settings
+    app: CampaignPlatform
+    database: Database
+    campaign_list: CampaignListView
+    projector: Projector
+    feed: LogFeed
+
+    def start(self) -> None:
+        """Catches the read models up, then keeps them fed in the background."""
+        self.feed.catch_up()
+        self.feed.start()
+
+    def close(self) -> None:
+        self.feed.stop()
+        self.database.close()
+        self.app.close()
+
+    def wait_for_own_writes(self) -> bool:
+        """Waits until the read models show what this process has written."""
+        return self.projector.wait_for(self.app.last_position, self.settings.read_wait)
+
+    def read_events(self, after: int, limit: int) -> list[EventMessage]:
+        """Stored events after a position, as messages, straight from the store."""
+        return read_messages(self.app, after, limit)
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+
+def build(settings: Settings) -> Platform:
+    if settings.postgres is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        ensure_schema(settings)
+    app = CampaignPlatform(env=store_environment(settings))
+    app.ensure_demo_stream()
+    database = read_database(settings)
+    campaign_list = CampaignListView()
+    projector = Projector(database, [campaign_list], PROJECTOR_NAME)
+    projector.create_tables()
+    feed = LogFeed(app, projector)
+    return Platform(settings, app, database, campaign_list, projector, feed)

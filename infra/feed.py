@@ -1,0 +1,73 @@
+"""The embedded feed: tails the store's notification log into the projector.
+
+Woken at once by this process's own saves, and polling for other processes' writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from domain.application import CampaignPlatform
+from projections.messages import EventMessage, message_from_event
+from projections.projector import Projector
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+POLL_SECONDS = 0.25
+
+
+def read_messages(app: CampaignPlatform, after: int, limit: int) -> list[EventMessage]:
+    """Up to `limit` stored events after `position`, as messages."""
+    notifications = app.recorder.select_notifications(
+        start=after, limit=limit, inclusive_of_start=False
+    )
+    return [
+        message_from_event(n.id, app.mapper.to_domain_event(n)) for n in notifications
+    ]
+
+
+class LogFeed:
+    def __init__(self, app: CampaignPlatform, projector: Projector) -> None:
+        self.app = app
+        self.projector = projector
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        app.listeners.append(lambda _position: self.wake.set())
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Applies everything stored so far; returns how many events were applied."""
+        applied = 0
+        position = self.projector.position()
+        last = self.app.recorder.max_notification_id() or 0
+        while True:
+            messages = read_messages(self.app, position, BATCH)
+            if not messages:
+                return applied
+            applied += self.projector.handle(messages)
+            position = messages[-1].position
+            if progress:
+                progress(position, max(last, position))
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.run, name="log-feed", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.catch_up()
+            except Exception:  # a bad moment of the database: log it and go on polling
+                log.exception("the read models could not catch up; retrying")
+                self.stopping.wait(1)
+            self.wake.wait(POLL_SECONDS)
+            self.wake.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        if self.thread:
+            self.thread.join(timeout=10)

@@ -1,0 +1,101 @@
+"""Settings, read once from the environment by the composition root and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ENVIRONMENT_VARIABLES = {
+    "CAMPAIGNS_DATA_DIR": "folder of the SQLite files (embedded default); ./var",
+    "CAMPAIGNS_DATABASE_URL": "postgresql://user:password@host:port/dbname: store and read "
+    "models in PostgreSQL instead of SQLite",
+    "CAMPAIGNS_DATABASE_SCHEMA": "PostgreSQL schema for every table; public",
+    "CAMPAIGNS_HOST": "address the server listens on; 127.0.0.1",
+    "CAMPAIGNS_PORT": "port the server listens on; 8000",
+    "CAMPAIGNS_READ_WAIT": "seconds a read waits for the read models to reflect this "
+    "process's own writes; 2",
+}
+
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the platform cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class PostgresLocation:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    schema: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.dbname}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    postgres: PostgresLocation | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    read_wait: float = 2.0
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        url = env.get("CAMPAIGNS_DATABASE_URL", "").strip()
+        schema = env.get("CAMPAIGNS_DATABASE_SCHEMA", "public").strip() or "public"
+        return cls(
+            data_dir=Path(env.get("CAMPAIGNS_DATA_DIR", "var")),
+            postgres=parse_database_url(url, schema) if url else None,
+            host=env.get("CAMPAIGNS_HOST", "127.0.0.1"),
+            port=parse_int(env, "CAMPAIGNS_PORT", 8000),
+            read_wait=float(env.get("CAMPAIGNS_READ_WAIT", "2")),
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def store_description(self) -> str:
+        if self.postgres:
+            pg = self.postgres
+            return f"PostgreSQL {pg.host}:{pg.port}/{pg.dbname} (schema {pg.schema})"
+        return f"SQLite under {self.data_dir}"
+
+
+def parse_int(env: Mapping[str, str], key: str, default: int) -> int:
+    value = env.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{key} must be a whole number, not {value!r}") from None
+
+
+def parse_database_url(url: str, schema: str) -> PostgresLocation:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise SettingsError(
+            "CAMPAIGNS_DATABASE_URL must look like postgresql://user:password@host:5432/dbname"
+        )
+    if not _SCHEMA.match(schema):
+        raise SettingsError(f"CAMPAIGNS_DATABASE_SCHEMA {schema!r} is not a plain schema name")
+    return PostgresLocation(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=parts.path.lstrip("/") or "postgres",
+        schema=schema,
+    )

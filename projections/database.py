@@ -1,0 +1,134 @@
+"""The read-model database: SQLite for the embedded default, PostgreSQL for scale-out.
+
+Projections write one dialect of SQL with `?` placeholders; the PostgreSQL side turns them
+into `%s`. Each thread gets its own SQLite connection; PostgreSQL connections come from a pool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+Row = tuple[Any, ...]
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> list[Row]: ...
+
+
+class Database(Protocol):
+    dialect: str
+
+    def transaction(self) -> Any:
+        """A context manager giving a Cursor; commits on success, rolls back on error."""
+
+    def close(self) -> None: ...
+
+
+class SQLiteCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(sql, tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.cursor.executemany(sql, rows)
+
+    def fetchone(self) -> Row | None:
+        row: Row | None = self.cursor.fetchone()
+        return row
+
+    def fetchall(self) -> list[Row]:
+        return list(self.cursor.fetchall())
+
+
+class SQLiteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.local = threading.local()
+        self.connections: list[sqlite3.Connection] = []
+        self.lock = threading.Lock()
+
+    def connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            self.local.connection = connection
+            with self.lock:
+                self.connections.append(connection)
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[SQLiteCursor]:
+        connection = self.connection()
+        cursor = connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield SQLiteCursor(cursor)
+        except BaseException:
+            connection.rollback()
+            raise
+        else:
+            connection.commit()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self.lock:
+            for connection in self.connections:
+                connection.close()
+            self.connections.clear()
+        self.local = threading.local()
+
+
+class PostgresCursor:
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(sql.replace("?", "%s"), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.cursor.executemany(sql.replace("?", "%s"), rows)
+
+    def fetchone(self) -> Row | None:
+        row: Row | None = self.cursor.fetchone()
+        return row
+
+    def fetchall(self) -> list[Row]:
+        return list(self.cursor.fetchall())
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.pool = ConnectionPool(
+            url, min_size=1, max_size=max_connections, open=True, kwargs={"autocommit": False}
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresCursor]:
+        with self.pool.connection() as connection, connection.transaction():
+            with connection.cursor() as cursor:
+                yield PostgresCursor(cursor)
+
+    def close(self) -> None:
+        self.pool.close()

@@ -1,0 +1,97 @@
+"""Event messages: what projections consume, whatever feeds them (the log or Kafka).
+
+A message is the stored event in a stable, versioned, public shape: the same one that
+`GET /api/events` streams as NDJSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.fields import format_time
+
+MESSAGE_VERSION = 1
+_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
+
+
+@dataclass(frozen=True)
+class EventMessage:
+    position: int
+    aggregate_id: str
+    version: int
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+    @property
+    def aggregate(self) -> str:
+        """The kind of aggregate: `Campaign` for `Campaign.Paused`."""
+        return self.type.partition(".")[0]
+
+    @property
+    def name(self) -> str:
+        """The event's own name: `Paused` for `Campaign.Paused`."""
+        return self.type.rpartition(".")[2]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "at": format_time(self.at),
+            "aggregate_id": self.aggregate_id,
+            "version": self.version,
+            "type": self.type,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> EventMessage:
+        return cls(
+            position=int(value["position"]),
+            aggregate_id=str(value["aggregate_id"]),
+            version=int(value["version"]),
+            type=str(value["type"]),
+            at=datetime.fromisoformat(str(value["at"]).replace("Z", "+00:00")),
+            data=dict(value["data"]),
+        )
+
+
+def plain(value: Any) -> Any:
+    """Event attribute values as JSON types."""
+    if isinstance(value, datetime):
+        return format_time(value.astimezone(UTC))
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def message_from_event(position: int, event: Any) -> EventMessage:
+    """Builds the message of a domain event recorded at `position` in the store."""
+    data = {
+        field.name: plain(getattr(event, field.name))
+        for field in dataclasses.fields(event)
+        if field.name not in _ENVELOPE
+    }
+    return EventMessage(
+        position=position,
+        aggregate_id=str(event.originator_id),
+        version=event.originator_version,
+        type=type(event).__qualname__,
+        at=event.timestamp,
+        data=data,
+    )
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

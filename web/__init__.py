@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered pages from Jinja2 templates, with vendored static assets."""
