@@ -6,6 +6,7 @@ that events store (plain JSON types only), or raises `Invalid` with a message fo
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import uuid
@@ -116,7 +117,7 @@ def parse_sender(value: Any) -> str | None:
     if value is None:
         return None
     sender = expect_str(value)
-    if _SENDER_ALPHANUMERIC.match(sender) or _SENDER_NUMERIC.match(sender):
+    if _SENDER_ALPHANUMERIC.fullmatch(sender) or _SENDER_NUMERIC.fullmatch(sender):
         return sender
     raise Invalid(
         "must be alphanumeric (letters and digits, at least one letter) up to 11 characters, "
@@ -183,6 +184,8 @@ def parse_variants(value: Any) -> list[dict[str, Any]]:
         where = f"variant {index + 1}"
         variant_id = variant.get("id")
         variant_id = parse_uuid(variant_id) if variant_id is not None else None
+        if variant_id is not None and variant_id in (v["id"] for v in variants):
+            raise Invalid(f"{where}: id {variant_id} is given to an earlier variant too")
         text = variant.get("text")
         # A variant named by its id may leave out its text: a change of ratio only.
         if text is not None or variant_id is None:
@@ -197,7 +200,7 @@ def parse_variants(value: Any) -> list[dict[str, Any]]:
 def parse_domain_name(value: Any) -> str:
     name = expect_str(value, "a domain name").strip().lower().rstrip(".")
     labels = name.split(".")
-    if len(name) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(x) for x in labels):
+    if len(name) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(x) for x in labels):
         raise Invalid(f"{value!r} is not a valid domain name")
     if labels[-1].isdigit():
         raise Invalid(f"{value!r} is not a valid domain name")
@@ -217,7 +220,7 @@ def parse_domain_names(value: Any) -> list[str]:
 
 def parse_url(value: Any) -> str:
     url = expect_str(value, "a URL")
-    if not re.match(r"^https?://[^\s/?#]+\.[^\s/?#]+([/?#]\S*)?$", url) or len(url) > 2000:
+    if not re.fullmatch(r"^https?://[^\s/?#]+\.[^\s/?#]+([/?#]\S*)?$", url) or len(url) > 2000:
         raise Invalid("must be an http:// or https:// address with a host name")
     return url
 
@@ -270,7 +273,7 @@ def parse_start_at(value: Any) -> str | None:
 
 def parse_clock(value: Any, what: str) -> str:
     text = expect_str(value, f"{what}: a time of day HH:MM")
-    if not _CLOCK.match(text):
+    if not _CLOCK.fullmatch(text):
         raise Invalid(f"{what} must be a time of day HH:MM (got {text!r})")
     return text
 
@@ -312,7 +315,7 @@ def parse_pause_rules(value: Any) -> list[dict[str, Any]]:
         if len(bounds) != 1:
             raise Invalid(f"{where}: give exactly one of below or above")
         bound = rule[bounds[0]]
-        if not is_number(bound) or bound < 0:
+        if not is_number(bound) or not math.isfinite(bound) or bound < 0:
             raise Invalid(f"{where}: {bounds[0]} must be a number at least 0")
         after = rule.get("after", 0)
         if not is_non_bool_int(after) or after < 0:
