@@ -101,7 +101,7 @@ class CampaignPlatform(Application[uuid.UUID]):
 
     def load(self, cls: type[A], aggregate_id: uuid.UUID, what: str, version: int | None = None) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id, version=version)
+            aggregate: Audited = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found") from None
         if not isinstance(aggregate, cls):
@@ -190,7 +190,7 @@ class CampaignPlatform(Application[uuid.UUID]):
     def version_at(self, aggregate_id: uuid.UUID, moment: datetime) -> int:
         version = 0
         for event in self.events.get(aggregate_id):
-            if event.timestamp > moment:
+            if getattr(event, "timestamp") > moment:
                 break
             version = event.originator_version
         if version == 0:

@@ -178,7 +178,7 @@ def parse_variants(value: Any) -> list[dict[str, Any]]:
     items = expect_list(value, "a list of variants")  # empty while a draft is incomplete
     if len(items) > MAX_VARIANTS:
         raise Invalid(f"at most {MAX_VARIANTS} variants")
-    variants = []
+    variants: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         variant = expect_object(item, ("id", "text", "weight"))
         where = f"variant {index + 1}"
@@ -328,10 +328,10 @@ def parse_ctr_indicators(value: Any) -> dict[str, float] | None:
     if value is None:
         return None
     indicators = expect_object(value, ("red_below", "green_from"))
-    parsed = {}
+    parsed: dict[str, float] = {}
     for key in ("red_below", "green_from"):
-        number = indicators.get(key)
-        if not is_number(number) or not 0 <= number <= 100:
+        number: Any = indicators.get(key)
+        if not is_number(number) or not 0 <= float(number) <= 100:
             raise Invalid(f"{key} must be a percentage from 0 to 100")
         parsed[key] = float(number)
     if parsed["red_below"] > parsed["green_from"]:

@@ -86,7 +86,7 @@ async def list_campaigns(request: Request) -> Response:
     per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
     platform = platform_of(request)
     await call(platform.wait_for_own_writes)
-    result = await call(platform.campaign_list.list, platform.database, filters, page, per_page)
+    result = await call(platform.campaign_list.query, platform.database, filters, page, per_page)
     return JSONResponse(
         {"items": result.items, "total": result.total, "page": page, "per_page": per_page}
     )

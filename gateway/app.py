@@ -73,6 +73,6 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         *page_routes,
         Mount("/static", app=static_files(), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.platform = platform
     return app

@@ -4,6 +4,7 @@ bad input."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -37,12 +38,16 @@ class ApiError(DomainError):
 
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
+    return JSONResponse({"error": error}, status_code=status, headers=dict(headers or {}))
 
 
 async def domain_error(_request: Request, exc: Exception) -> Response:

@@ -49,7 +49,7 @@ def like_pattern(text: str) -> str:
 
 
 class CampaignListView:
-    tables = ("campaign_list", "campaign_tags", "campaign_history")
+    tables: tuple[str, ...] = ("campaign_list", "campaign_tags", "campaign_history")
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
         cursor.execute(
@@ -216,7 +216,9 @@ class CampaignListView:
 
     # Reading.
 
-    def list(self, database: Database, filters: ListFilter, page: int, per_page: int) -> ListPage:
+    def query(
+        self, database: Database, filters: ListFilter, page: int, per_page: int
+    ) -> ListPage:
         where, params = self.where(filters)
         with database.transaction() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM campaign_list c {where}", params)

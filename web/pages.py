@@ -54,7 +54,7 @@ async def campaigns_page(request: Request) -> Response:
         filters, page, error = ListFilter(), 1, problem.message
     await run_in_threadpool(platform.wait_for_own_writes)
     result = await run_in_threadpool(
-        platform.campaign_list.list, platform.database, filters, page, PER_PAGE
+        platform.campaign_list.query, platform.database, filters, page, PER_PAGE
     )
     pages = max(1, -(-result.total // PER_PAGE))
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v]
