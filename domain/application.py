@@ -185,7 +185,10 @@ class CampaignPlatform(Application[uuid.UUID]):
     ) -> Campaign:
         if as_of is not None:
             version = self.version_at(campaign_id, as_of)
-        return self.load(Campaign, campaign_id, "campaign", version=version)
+        campaign = self.load(Campaign, campaign_id, "campaign", version=version)
+        if version is not None and campaign.version < version:
+            raise NotFound(f"the campaign has no version {version}; its latest is {campaign.version}")
+        return campaign
 
     def version_at(self, aggregate_id: uuid.UUID, moment: datetime) -> int:
         version = 0
