@@ -190,6 +190,8 @@ class Campaign(Audited):
         changes = dict(changes)
         if "variants" in changes:
             changes["variants"] = self.resolve_variants(changes["variants"])
+        if "links" in changes and self.status is not Status.DRAFT:
+            self.check_links_still_complete(changes["links"])
         changes = {k: v for k, v in changes.items() if self.fields.get(k) != v}
         if changes:
             self.trigger_event(
@@ -213,6 +215,16 @@ class Campaign(Audited):
                 details={"status": self.status.value, "field": "variants"},
             )
         return [{**current[v["id"]], "weight": v["weight"]} for v in variants]
+
+    def check_links_still_complete(self, links: dict[str, Any]) -> None:
+        """A launched campaign keeps a target and domains for every link its texts use."""
+        missing = self.missing_steps({**self.fields, "links": links})
+        if missing:
+            raise IllegalTransition(
+                f"the links of a launched campaign (it is {self.status}) must stay complete; "
+                "missing: " + "; ".join(missing),
+                details={"status": self.status.value, "field": "links", "missing": missing},
+            )
 
     # User lifecycle commands.
 
@@ -352,9 +364,9 @@ class Campaign(Audited):
             },
         )
 
-    def missing_steps(self) -> list[str]:
+    def missing_steps(self, fields: dict[str, Any] | None = None) -> list[str]:
         """What the wizard still needs before launch (an empty list: ready to launch)."""
-        fields = self.fields
+        fields = self.fields if fields is None else fields
         missing = []
         if not fields.get("sender"):
             missing.append("details: sender ID")
