@@ -27,9 +27,9 @@ from domain.fields import (
     parse_name,
     parse_uuid,
 )
-from domain.link_domain import LinkDomain
+from domain.link_domain import DOMAIN_TRANSITIONS, LinkDomain
 from domain.pool import DomainPool
-from domain.settings import SETTINGS_ID, PlatformSettings
+from domain.settings import DEFAULT_DOMAIN_LIMIT, SETTINGS_ID, PlatformSettings
 from domain.status import Status
 from domain.stream import (
     DEMO_CARRIER_DEFAULTS,
@@ -164,7 +164,22 @@ class CampaignPlatform(Application[uuid.UUID]):
             )
         if creating and fields.get("stream") is None:
             fields.pop("stream", None)
+        self.check_links_exist(fields.get("links") or {})
         return fields
+
+    def check_links_exist(self, links: dict[str, Any]) -> None:
+        """A link names only pools and domains that have been added."""
+        problems = []
+        for kind, link in links.items():
+            if link.get("pool") and not self.find(DomainPool, uuid.UUID(link["pool"])):
+                problems.append(FieldProblem("links", f"{kind}: unknown pool {link['pool']}"))
+            for name in link.get("domains", []):
+                if not self.exists(id_for_name("domain", name)):
+                    problems.append(
+                        FieldProblem("links", f"{kind}: unknown domain {name}; add it first")
+                    )
+        if problems:
+            raise ValidationFailed.of(problems)
 
     def create_campaign(
         self, raw: dict[str, Any], *, actor: str, command_id: str | None = None
@@ -354,6 +369,8 @@ class CampaignPlatform(Application[uuid.UUID]):
         reason: str = "",
         command_id: str | None = None,
     ) -> LinkDomain:
+        if command not in DOMAIN_TRANSITIONS:
+            raise NotFound(f"no domain command {command!r}; commands: {', '.join(DOMAIN_TRANSITIONS)}")
         try:
             name = parse_domain_name(name)
         except Invalid:
@@ -443,7 +460,7 @@ class CampaignPlatform(Application[uuid.UUID]):
 
     def domain_limit(self) -> int:
         settings = self.settings()
-        return settings.domain_limit if settings else PlatformSettings.create(actor="system").domain_limit
+        return settings.domain_limit if settings else DEFAULT_DOMAIN_LIMIT
 
     def set_domain_limit(
         self, raw: dict[str, Any], *, actor: str, command_id: str | None = None

@@ -175,7 +175,12 @@ class Campaign(Audited):
     ) -> None:
         self.check_allowed("edit")
         if self.status is not Status.DRAFT:
-            fixed = sorted(set(changes) - EDITABLE_WHILE_LIVE)
+            # A client that sends the whole form back resends fixed fields unchanged.
+            fixed = sorted(
+                key
+                for key, value in changes.items()
+                if key not in EDITABLE_WHILE_LIVE and self.fields.get(key) != value
+            )
             if fixed:
                 raise IllegalTransition(
                     f"{', '.join(fixed)} cannot change once a campaign is launched "

@@ -43,13 +43,23 @@ def app() -> CampaignPlatform:
     return platform
 
 
+def add_link_domains(app: CampaignPlatform) -> None:
+    """Links name only domains that exist: adds (not configures) those complete_fields uses."""
+    app.add_domains(
+        ["go.example.com", "out.example.com", "s.example.com", "o.example.com"], actor="alice"
+    )
+
+
 @pytest.fixture
-def fields() -> dict[str, Any]:
+def fields(app: CampaignPlatform) -> dict[str, Any]:
+    add_link_domains(app)
     return complete_fields()
 
 
 @pytest.fixture
 def new_campaign(app: CampaignPlatform) -> Callable[..., Campaign]:
+    add_link_domains(app)
+
     def make(**overrides: Any) -> Campaign:
         return app.create_campaign({**complete_fields(), **overrides}, actor="alice")
 

@@ -12,6 +12,7 @@ from domain.application import CampaignPlatform
 from domain.campaign import Campaign
 from domain.errors import ValidationFailed
 from domain.fields import parse_money
+from tests.unit.conftest import add_link_domains
 
 LIST_ID = "2b1f0c4e-9a57-4a0e-8d8c-1f2e3d4c5b6a"
 VARIANT_ID = "6f1c1f3e-2b7a-4c55-9d0e-5c4a2f6b8e21"
@@ -111,11 +112,6 @@ ACCEPTED: list[tuple[str, Any, Any]] = [
             }
         },
     ),
-    (
-        "links",
-        {"optout": {"pool": VARIANT_ID, "domains": None}},
-        {"optout": {"pool": VARIANT_ID, "domains": []}},
-    ),
 ]
 
 
@@ -124,6 +120,8 @@ def test_a_valid_field_is_accepted_and_stored_normalised(
     app: CampaignPlatform, field: str, value: Any, stored: Any
 ) -> None:
     raw = {field: value} if field != "name" else {}
+    if field == "links":
+        add_link_domains(app)
     campaign = (
         created(app, raw)
         if field != "name"
@@ -381,3 +379,36 @@ def test_a_money_amount_that_is_not_a_finite_non_negative_decimal_is_refused(
 
     with pytest.raises(Invalid):
         parse_money(value)
+
+
+def test_a_link_may_name_a_pool_that_exists(app: CampaignPlatform) -> None:
+    pool = app.create_pool({"name": "Links"}, actor="alice")
+
+    campaign = app.create_campaign(
+        {"name": "Pooled", "links": {"optout": {"pool": str(pool.id), "domains": None}}},
+        actor="alice",
+    )
+
+    assert campaign.fields["links"] == {"optout": {"pool": str(pool.id), "domains": []}}
+
+
+def test_a_link_naming_an_unknown_pool_or_domain_is_refused_and_writes_nothing(
+    app: CampaignPlatform,
+) -> None:
+    before = app.recorder.max_notification_id()
+
+    with pytest.raises(ValidationFailed) as refused:
+        app.create_campaign(
+            {
+                "name": "Nowhere",
+                "links": {
+                    "short": {"target": "https://a.example.com", "domains": ["nope.example.com"]},
+                    "optout": {"pool": VARIANT_ID},
+                },
+            },
+            actor="alice",
+        )
+
+    assert "unknown domain nope.example.com" in refused.value.message
+    assert [d["field"] for d in refused.value.details] == ["links", "links"]
+    assert app.recorder.max_notification_id() == before
