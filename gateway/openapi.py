@@ -1,13 +1,1084 @@
-"""The OpenAPI document the server serves at /openapi.json."""
+"""The OpenAPI 3.1 document the server serves at /openapi.json.
+
+It is built from small helpers and, where the code has them, from the domain's own constants
+(statuses, types, commands, limits), so that the document follows what the server does.
+`tests/unit/test_openapi.py` checks that every route the server has is described here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from domain.application import LIFECYCLE_COMMANDS
+from domain.campaign import EDITABLE_WHILE_LIVE
+from domain.fields import (
+    _SENDER_ALPHANUMERIC,  # the patterns the validation itself uses
+    _SENDER_NUMERIC,
+    CAMPAIGN_TYPES,
+    MAX_DESCRIPTION,
+    MAX_DOMAINS,
+    MAX_LIST_IDS,
+    MAX_NAME,
+    MAX_RULES,
+    MAX_TAG,
+    MAX_TAGS,
+    MAX_TEXT,
+    MAX_VARIANTS,
+    MAX_WEIGHT,
+    PAUSE_METRICS,
+    WEEK_DAYS,
+)
+from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
+from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
+from domain.stream import OUTCOMES
+from gateway.api import MAX_PER_PAGE
+from gateway.inputs import MAX_BODY
+
+Schema = dict[str, Any]
+
+API_VERSION = "0.1.0"
+JSON = "application/json"
+DOMAIN_COMMANDS = tuple(DOMAIN_TRANSITIONS)
+TIME_EXAMPLE = "2026-03-01T09:00:00.000000Z"
+CLOCK = "^([01][0-9]|2[0-3]):[0-5][0-9]$"  # HH:MM, as domain.fields checks it
+
+# Status, component name, summary and the codes each error response carries.
+ERRORS: dict[int, tuple[str, str, tuple[str, ...]]] = {
+    400: ("MalformedJson", "The body is not valid JSON.", ("malformed_json",)),
+    404: ("NotFound", "No such resource (or command).", ("not_found",)),
+    405: (
+        "MethodNotAllowed",
+        "The path exists, but not with this method.",
+        ("method_not_allowed",),
+    ),
+    409: (
+        "Conflict",
+        "The command is not allowed in the resource's current state, or the resource is not at "
+        "the expected version.",
+        ("illegal_transition", "version_conflict"),
+    ),
+    413: ("PayloadTooLarge", "The body is over 1 MiB.", ("payload_too_large",)),
+    422: (
+        "ValidationFailed",
+        "A field or query parameter is not acceptable; `details` names each one.",
+        ("validation_failed",),
+    ),
+}
+
+DESCRIPTION = f"""\
+The SMS campaign platform: JSON in and out under `/api`, the operational endpoints, and the
+campaigns page.
+
+Authentication is not enforced yet: requests need no token, and every actor is recorded as
+`anonymous`.
+
+## Conventions
+
+- **Times** are ISO 8601 in UTC with a `Z`, at microsecond precision (`{TIME_EXAMPLE}`), so
+  they sort as text. Times sent in a body must carry a zone (`Z` or an offset); they are
+  stored in UTC. Time query parameters take a date (`2026-03-01`) or a time; a time without a
+  zone is UTC, and a date in an upper bound (`created_to`, `to`) means through the end of that
+  day.
+- **Ids** are UUID strings. A path id that is not a UUID names nothing: 404 `not_found`.
+- **Money** is a decimal string with four decimals (`"12.3400"`), never a number.
+- **Bodies** are JSON objects of at most 1 MiB ({MAX_BODY} bytes). A larger body is 413
+  `payload_too_large`; a body that is not JSON is 400 `malformed_json`; one that is not an
+  object, or a missing body where one is required, is 422 `validation_failed`. Fields a
+  schema does not list (`additionalProperties: false`) are refused with 422.
+- **Errors** are a 4xx status and `{{"error": {{"code", "message", "details"?}}}}`: 400
+  `malformed_json`, 404 `not_found`, 405 `method_not_allowed`, 409 `illegal_transition`,
+  409 `version_conflict`, 413 `payload_too_large`, 422 `validation_failed` (its `details` is
+  a list of `{{"field", "message"}}`, every problem at once). Bad input never gets a 500; a 500
+  `internal_error` is a fault on the server's side.
+- **`command_id`** (1 to 200 characters, optional on every command): a repeat of a command
+  with the same id returns the first answer and changes nothing. For creations (campaigns,
+  pools, duplicates) the id also fixes the new resource's id, so a retried creation answers
+  with the same resource. Adding domains is idempotent by name instead (see that operation).
+- **`expected_version`** (optional, from 1) on campaign edits, lifecycle commands and pool
+  edits: when the resource is at another version the command is refused with 409
+  `version_conflict` (`details`: `expected_version`, `version`) and nothing changes. Every
+  answer carries the resource's `version`.
+- **`reason`** (optional, at most 1000 characters) is recorded in the history.
+- Campaign statuses: {", ".join(s.value for s in Status)}. Domain statuses:
+  {", ".join(s.value for s in DomainStatus)}.
+"""
+
+
+# Schema helpers.
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def documented(schema: Schema, description: str) -> Schema:
+    return {**schema, "description": description} if description else schema
+
+
+def string(description: str = "", **keywords: Any) -> Schema:
+    return documented({"type": "string", **keywords}, description)
+
+
+def integer(description: str = "", **keywords: Any) -> Schema:
+    return documented({"type": "integer", **keywords}, description)
+
+
+def number(description: str = "", **keywords: Any) -> Schema:
+    return documented({"type": "number", **keywords}, description)
+
+
+def boolean(description: str = "") -> Schema:
+    return documented({"type": "boolean"}, description)
+
+
+def array(items: Schema, description: str = "", **keywords: Any) -> Schema:
+    return documented({"type": "array", "items": items, **keywords}, description)
+
+
+def enum(values: Any, description: str = "") -> Schema:
+    return string(description, enum=[str(value) for value in values])
+
+
+def nullable(schema: Schema, description: str = "") -> Schema:
+    return documented({"anyOf": [schema, {"type": "null"}]}, description)
+
+
+def share(description: str) -> Schema:
+    return number(description, minimum=0, maximum=1)
+
+
+def request_object(
+    properties: dict[str, Schema],
+    required: tuple[str, ...] = (),
+    description: str = "",
+    **more: Any,
+) -> Schema:
+    """What a client sends: the listed fields only."""
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return documented({**schema, **more}, description)
+
+
+def record(
+    properties: dict[str, Schema], optional: tuple[str, ...] = (), description: str = ""
+) -> Schema:
+    """What the server answers: every listed field is present unless optional; answers may
+    grow new fields."""
+    required = [key for key in properties if key not in optional]
+    return documented(
+        {"type": "object", "properties": properties, "required": required}, description
+    )
+
+
+def items_of(name: str, description: str) -> Schema:
+    return record({"items": array(ref(name))}, description=description)
+
+
+# Campaign fields, as domain/fields.py validates them.
+
+
+def sender_schema() -> Schema:
+    return string(
+        "Alphanumeric (letters and digits, at least one letter) up to 11 characters, or digits "
+        "up to 15 (a leading `+` allowed).",
+        anyOf=[{"pattern": _SENDER_ALPHANUMERIC.pattern}, {"pattern": _SENDER_NUMERIC.pattern}],
+        examples=["Shop", "+4915112345678"],
+    )
+
+
+def link_properties(*, with_target: bool) -> dict[str, Schema]:
+    properties: dict[str, Schema] = {}
+    if with_target:
+        properties["target"] = nullable(
+            string(format="uri", pattern="^https?://", maxLength=2000),
+            "Where the short link leads: an http:// or https:// address with a host name.",
+        )
+    properties["pool"] = nullable(ref("Uuid"), "A domain pool whose domains the link may use.")
+    properties["domains"] = nullable(
+        array(ref("DomainName"), maxItems=MAX_DOMAINS),
+        "Chosen domains, used before the pool's. Duplicates are dropped.",
+    )
+    return properties
+
+
+def campaign_field_properties() -> dict[str, Schema]:
+    """The fields create and edit take; null sets a field back to its default."""
+    return {
+        "name": string(
+            f"Any letters, digits and symbols, 1 to {MAX_NAME} characters, not only spaces.",
+            minLength=1,
+            maxLength=MAX_NAME,
+            pattern=r"\S",
+        ),
+        "description": nullable(string(maxLength=MAX_DESCRIPTION), "Default empty."),
+        "tags": nullable(
+            array(string(minLength=1, maxLength=MAX_TAG), maxItems=MAX_TAGS),
+            f"Each 1 to {MAX_TAG} characters after trimming spaces; duplicates are dropped; "
+            f"at most {MAX_TAGS}.",
+        ),
+        "type": enum(CAMPAIGN_TYPES, "Default `outbound`."),
+        "stream": nullable(string(minLength=1), "The name of a known stream; default `demo`."),
+        "sender": nullable(sender_schema(), "The sender ID; needed before launch."),
+        "contact_lists": nullable(
+            array(ref("Uuid"), maxItems=MAX_LIST_IDS), "Contact list ids; duplicates are dropped."
+        ),
+        "variants": nullable(
+            array(ref("VariantInput"), maxItems=MAX_VARIANTS),
+            "The message texts and their ratio. Once launched only the weights may change: "
+            "send every variant with its id and new weight.",
+        ),
+        "links": nullable(ref("Links")),
+        "start_at": nullable(
+            string(format="date-time", examples=["2026-12-01T09:00:00Z"]),
+            "When sending starts; must carry a zone; null for as soon as ready.",
+        ),
+        "sending_schedule": nullable(ref("SendingSchedule"), "Null for any time."),
+        "pause_rules": nullable(array(ref("PauseRule"), maxItems=MAX_RULES)),
+        "ctr_indicators": nullable(ref("CtrIndicators")),
+    }
+
+
+def command_options(*effective: str) -> dict[str, Schema]:
+    """`reason`, `expected_version` and `command_id`. Every command takes all three; those not
+    `effective` are checked and then have no effect."""
+    options = {
+        "reason": nullable(string(maxLength=1000), "Why; recorded in the history. Default empty."),
+        "expected_version": nullable(
+            integer(minimum=1),
+            "Refuse with 409 `version_conflict` unless the resource is at this version.",
+        ),
+        "command_id": nullable(
+            string(minLength=1, maxLength=200),
+            "Makes the command idempotent: a repeat returns the first answer and changes nothing.",
+        ),
+    }
+    return {
+        key: schema if key in effective else documented(schema, "Accepted; no effect here.")
+        for key, schema in options.items()
+    }
+
+
+def field_schemas() -> dict[str, Schema]:
+    return {
+        "Uuid": string(format="uuid", examples=["2b1f0c4e-9a57-4a0e-8d8c-1f2e3d4c5b6a"]),
+        "Time": string(
+            "ISO 8601 in UTC with a `Z`, at microsecond precision.",
+            format="date-time",
+            examples=[TIME_EXAMPLE],
+        ),
+        "Money": string(
+            "A decimal amount with four decimals.",
+            pattern=r"^[0-9]+\.[0-9]{4}$",
+            examples=["12.3400"],
+        ),
+        "DomainName": string(
+            "A host name of at least two labels (letters, digits and inner hyphens, 1 to 63 "
+            "each; the last not all digits), at most 253 characters. It is stored in lower "
+            "case without a trailing dot.",
+            examples=["go.example.com"],
+        ),
+        "VariantInput": request_object(
+            {
+                "id": nullable(ref("Uuid"), "An existing variant's id; omit for a new one."),
+                "text": string(
+                    f"1 to {MAX_TEXT} characters. Placeholders in braces: a contact's CSV columns "
+                    "(`{first_name}`) and `{short_url}`, `{optout_url}`. A variant given by id "
+                    "may leave it out to change only its weight.",
+                    minLength=1,
+                    maxLength=MAX_TEXT,
+                ),
+                "weight": integer(
+                    "Its share of the ratio.", minimum=1, maximum=MAX_WEIGHT, default=1
+                ),
+            },
+            anyOf=[{"required": ["text"]}, {"required": ["id"]}],
+            examples=[
+                {"text": "Hi {first_name}, 20% off: {short_url} Stop: {optout_url}", "weight": 3}
+            ],
+        ),
+        "Variant": record(
+            {"id": ref("Uuid"), "text": string(), "weight": integer(minimum=1)},
+        ),
+        "ShortLink": request_object(
+            link_properties(with_target=True), description="The `{short_url}` link."
+        ),
+        "OptoutLink": request_object(
+            link_properties(with_target=False), description="The `{optout_url}` link."
+        ),
+        "Links": request_object(
+            {"short": nullable(ref("ShortLink")), "optout": nullable(ref("OptoutLink"))},
+            description="Each link uses a pool, chosen domains, or both.",
+        ),
+        "SendingSchedule": request_object(
+            {
+                "days": array(enum(WEEK_DAYS), minItems=1),
+                "from": string("HH:MM", pattern=CLOCK),
+                "to": string("HH:MM; differs from `from`.", pattern=CLOCK),
+                "time_zone": string(
+                    "An IANA zone name.", default="UTC", examples=["Europe/Berlin"]
+                ),
+            },
+            ("days", "from", "to"),
+            "The hours sending may happen in. Days are stored in week order without repeats.",
+        ),
+        "PauseRule": request_object(
+            {
+                "metric": enum(PAUSE_METRICS),
+                "below": number("Pause when the metric falls below this.", minimum=0),
+                "above": number("Pause when the metric rises above this.", minimum=0),
+                "after": integer("Only after this many messages.", minimum=0, default=0),
+            },
+            ("metric",),
+            "Pauses the campaign when a metric crosses a bound; exactly one of below or above.",
+            oneOf=[{"required": ["below"]}, {"required": ["above"]}],
+        ),
+        "CtrIndicators": request_object(
+            {
+                "red_below": number("Percent.", minimum=0, maximum=100),
+                "green_from": number("Percent; not below `red_below`.", minimum=0, maximum=100),
+            },
+            ("red_below", "green_from"),
+            "Colours for the click-through rate.",
+        ),
+        "Outcomes": request_object(
+            {key: share(f"Share of `{key}`; default 0.") for key in OUTCOMES},
+            description="Delivery outcome shares of the demo carrier; they sum to 1.",
+        ),
+    }
+
+
+# Request bodies.
+
+
+def request_schemas() -> dict[str, Schema]:
+    campaign_fields = campaign_field_properties()
+    editable = ", ".join(f"`{field}`" for field in sorted(EDITABLE_WHILE_LIVE))
+    names = array(ref("DomainName"), maxItems=MAX_DOMAINS)
+    return {
+        "CampaignCreate": request_object(
+            {**campaign_fields, **command_options("command_id")},
+            ("name",),
+            "A new Draft. Omitted fields take their defaults.",
+        ),
+        "CampaignEdit": request_object(
+            {**campaign_fields, **command_options("reason", "expected_version", "command_id")},
+            description="The fields to change. A Draft may change every field; from launch on "
+            f"until the campaign is final only {editable}; a final campaign nothing.",
+        ),
+        "CampaignCommand": request_object(
+            command_options("reason", "expected_version", "command_id")
+        ),
+        "DuplicateCommand": request_object(command_options("command_id")),
+        "DomainsAdd": request_object(
+            {
+                "names": documented(names, "Duplicates are dropped.") | {"minItems": 1},
+                **command_options("command_id"),
+            },
+            ("names",),
+        ),
+        "DomainCommand": documented(
+            {"type": "object", "properties": command_options("reason", "command_id")},
+            "Other fields are ignored.",
+        ),
+        "DomainLimitChange": request_object(
+            {
+                "limit": integer("Messages per domain, at least 1.", minimum=1),
+                **command_options("command_id"),
+            },
+            ("limit",),
+        ),
+        "PoolCreate": request_object(
+            {**pool_properties(), **command_options("command_id")},
+            ("name",),
+            "`domains` and `add_domains` together make the pool's domains; each must have "
+            "been added first.",
+        ),
+        "PoolEdit": request_object(
+            {**pool_properties(), **command_options("expected_version", "command_id")},
+            description="`domains` replaces the list; then `remove_domains` are taken out and "
+            "`add_domains` appended. Named domains must have been added first.",
+        ),
+        "StreamChange": request_object(
+            {
+                "rate": integer(
+                    "Messages per second, 0 for unlimited.", minimum=0, maximum=1_000_000
+                ),
+                "enabled": boolean(),
+                "seed": integer("Demo stream only: the random seed of its simulated carrier."),
+                "click_rate": share("Demo stream only: share of delivered messages clicked."),
+                "optout_rate": share("Demo stream only: share of delivered messages opted out."),
+                "reply_rate": share("Demo stream only: share of delivered messages replied to."),
+                "outcomes": documented(ref("Outcomes"), "Demo stream only."),
+                **command_options("command_id"),
+            },
+            description="The fields to change. The carrier options are refused (422) for a "
+            "stream that is not on the demo carrier.",
+        ),
+    }
+
+
+def pool_properties() -> dict[str, Schema]:
+    names = array(ref("DomainName"), maxItems=MAX_DOMAINS)
+    return {
+        "name": string(f"1 to {MAX_NAME} characters.", minLength=1, maxLength=MAX_NAME),
+        "description": nullable(string(maxLength=MAX_DESCRIPTION)),
+        "domains": documented(names, "The pool's domains."),
+        "add_domains": documented(names, "Domains to add."),
+        "remove_domains": documented(names, "Domains to take out."),
+    }
+
+
+# Answers.
+
+
+def response_schemas() -> dict[str, Schema]:
+    time_or_null = nullable(ref("Time"))
+    recipients = record({"total": integer(minimum=0), "sent": integer(minimum=0)})
+    summary = {
+        "id": ref("Uuid"),
+        "version": integer(minimum=1),
+        "name": string(),
+        "description": string(),
+        "status": enum(Status),
+        "status_reason": string("Why it entered its status."),
+        "tags": array(string()),
+        "type": enum(CAMPAIGN_TYPES),
+        "stream": nullable(string()),
+        "sender": nullable(string()),
+        "created_at": ref("Time"),
+        "updated_at": ref("Time"),
+        "recipients": recipients,
+        "cost": ref("Money"),
+        "ctr": nullable(number(), "Click-through rate in percent; null while not known."),
+    }
+    return {
+        "CampaignListItem": record(summary, description="A row of the campaigns list."),
+        "Campaign": record(
+            {
+                **summary,
+                "suspension": nullable(
+                    {"type": "object"}, "What suspended the campaign (its `kind`), if anything."
+                ),
+                "created_by": string(),
+                "duplicated_from": nullable(ref("Uuid")),
+                "contact_lists": array(ref("Uuid")),
+                "variants": array(ref("Variant")),
+                "ratio_epoch": integer("How often the ratio changed after launch.", minimum=0),
+                "links": documented(ref("Links"), "Each link with `pool` and `domains` filled."),
+                "start_at": time_or_null,
+                "sending_schedule": nullable(ref("SendingSchedule")),
+                "pause_rules": array(ref("PauseRule")),
+                "ctr_indicators": nullable(ref("CtrIndicators")),
+                "started_at": time_or_null,
+                "finished_at": time_or_null,
+                "allowed_commands": array(
+                    enum(USER_COMMANDS), "The commands the campaign accepts in its status."
+                ),
+                "missing_steps": array(
+                    string(), "What a Draft still needs before launch; empty when ready."
+                ),
+            }
+        ),
+        "ListPage": record(
+            {
+                "items": array(ref("CampaignListItem")),
+                "total": integer("Matching campaigns on all pages.", minimum=0),
+                "page": integer(minimum=1),
+                "per_page": integer(minimum=1, maximum=MAX_PER_PAGE),
+            },
+            description="One page of the campaigns list, newest first.",
+        ),
+        "HistoryEntry": record(
+            {
+                "position": integer("The event's position in the store.", minimum=1),
+                "at": ref("Time"),
+                "type": string("The event type.", examples=["Campaign.Paused"]),
+                "actor": string(examples=["anonymous", "system"]),
+                "from_status": nullable(enum(Status), "Null for the creation."),
+                "to_status": enum(Status),
+                "reason": string(),
+                "version": integer("The campaign's version after the event.", minimum=1),
+                "command_id": nullable(string()),
+                "changed": array(string(), "Edits only: the fields that changed."),
+                "cause": documented({"type": "object"}, "Suspensions only: the cause."),
+            },
+            optional=("changed", "cause"),
+        ),
+        "Domain": record(
+            {
+                "name": ref("DomainName"),
+                "status": enum(
+                    DomainStatus,
+                    "`Reached Limit` is how a Configured domain whose usage has reached the "
+                    "limit is shown.",
+                ),
+                "usage": integer("Messages it has carried.", minimum=0),
+                "limit": integer("The global per-domain limit.", minimum=1),
+                "version": integer(minimum=1),
+                "created_at": ref("Time"),
+                "last_used_at": time_or_null,
+            }
+        ),
+        "DomainList": record(
+            {"items": array(ref("Domain")), "limit": integer(minimum=1)},
+            description="Every domain, by name.",
+        ),
+        "DomainsAdded": record(
+            {"added": array(ref("Domain")), "existing": array(ref("Domain"))},
+            description="The names that were new, and those already known (left unchanged).",
+        ),
+        "Pool": record(
+            {
+                "id": ref("Uuid"),
+                "version": integer(minimum=1),
+                "name": string(),
+                "description": string(),
+                "domains": array(ref("DomainName")),
+                "created_at": ref("Time"),
+            }
+        ),
+        "PoolList": items_of("Pool", "Every pool, by name."),
+        "Stream": record(
+            {
+                "name": string(),
+                "carrier": string(examples=["demo"]),
+                "rate": integer("Messages per second, 0 for unlimited.", minimum=0),
+                "enabled": boolean(),
+                "version": integer(minimum=1),
+                "demo": record(
+                    {
+                        "seed": integer(),
+                        "click_rate": share("Share of delivered messages."),
+                        "optout_rate": share("Share of delivered messages."),
+                        "reply_rate": share("Share of delivered messages."),
+                        "outcomes": ref("Outcomes"),
+                    },
+                    description="Streams on the demo carrier only: the simulation's options.",
+                ),
+            },
+            optional=("demo",),
+        ),
+        "StreamList": items_of("Stream", "Every stream, by name."),
+        "Settings": record({"domain_limit": integer(minimum=1)}),
+        "DomainLimit": record({"limit": integer(minimum=1)}),
+        "EventMessage": record(
+            {
+                "position": integer(minimum=1),
+                "at": ref("Time"),
+                "aggregate_id": ref("Uuid"),
+                "version": integer(minimum=1),
+                "type": string(examples=["Campaign.Created"]),
+                "data": {"type": "object"},
+            },
+            description="One stored event: one line of the NDJSON stream.",
+        ),
+        "Health": record({"status": enum(["ok"])}),
+        "Readiness": record(
+            {
+                "status": enum(["ready", "not ready"]),
+                "checks": {
+                    "type": "object",
+                    "description": "`store` and `read_models`: each `ok`, with its `position` "
+                    "or the `error`.",
+                    "additionalProperties": record(
+                        {"ok": boolean(), "position": integer(), "error": string()},
+                        optional=("position", "error"),
+                    ),
+                },
+            }
+        ),
+        "FieldProblem": record({"field": string(), "message": string()}),
+        "Error": record(
+            {
+                "error": record(
+                    {
+                        "code": string(
+                            "snake_case",
+                            examples=sorted(
+                                {c for _n, _s, codes in ERRORS.values() for c in codes}
+                            ),
+                        ),
+                        "message": string("For a person."),
+                        "details": documented(
+                            {"anyOf": [array(ref("FieldProblem")), {"type": "object"}]},
+                            "`validation_failed`: the problem of each field; conflicts: the "
+                            "status, or the expected and actual versions.",
+                        ),
+                    },
+                    optional=("details",),
+                )
+            }
+        ),
+    }
+
+
+# Parameters, bodies and responses.
+
+
+def query(name: str, schema: Schema, description: str, *, repeatable: bool = False) -> Schema:
+    parameter: Schema = {"name": name, "in": "query", "description": description}
+    if repeatable:
+        return {**parameter, "schema": array(schema), "style": "form", "explode": True}
+    return {**parameter, "schema": schema}
+
+
+def path_parameter(name: str, schema: Schema, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def shared(name: str) -> Schema:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def page_parameters() -> dict[str, Schema]:
+    date_or_time = string(examples=["2026-03-01", "2026-03-01T09:00:00Z"])
+    return {
+        "name": query("name", string(), "Campaigns whose name contains this, ignoring case."),
+        "status": query("status", enum(Status), "Any of these statuses.", repeatable=True),
+        "tag": query("tag", string(), "Campaigns with any of these tags.", repeatable=True),
+        "type": query("type", enum(CAMPAIGN_TYPES), "Campaigns of this type."),
+        "stream": query("stream", string(), "Campaigns on this stream."),
+        "created_from": query("created_from", date_or_time, "Created at or after this."),
+        "created_to": query(
+            "created_to", date_or_time, "Created at or before this; a date means through its end."
+        ),
+        "page": query("page", integer(minimum=1, maximum=1_000_000, default=1), "From 1."),
+        "per_page": query(
+            "per_page", integer(minimum=1, maximum=MAX_PER_PAGE, default=20), "Items per page."
+        ),
+    }
+
+
+def body(schema_name: str, *, required: bool = True) -> Schema:
+    return {"required": required, "content": {JSON: {"schema": ref(schema_name)}}}
+
+
+def answer(description: str, schema_name: str | None = None, media: str = JSON) -> Schema:
+    response: Schema = {"description": description}
+    if schema_name is not None:
+        response["content"] = {media: {"schema": ref(schema_name)}}
+    return response
+
+
+def error_response(status: int) -> Schema:
+    _name, summary, codes = ERRORS[status]
+    examples = {code: {"value": {"error": {"code": code, "message": "…"}}} for code in codes}
+    return {
+        "description": f"{summary} Codes: {', '.join(f'`{c}`' for c in codes)}.",
+        "content": {JSON: {"schema": ref("Error"), "examples": examples}},
+    }
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    *,
+    tag: str,
+    responses: dict[str, Schema],
+    description: str = "",
+    parameters: tuple[Schema, ...] = (),
+    request: Schema | None = None,
+    errors: tuple[int, ...] = (),
+) -> Schema:
+    """One operation; a body brings the errors of reading one (400, 413, 422)."""
+    statuses = set(errors) | ({400, 413, 422} if request is not None else set())
+    result: Schema = {"operationId": operation_id, "summary": summary, "tags": [tag]}
+    if description:
+        result["description"] = description
+    if parameters:
+        result["parameters"] = list(parameters)
+    if request is not None:
+        result["requestBody"] = request
+    result["responses"] = {
+        **responses,
+        **{str(s): {"$ref": f"#/components/responses/{ERRORS[s][0]}"} for s in sorted(statuses)},
+    }
+    return result
+
+
+def transitions_text() -> str:
+    lines = []
+    for command in LIFECYCLE_COMMANDS:
+        sources, target = TRANSITIONS[command]
+        lines.append(
+            f"- `{command}`: from {', '.join(sorted_statuses(sources))}"
+            + (f" to {target.value}" if target else "")
+        )
+    return "\n".join(lines)
+
+
+def domain_transitions_text() -> str:
+    order = list(DomainStatus)
+    return "\n".join(
+        f"- `{command}`: from "
+        + ", ".join(s.value for s in sorted(DOMAIN_TRANSITIONS[command], key=order.index))
+        for command in DOMAIN_COMMANDS
+    )
+
+
+# Paths.
+
+
+def operations_paths() -> dict[str, Schema]:
+    return {
+        "/healthz": {
+            "get": operation(
+                "healthz",
+                "The process is up",
+                tag="operations",
+                responses={"200": answer("Up.", "Health")},
+            )
+        },
+        "/readyz": {
+            "get": operation(
+                "readyz",
+                "The store and the read models are reachable",
+                tag="operations",
+                responses={
+                    "200": answer("Ready.", "Readiness"),
+                    "503": answer("Not ready; `checks` says what failed.", "Readiness"),
+                },
+            )
+        },
+        "/openapi.json": {
+            "get": operation(
+                "openapi",
+                "This document",
+                tag="operations",
+                responses={
+                    "200": {
+                        "description": "The OpenAPI document.",
+                        "content": {JSON: {"schema": {"type": "object"}}},
+                    }
+                },
+            )
+        },
+    }
+
+
+def campaign_paths() -> dict[str, Schema]:
+    campaign_id = path_parameter("id", ref("Uuid"), "The campaign's id.")
+    filters = ("name", "status", "tag", "type", "stream", "created_from", "created_to")
+    one = {"200": answer("The campaign.", "Campaign")}
+    return {
+        "/api/campaigns": {
+            "post": operation(
+                "createCampaign",
+                "Create a Draft",
+                tag="campaigns",
+                request=body("CampaignCreate"),
+                responses={"201": answer("The new Draft.", "Campaign")},
+            ),
+            "get": operation(
+                "listCampaigns",
+                "The campaigns list",
+                tag="campaigns",
+                description="Filters combine with AND; the repeatable ones match any of their "
+                "values. Newest first. An unknown status or type is 422.",
+                parameters=tuple(shared(p) for p in (*filters, "page", "per_page")),
+                responses={"200": answer("One page.", "ListPage")},
+                errors=(422,),
+            ),
+        },
+        "/api/campaigns/{id}": {
+            "get": operation(
+                "getCampaign",
+                "One campaign, now or as it was",
+                tag="campaigns",
+                parameters=(
+                    campaign_id,
+                    query(
+                        "version",
+                        integer(minimum=1, maximum=10**9),
+                        "As it was at this version; one it has not reached: 404.",
+                    ),
+                    query(
+                        "as_of",
+                        string(examples=["2026-03-01T09:00:00Z"]),
+                        "As it was at this time (a date means its start); wins over "
+                        "`version`. Before its creation: 404.",
+                    ),
+                ),
+                responses=one,
+                errors=(404, 422),
+            ),
+            "patch": operation(
+                "editCampaign",
+                "Edit a campaign",
+                tag="campaigns",
+                description="Fields the campaign's status does not allow to change are refused "
+                "with 409 `illegal_transition`, which names those that are editable.",
+                parameters=(campaign_id,),
+                request=body("CampaignEdit"),
+                responses=one,
+                errors=(404, 409),
+            ),
+        },
+        "/api/campaigns/{id}/duplicate": {
+            "post": operation(
+                "duplicateCampaign",
+                "Copy a campaign into a new Draft",
+                tag="campaigns",
+                description="Every field but the start time, with a fresh name and new variant "
+                "ids.",
+                parameters=(campaign_id,),
+                request=body("DuplicateCommand", required=False),
+                responses={"201": answer("The new Draft.", "Campaign")},
+                errors=(404,),
+            )
+        },
+        "/api/campaigns/{id}/history": {
+            "get": operation(
+                "campaignHistory",
+                "The audit trail",
+                tag="campaigns",
+                description="Every event of the campaign, oldest first.",
+                parameters=(
+                    campaign_id,
+                    query("actor", string(), "Only this actor's events."),
+                    query(
+                        "type",
+                        string(examples=["Paused", "Campaign.Paused"]),
+                        "Only this event type (with or without `Campaign.`).",
+                    ),
+                    query("from", string(), "At or after this date or time."),
+                    query("to", string(), "At or before this time; a date means through its end."),
+                ),
+                responses={
+                    "200": {
+                        "description": "The entries.",
+                        "content": {JSON: {"schema": array(ref("HistoryEntry"))}},
+                    }
+                },
+                errors=(404, 422),
+            )
+        },
+        "/api/campaigns/{id}/{command}": {
+            "post": operation(
+                "campaignCommand",
+                "A lifecycle command",
+                tag="campaigns",
+                description="Allowed from these statuses; from others 409 "
+                "`illegal_transition`. `launch` also needs a complete Draft (see "
+                "`missing_steps`); a Suspended campaign resumes only once its cause is gone.\n\n"
+                + transitions_text(),
+                parameters=(
+                    campaign_id,
+                    path_parameter("command", enum(LIFECYCLE_COMMANDS), "An unknown one is 404."),
+                ),
+                request=body("CampaignCommand", required=False),
+                responses={"200": answer("The campaign after the command.", "Campaign")},
+                errors=(404, 409),
+            )
+        },
+    }
+
+
+def domain_paths() -> dict[str, Schema]:
+    return {
+        "/api/domains": {
+            "post": operation(
+                "addDomains",
+                "Add link domains",
+                tag="domains",
+                description="New names start Pending. Idempotent by name: names already known "
+                "are answered under `existing` and left unchanged.",
+                request=body("DomainsAdd"),
+                responses={
+                    "201": answer("At least one name was new.", "DomainsAdded"),
+                    "200": answer("Every name was known already.", "DomainsAdded"),
+                },
+            ),
+            "get": operation(
+                "listDomains",
+                "Every link domain",
+                tag="domains",
+                responses={"200": answer("The domains and the limit.", "DomainList")},
+            ),
+        },
+        "/api/domains/{name}/{command}": {
+            "post": operation(
+                "domainCommand",
+                "Change a domain's status",
+                tag="domains",
+                description="Allowed from these statuses; from others 409 "
+                "`illegal_transition`. A domain already in the target status is left as it "
+                "is.\n\n" + domain_transitions_text(),
+                parameters=(
+                    path_parameter("name", ref("DomainName"), "An unknown or invalid name is 404."),
+                    path_parameter("command", enum(DOMAIN_COMMANDS), "An unknown one is 404."),
+                ),
+                request=body("DomainCommand", required=False),
+                responses={"200": answer("The domain.", "Domain")},
+                errors=(404, 409),
+            )
+        },
+        "/api/settings": {
+            "get": operation(
+                "getSettings",
+                "Platform settings",
+                tag="settings",
+                responses={"200": answer("The settings.", "Settings")},
+            )
+        },
+        "/api/settings/domain-limit": {
+            "put": operation(
+                "setDomainLimit",
+                "Set the per-domain message limit",
+                tag="settings",
+                request=body("DomainLimitChange"),
+                responses={"200": answer("The limit now.", "DomainLimit")},
+            )
+        },
+    }
+
+
+def pool_and_stream_paths() -> dict[str, Schema]:
+    pool_id = path_parameter("id", ref("Uuid"), "The pool's id.")
+    stream_name = path_parameter("name", string(), "The stream's name, e.g. `demo`.")
+    return {
+        "/api/domain-pools": {
+            "post": operation(
+                "createPool",
+                "Create a domain pool",
+                tag="pools",
+                request=body("PoolCreate"),
+                responses={"201": answer("The new pool.", "Pool")},
+            ),
+            "get": operation(
+                "listPools",
+                "Every domain pool",
+                tag="pools",
+                responses={"200": answer("The pools.", "PoolList")},
+            ),
+        },
+        "/api/domain-pools/{id}": {
+            "get": operation(
+                "getPool",
+                "One domain pool",
+                tag="pools",
+                parameters=(pool_id,),
+                responses={"200": answer("The pool.", "Pool")},
+                errors=(404,),
+            ),
+            "patch": operation(
+                "editPool",
+                "Edit a domain pool",
+                tag="pools",
+                parameters=(pool_id,),
+                request=body("PoolEdit"),
+                responses={"200": answer("The pool.", "Pool")},
+                errors=(404, 409),
+            ),
+        },
+        "/api/streams": {
+            "get": operation(
+                "listStreams",
+                "Every sending stream",
+                tag="streams",
+                description="A stream named `demo` exists from the start.",
+                responses={"200": answer("The streams.", "StreamList")},
+            )
+        },
+        "/api/streams/{name}": {
+            "patch": operation(
+                "changeStream",
+                "Change a stream's rate, state or demo options",
+                tag="streams",
+                parameters=(stream_name,),
+                request=body("StreamChange"),
+                responses={"200": answer("The stream.", "Stream")},
+                errors=(404,),
+            )
+        },
+        "/api/events": {
+            "get": operation(
+                "streamEvents",
+                "Stored events as NDJSON",
+                tag="events",
+                description="One `EventMessage` per line, in store order.",
+                parameters=(
+                    query("after", integer(minimum=0, default=0), "Events after this position."),
+                    query(
+                        "limit",
+                        integer(minimum=1, maximum=100_000, default=1000),
+                        "At most this many lines.",
+                    ),
+                    query(
+                        "type",
+                        string(examples=["Campaign.Paused", "Paused"]),
+                        "Only this event type (full, or its own name).",
+                    ),
+                ),
+                responses={"200": answer("The events.", "EventMessage", "application/x-ndjson")},
+                errors=(422,),
+            )
+        },
+    }
+
+
+def page_paths() -> dict[str, Schema]:
+    html = {"text/html": {"schema": string()}}
+    filters = ("name", "status", "tag", "type", "stream", "created_from", "created_to", "page")
+    return {
+        "/": {
+            "get": operation(
+                "home",
+                "Redirect to the campaigns page",
+                tag="pages",
+                responses={
+                    "302": {
+                        "description": "To `/campaigns`.",
+                        "headers": {"Location": {"schema": string(examples=["/campaigns"])}},
+                    }
+                },
+            )
+        },
+        "/campaigns": {
+            "get": operation(
+                "campaignsPage",
+                "The campaigns page",
+                tag="pages",
+                description="The campaigns list as HTML, 20 a page, with the list's filters. "
+                "Filters it cannot use are shown as a message on the page, not as an error.",
+                parameters=tuple(shared(p) for p in filters),
+                responses={"200": {"description": "The page.", "content": html}},
+            )
+        },
+    }
+
 
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Campaigns", "version": "0.1.0"},
-        "paths": {},
+        "info": {"title": "Campaigns", "version": API_VERSION, "description": DESCRIPTION},
+        "tags": [
+            {"name": "campaigns", "description": "Campaigns, their lifecycle and history."},
+            {"name": "domains", "description": "Link domains for short and opt-out links."},
+            {"name": "pools", "description": "Named sets of link domains."},
+            {"name": "settings", "description": "Platform settings."},
+            {"name": "streams", "description": "Sending streams."},
+            {"name": "events", "description": "The stored event history, for analysts."},
+            {"name": "operations", "description": "Health, readiness and this document."},
+            {"name": "pages", "description": "HTML pages."},
+        ],
+        "paths": {
+            **operations_paths(),
+            **campaign_paths(),
+            **domain_paths(),
+            **pool_and_stream_paths(),
+            **page_paths(),
+        },
+        "components": {
+            "schemas": {**field_schemas(), **request_schemas(), **response_schemas()},
+            "parameters": page_parameters(),
+            "responses": {name: error_response(s) for s, (name, _t, _c) in ERRORS.items()},
+        },
     }
