@@ -194,10 +194,12 @@ def link_properties(*, with_target: bool) -> dict[str, Schema]:
             string(format="uri", pattern="^https?://", maxLength=2000),
             "Where the short link leads: an http:// or https:// address with a host name.",
         )
-    properties["pool"] = nullable(ref("Uuid"), "A domain pool whose domains the link may use.")
+    properties["pool"] = nullable(
+        ref("Uuid"), "An existing domain pool whose domains the link may use."
+    )
     properties["domains"] = nullable(
         array(ref("DomainName"), maxItems=MAX_DOMAINS),
-        "Chosen domains, used before the pool's. Duplicates are dropped.",
+        "Chosen domains (added first), used before the pool's. Duplicates are dropped.",
     )
     return properties
 
@@ -364,7 +366,8 @@ def request_schemas() -> dict[str, Schema]:
         "CampaignEdit": request_object(
             {**campaign_fields, **command_options("reason", "expected_version", "command_id")},
             description="The fields to change. A Draft may change every field; from launch on "
-            f"until the campaign is final only {editable}; a final campaign nothing.",
+            f"until the campaign is final only {editable} (the others may be sent back "
+            "unchanged), and its links must stay complete; a final campaign nothing.",
         ),
         "CampaignCommand": request_object(
             command_options("reason", "expected_version", "command_id")
