@@ -1,0 +1,36 @@
+"""Phone numbers in E.164: `+` and 8 to 15 digits, the first not 0."""
+
+from __future__ import annotations
+
+import re
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+_E164_DIGITS = re.compile(r"[1-9][0-9]{7,14}")
+
+
+class BadNumber(ValueError):
+    """Not a phone number we can send to; the message says why."""
+
+
+def normalise(raw: str) -> str:
+    """The E.164 form of a number written with a `+` or `00` and its country code.
+
+    Spaces, dashes, dots and parentheses are ignored; a number without its country code
+    cannot be placed, so it is refused rather than guessed.
+    """
+    text = _SEPARATORS.sub("", raw.strip())
+    if not text:
+        raise BadNumber("empty")
+    if text.startswith("+"):
+        digits = text[1:]
+    elif text.startswith("00"):
+        digits = text[2:]
+    else:
+        digits = text
+    if not digits.isascii() or not digits.isdigit():
+        raise BadNumber("not a phone number")
+    if not _E164_DIGITS.fullmatch(digits):
+        if digits.startswith("0"):
+            raise BadNumber("no country code (write it as +<country code><number>)")
+        raise BadNumber("must have 8 to 15 digits with its country code")
+    return "+" + digits
