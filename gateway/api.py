@@ -14,7 +14,13 @@ from domain.application import LIFECYCLE_COMMANDS, parse_id
 from domain.fields import CAMPAIGN_TYPES
 from domain.status import Status
 from gateway.errors import ApiError
-from gateway.inputs import pop_command_options, query_int, query_time, read_json_object
+from gateway.inputs import (
+    pop_command_options,
+    query_int,
+    query_texts,
+    query_time,
+    read_json_object,
+)
 from gateway.representation import campaign_json, domain_json, pool_json, stream_json
 from gateway.services import Services
 from projections.campaign_list import ListFilter
@@ -69,12 +75,13 @@ def list_filter(request: Request) -> ListFilter:
             f"type must be one of {', '.join(CAMPAIGN_TYPES)}",
             [{"field": "type", "message": "unknown type"}],
         )
+    names, streams = query_texts(request, "name"), query_texts(request, "stream")
     return ListFilter(
-        name=query.get("name") or None,
+        name=names[-1] if names else None,
         statuses=statuses,
-        tags=tuple(t for t in query.getlist("tag") if t),
+        tags=tuple(query_texts(request, "tag")),
         type=kind,
-        stream=query.get("stream") or None,
+        stream=streams[-1] if streams else None,
         created_from=query_time(request, "created_from"),
         created_to=query_time(request, "created_to", end_of_day=True),
     )
@@ -151,7 +158,11 @@ async def duplicate_campaign(request: Request) -> Response:
     body = await read_json_object(request, empty_ok=True)
     _reason, _expected, command_id = pop_command_options(body)
     if body:
-        raise ApiError("validation_failed", f"unknown field {sorted(body)[0]!r}; allowed: command_id")
+        raise ApiError(
+            "validation_failed",
+            f"unknown field {sorted(body)[0]!r}; allowed: command_id",
+            [{"field": key, "message": "unknown field"} for key in sorted(body)],
+        )
     platform = platform_of(request)
     campaign = await call(
         platform.app.duplicate_campaign, campaign_id, actor=actor_of(request), command_id=command_id

@@ -41,9 +41,38 @@ async def read_json_object(request: Request, *, empty_ok: bool = False) -> dict[
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError("malformed_json", f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ApiError("malformed_json", "the body's JSON nests too deeply") from None
     if not isinstance(value, dict):
         raise ApiError("validation_failed", "the body must be a JSON object")
+    refuse_nul_characters(value)
     return value
+
+
+def nul_paths(body: dict[str, Any]) -> list[str]:
+    """Where a JSON body holds a NUL character in a text, as field paths (`tags[1]`)."""
+    found = []
+    pending: list[tuple[str, Any]] = [(str(key), value) for key, value in body.items()]
+    while pending:  # not recursive: a body may nest as deep as the JSON parser allows
+        path, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            found.append(path)
+        elif isinstance(value, list):
+            pending += [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+        elif isinstance(value, dict):
+            pending += [(f"{path}.{key}", item) for key, item in value.items()]
+    return sorted(found)
+
+
+def refuse_nul_characters(body: dict[str, Any]) -> None:
+    """PostgreSQL cannot store NUL in text: one accepted would stop the read models there."""
+    paths = nul_paths(body)
+    if paths:
+        raise ApiError(
+            "validation_failed",
+            f"{paths[0]}: text must not contain NUL (\\u0000) characters",
+            [{"field": p, "message": "must not contain NUL characters"} for p in paths],
+        )
 
 
 def pop_command_options(body: dict[str, Any]) -> tuple[str, int | None, str | None]:
@@ -98,10 +127,25 @@ def query_time(request: Request, key: str, *, end_of_day: bool = False) -> datet
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         moment = None
-    if moment is None:
+    if moment is not None:
+        try:  # compared with stored UTC times, so in UTC; some times have no UTC equivalent
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        except OverflowError:
+            pass
+    raise ApiError(
+        "validation_failed",
+        f"{key} must be an ISO 8601 date or time",
+        [{"field": key, "message": "must be an ISO 8601 date or time"}],
+    )
+
+
+def query_texts(request: Request, key: str) -> list[str]:
+    """Every non-empty value of a repeatable text parameter."""
+    values = [value for value in request.query_params.getlist(key) if value]
+    if any("\x00" in value for value in values):
         raise ApiError(
             "validation_failed",
-            f"{key} must be an ISO 8601 date or time",
-            [{"field": key, "message": "must be an ISO 8601 date or time"}],
+            f"{key} must not contain NUL characters",
+            [{"field": key, "message": "must not contain NUL characters"}],
         )
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return values
