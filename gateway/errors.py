@@ -10,6 +10,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from domain.errors import DomainError
 
@@ -55,14 +56,31 @@ async def domain_error(_request: Request, exc: Exception) -> Response:
     return error_response(STATUS_OF_CODE.get(exc.code, 400), exc.code, exc.message, exc.details)
 
 
-async def http_error(_request: Request, exc: Exception) -> Response:
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path.
+
+    Starlette's own 405 names only the first route that matched the path, while a path here
+    is often served by one route per method (GET and POST /api/campaigns).
+    """
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    methods: set[str] = set()
+    for route in getattr(request.app, "routes", ()):
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {404: "not_found", 405: "method_not_allowed"}
     code = codes.get(exc.status_code, "http_error")
     message = {404: "no such resource", 405: "method not allowed here"}.get(
         exc.status_code, str(exc.detail)
     )
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 async def unexpected_error(_request: Request, exc: Exception) -> Response:
