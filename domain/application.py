@@ -368,6 +368,7 @@ class CampaignPlatform(Application[uuid.UUID]):
         actor: str,
         reason: str = "",
         command_id: str | None = None,
+        expected_version: int | None = None,
     ) -> LinkDomain:
         if command not in DOMAIN_TRANSITIONS:
             raise NotFound(f"no domain command {command!r}; commands: {', '.join(DOMAIN_TRANSITIONS)}")
@@ -381,6 +382,7 @@ class CampaignPlatform(Application[uuid.UUID]):
             f"domain {name}",
             lambda d: d.change_status(command, actor=actor, reason=reason, command_id=command_id),
             command_id=command_id,
+            expected_version=expected_version,
         )
 
     def list_domains(self) -> list[LinkDomain]:
@@ -500,7 +502,13 @@ class CampaignPlatform(Application[uuid.UUID]):
         return sorted((s for s in streams if s), key=lambda s: s.name)
 
     def change_stream(
-        self, name: str, raw: dict[str, Any], *, actor: str, command_id: str | None = None
+        self,
+        name: str,
+        raw: dict[str, Any],
+        *,
+        actor: str,
+        command_id: str | None = None,
+        expected_version: int | None = None,
     ) -> Stream:
         stream = self.find_stream(name)
         if stream is None:
@@ -519,6 +527,7 @@ class CampaignPlatform(Application[uuid.UUID]):
             f"stream {name}",
             lambda s: s.change(changes, actor=actor, command_id=command_id),
             command_id=command_id,
+            expected_version=expected_version,
         )
 
 

@@ -229,7 +229,13 @@ async def domain_command(request: Request) -> Response:
     if command not in ("configure", "archive", "block", "decline"):
         raise ApiError("not_found", f"no domain command {command!r}")
     body = await read_json_object(request, empty_ok=True)
-    reason, _expected, command_id = pop_command_options(body)
+    reason, expected, command_id = pop_command_options(body)
+    if body:
+        raise ApiError(
+            "validation_failed",
+            f"unknown field {sorted(body)[0]!r}; allowed: reason, expected_version, command_id",
+            [{"field": key, "message": "unknown field"} for key in sorted(body)],
+        )
     platform = platform_of(request)
     domain = await call(
         platform.app.change_domain_status,
@@ -238,6 +244,7 @@ async def domain_command(request: Request) -> Response:
         actor=actor_of(request),
         reason=reason,
         command_id=command_id,
+        expected_version=expected,
     )
     limit = await call(platform.app.domain_limit)
     return JSONResponse(domain_json(domain, limit))
@@ -305,7 +312,7 @@ async def list_streams(request: Request) -> Response:
 
 async def change_stream(request: Request) -> Response:
     body = await read_json_object(request)
-    _reason, _expected, command_id = pop_command_options(body)
+    _reason, expected, command_id = pop_command_options(body)
     platform = platform_of(request)
     stream = await call(
         platform.app.change_stream,
@@ -313,6 +320,7 @@ async def change_stream(request: Request) -> Response:
         body,
         actor=actor_of(request),
         command_id=command_id,
+        expected_version=expected,
     )
     return JSONResponse(stream_json(stream))
 
