@@ -1,0 +1,1 @@
+"""Benchmarks: run with one command each, print figures and ratios; not timed tests."""
