@@ -45,33 +45,54 @@ async def read_json_object(request: Request, *, empty_ok: bool = False) -> dict[
         raise ApiError("malformed_json", "the body's JSON nests too deeply") from None
     if not isinstance(value, dict):
         raise ApiError("validation_failed", "the body must be a JSON object")
-    refuse_nul_characters(value)
+    refuse_unstorable_text(value)
     return value
 
 
-def nul_paths(body: dict[str, Any]) -> list[str]:
-    """Where a JSON body holds a NUL character in a text, as field paths (`tags[1]`)."""
+def is_storable(text: str) -> bool:
+    """Text every store takes: no NUL (PostgreSQL text refuses it, which would stop the read
+    models there) and encodable as UTF-8 (a lone surrogate from a `\\ud800` escape is not)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(key: str) -> str:
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unstorable_texts(body: dict[str, Any]) -> list[str]:
+    """The field paths (`tags[1]`) of a JSON body whose texts or keys are not storable."""
     found = []
-    pending: list[tuple[str, Any]] = [(str(key), value) for key, value in body.items()]
+    pending: list[tuple[str, Any]] = [("", body)]
     while pending:  # not recursive: a body may nest as deep as the JSON parser allows
         path, value = pending.pop()
-        if isinstance(value, str) and "\x00" in value:
+        if isinstance(value, str) and not is_storable(value):
             found.append(path)
         elif isinstance(value, list):
             pending += [(f"{path}[{index}]", item) for index, item in enumerate(value)]
         elif isinstance(value, dict):
-            pending += [(f"{path}.{key}", item) for key, item in value.items()]
+            for key, item in value.items():
+                child = f"{path}.{printable(key)}" if path else printable(key)
+                if is_storable(key):
+                    pending.append((child, item))
+                else:
+                    found.append(child)
     return sorted(found)
 
 
-def refuse_nul_characters(body: dict[str, Any]) -> None:
-    """PostgreSQL cannot store NUL in text: one accepted would stop the read models there."""
-    paths = nul_paths(body)
+def refuse_unstorable_text(body: dict[str, Any]) -> None:
+    paths = unstorable_texts(body)
     if paths:
+        message = "must be valid Unicode text without NUL (\\u0000) characters"
         raise ApiError(
             "validation_failed",
-            f"{paths[0]}: text must not contain NUL (\\u0000) characters",
-            [{"field": p, "message": "must not contain NUL characters"} for p in paths],
+            f"{paths[0]}: {message}",
+            [{"field": path, "message": message} for path in paths],
         )
 
 
