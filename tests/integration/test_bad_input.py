@@ -447,6 +447,28 @@ def test_a_nul_character_in_a_text_is_refused_and_the_list_keeps_working(
     assert [item["id"] for item in listed["items"]] == [later["id"], draft["id"]]
 
 
+def test_a_lone_surrogate_in_a_text_is_refused(
+    client: TestClient, store_kept: Store, draft: dict[str, Any]
+) -> None:
+    """A `\\ud800` escape is valid JSON but no character: it cannot be stored as UTF-8."""
+    for body, field in [
+        (rb'{"name": "a\ud800b"}', "name"),
+        (rb'{"name": "ok", "tags": ["fine", "\udfff"]}', "tags[1]"),
+        (rb'{"name": "ok", "na\ud800me": 1}', "na\\ud800me"),
+    ]:
+        response = client.post("/api/campaigns", content=body, headers=JSON)
+        error = store_kept.refused(response, 422, "validation_failed", body)
+        assert fields_named(error) == [field]
+    patched = client.patch(
+        f"/api/campaigns/{draft['id']}", content=rb'{"description": "\ud83d"}', headers=JSON
+    )
+    store_kept.refused(patched, 422, "validation_failed")
+    # A proper pair of surrogates is one character, and welcome.
+    paired = client.post("/api/campaigns", content=rb'{"name": "\ud83d\ude80"}', headers=JSON)
+    assert paired.status_code == 201, paired.text
+    assert paired.json()["name"] == "\U0001f680"
+
+
 def test_a_nul_character_in_a_list_filter_is_refused(client: TestClient) -> None:
     for query in ("?name=a%00b", "?tag=a%00b", "?stream=a%00b"):
         assert_error(client.get(f"/api/campaigns{query}"), 422, "validation_failed", query)
