@@ -259,7 +259,10 @@ def parse_time(value: Any) -> datetime:
         raise Invalid(f"{text!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise Invalid("must carry a time zone (e.g. 2026-12-01T09:00:00Z)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last UTC time
+        raise Invalid(f"{text!r} is outside the times that can be stored") from None
 
 
 def format_time(moment: datetime) -> str:
