@@ -141,6 +141,8 @@ WRONG_FIELDS: list[tuple[str, Any]] = [
     ("links", {"long": {}}),
     ("start_at", "tomorrow"),
     ("start_at", "2999-01-01T09:00:00"),
+    ("start_at", "9999-12-31T23:59:59-01:00"),
+    ("start_at", "0001-01-01T00:00:00+01:00"),
     ("sending_schedule", {"days": ["someday"], "from": "09:00", "to": "20:00"}),
     ("sending_schedule", {"days": ["mon"], "from": "9am", "to": "20:00"}),
     ("sending_schedule", {"days": ["mon"], "from": "09:00", "to": "20:00", "time_zone": "Mars"}),
