@@ -365,6 +365,7 @@ def test_time_travel_before_a_campaign_existed_is_not_found(client: TestClient) 
 
     assert_error(client.get(f"{url}?as_of=2000-01-01T00:00:00Z"), 404, "not_found")
     assert_error(client.get(f"{url}?version=0"), 422, "validation_failed")
+    assert_error(client.get(f"{url}?version=2"), 404, "not_found")  # not reached yet
     assert_error(client.get(f"{url}?as_of=not-a-time"), 422, "validation_failed")
 
 
