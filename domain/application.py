@@ -468,8 +468,8 @@ class CampaignPlatform(Application[uuid.UUID]):
         self, raw: dict[str, Any], *, actor: str, command_id: str | None = None
     ) -> int:
         def parse_limit(value: Any) -> int:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise Invalid("must be a whole number of messages, at least 1")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10**9:
+                raise Invalid("must be a whole number of messages from 1 to 1000000000")
             return value
 
         limit = parse_fields(raw, {"limit": parse_limit}, required=("limit",))["limit"]

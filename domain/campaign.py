@@ -200,7 +200,11 @@ class Campaign(Audited):
         changes = {k: v for k, v in changes.items() if self.fields.get(k) != v}
         if changes:
             self.trigger_event(
-                self.Edited, changes=changes, actor=actor, reason=reason, command_id=command_id
+                self.Edited,
+                changes=changes,
+                actor=actor,
+                reason=reason or "edited",
+                command_id=command_id,
             )
 
     def resolve_variants(self, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:

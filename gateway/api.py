@@ -105,6 +105,12 @@ async def get_campaign(request: Request) -> Response:
     if "version" in request.query_params:
         version = query_int(request, "version", 1, 1, 10**9)
     as_of = query_time(request, "as_of")
+    if version is not None and as_of is not None:
+        raise ApiError(
+            "validation_failed",
+            "give either version or as_of, not both",
+            [{"field": "as_of", "message": "cannot be combined with version"}],
+        )
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id, version=version, as_of=as_of)
     return JSONResponse(campaign_json(campaign))

@@ -386,7 +386,7 @@ def test_the_history_lists_every_event_in_order_with_actor_statuses_and_reason(
     keys = ("type", "actor", "from_status", "to_status", "reason", "version")
     assert [tuple(row[k] for k in keys) for row in rows] == [
         ("Campaign.Created", "anonymous", None, "Draft", "created", 1),
-        ("Campaign.Edited", "anonymous", "Draft", "Draft", "", 2),
+        ("Campaign.Edited", "anonymous", "Draft", "Draft", "edited", 2),
         ("Campaign.Launched", "anonymous", "Draft", "Processing", "go", 3),
         ("Campaign.Prepared", "system", "Processing", "Ready", "prepared 12 recipients", 4),
         ("Campaign.Started", "system", "Ready", "Started", "the demo stream took it", 5),
