@@ -167,6 +167,10 @@ class Sampler:
             return "threadpool workers"
         if name == "log-feed":
             return "read-model feed"
+        if name == "bench-sampler":
+            return "the profiler's own sampler"
+        if name == "group-commit":
+            return "group-commit writer (variant)"
         return "other: " + name.split("-")[0].split(" ")[0]
 
     @staticmethod
