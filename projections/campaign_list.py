@@ -302,6 +302,17 @@ class CampaignListView:
             "ctr": ctr,
         }
 
+    def with_statuses(self, database: Database, statuses: list[str]) -> list[tuple[str, str]]:
+        """(id, status) of every campaign in one of `statuses`, oldest first."""
+        with database.transaction() as cursor:
+            cursor.execute(
+                f"SELECT id, status FROM campaign_list WHERE status IN "
+                f"({', '.join('?' for _ in statuses)}) ORDER BY created_at, id",
+                statuses,
+            )
+            rows = cursor.fetchall()
+        return [(str(campaign_id), str(status)) for campaign_id, status in rows]
+
     def history(self, database: Database, campaign_id: str) -> list[dict[str, Any]]:
         with database.transaction() as cursor:
             cursor.execute(
