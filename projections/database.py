@@ -53,8 +53,9 @@ class SQLiteCursor:
 class SQLiteDatabase:
     dialect = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, attach: dict[str, Path] | None = None) -> None:
         self.path = path
+        self.attach = dict(attach or {})  # other SQLite files this one's queries may join
         self.local = threading.local()
         self.connections: list[sqlite3.Connection] = []
         self.lock = threading.Lock()
@@ -68,6 +69,8 @@ class SQLiteDatabase:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=30000")
+            for alias, path in self.attach.items():
+                connection.execute("ATTACH DATABASE ? AS " + alias, (str(path),))
             self.local.connection = connection
             with self.lock:
                 self.connections.append(connection)

@@ -1,0 +1,243 @@
+"""The demo carrier (F17): simulates a real carrier, deterministically from a seed.
+
+It takes messages once (keyed by message id, remembered in its own table, so a message
+handed over again after a crash is not sent twice), and later reports back like a carrier
+does: receipts delayed, out of order and sometimes twice; outcomes delivered, undelivered,
+failed, no route or rejected; and, from the people who got the messages, clicks, opt-outs
+and replies at the stream's rates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from domain.stream import OUTCOMES
+from projections.activity import OutgoingMessage, Receipt
+from projections.database import Database
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_SHARE = 0.05  # receipts reported twice
+LATE_SENT_SHARE = 0.10  # "sent" receipts that arrive after the final outcome
+PREVIEW_AGENT = "demo-phone"
+REPLY_TEXTS = ("Thanks!", "STOP", "When does it end?", "stop", "UNSUBSCRIBE", "Great, see you")
+
+
+class CarrierReports(Protocol):
+    """Where a carrier's reports go: the same paths as the HTTP endpoints."""
+
+    def on_receipts(self, receipts: Sequence[Receipt]) -> None: ...
+
+    def on_clicks(self, clicks: Sequence[tuple[str, datetime, str]]) -> None: ...
+
+    def on_opt_outs(self, codes: Sequence[tuple[str, datetime]]) -> None: ...
+
+    def on_replies(self, replies: Sequence[tuple[str, str, datetime]]) -> None: ...
+
+
+def unit(seed: int, message_id: str, purpose: str) -> float:
+    """A number in [0, 1) that depends only on the seed, the message and the purpose."""
+    digest = hashlib.blake2b(f"{seed}:{message_id}:{purpose}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def outcome_for(seed: int, message_id: str, shares: dict[str, float]) -> str:
+    draw = unit(seed, message_id, "outcome")
+    total = 0.0
+    for outcome in OUTCOMES:
+        total += shares.get(outcome, 0.0)
+        if draw < total:
+            return outcome
+    return "delivered"
+
+
+@dataclass(order=True)
+class Report:
+    due: float
+    kind: str = field(compare=False)
+    payload: Any = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What will happen to one message, decided from the seed."""
+
+    outcome: str
+    reports: list[tuple[float, str, Any]]
+
+
+def plan_for(
+    message: OutgoingMessage, options: dict[str, Any], two_way: bool, delay_scale: float
+) -> Plan:
+    seed = int(options.get("seed", 1))
+    mid = message.id
+    outcome = outcome_for(seed, mid, options.get("outcomes", {"delivered": 1.0}))
+    final_delay = (0.2 + 1.8 * unit(seed, mid, "final")) * delay_scale
+    sent_delay = (0.05 + 0.25 * unit(seed, mid, "sent")) * delay_scale
+    if unit(seed, mid, "late") < LATE_SENT_SHARE:
+        sent_delay = final_delay + 0.1 * delay_scale
+    reports: list[tuple[float, str, Any]] = [
+        (sent_delay, "receipt", (mid, "sent")),
+        (final_delay, "receipt", (mid, outcome)),
+    ]
+    if unit(seed, mid, "duplicate") < DUPLICATE_SHARE:
+        reports.append((final_delay + 0.3 * delay_scale, "receipt", (mid, outcome)))
+    if outcome == "delivered":
+        later = final_delay + (0.5 + 2.5 * unit(seed, mid, "act")) * delay_scale
+        if unit(seed, mid, "click") < float(options.get("click_rate", 0)):
+            reports.append((later, "click", mid))
+        if unit(seed, mid, "optout") < float(options.get("optout_rate", 0)):
+            reports.append((later + 0.2 * delay_scale, "optout", message.optout_code))
+        elif two_way and unit(seed, mid, "reply") < float(options.get("reply_rate", 0)):
+            text = REPLY_TEXTS[int(unit(seed, mid, "reply-text") * len(REPLY_TEXTS))]
+            reports.append((later + 0.4 * delay_scale, "reply", (message.recipient, text)))
+    return Plan(outcome, reports)
+
+
+class DemoCarrier:
+    """One demo stream's carrier. `submit` is idempotent by message id."""
+
+    def __init__(
+        self,
+        database: Database,
+        reports: CarrierReports,
+        options: Callable[[], dict[str, Any]],
+        *,
+        delay_scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.database = database
+        self.reports = reports
+        self.options = options
+        self.delay_scale = delay_scale
+        self.clock = clock
+        self.queue: list[Report] = []
+        self.lock = threading.Condition()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def create_tables(self) -> None:
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS demo_carrier_accepted ("
+                "message_id TEXT PRIMARY KEY, recipient TEXT NOT NULL, outcome TEXT NOT NULL, "
+                "accepted_at TEXT NOT NULL)"
+            )
+
+    def submit(self, messages: Sequence[OutgoingMessage], two_way: bool) -> int:
+        """Takes the messages it has not taken before; returns how many were new."""
+        if not messages:
+            return 0
+        options = self.options()
+        now = datetime.now(UTC).isoformat()
+        with self.database.transaction() as cursor:
+            seen: set[str] = set()
+            ids = [m.id for m in messages]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                cursor.execute(
+                    "SELECT message_id FROM demo_carrier_accepted WHERE message_id IN "
+                    f"({', '.join('?' for _ in chunk)})",
+                    chunk,
+                )
+                seen.update(str(row[0]) for row in cursor.fetchall())
+            fresh = [m for m in messages if m.id not in seen]
+            plans = [plan_for(m, options, two_way, self.delay_scale) for m in fresh]
+            cursor.executemany(
+                "INSERT INTO demo_carrier_accepted (message_id, recipient, outcome, accepted_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(m.id, m.recipient, p.outcome, now) for m, p in zip(fresh, plans, strict=True)],
+            )
+        self.schedule([report for plan in plans for report in plan.reports])
+        return len(fresh)
+
+    def schedule(self, reports: list[tuple[float, str, Any]]) -> None:
+        if not reports:
+            return
+        start = self.clock()
+        if self.delay_scale == 0:
+            left = self.deliver([Report(start, kind, payload) for _d, kind, payload in reports])
+            if not left:
+                return
+            reports = [(1.0, r.kind, r.payload) for r in left]
+        with self.lock:
+            for delay, kind, payload in reports:
+                heapq.heappush(self.queue, Report(start + delay, kind, payload))
+            self.lock.notify()
+
+    def deliver(self, due: list[Report]) -> list[Report]:
+        """Hands reports over in batches, one call per kind; returns those not taken."""
+        at = datetime.now(UTC)
+        kinds: dict[str, list[Report]] = {}
+        for report in due:
+            kinds.setdefault(report.kind, []).append(report)
+        handlers: dict[str, Callable[[list[Report]], None]] = {
+            "receipt": lambda rs: self.reports.on_receipts(
+                [Receipt(r.payload[0], r.payload[1], at) for r in rs]
+            ),
+            "click": lambda rs: self.reports.on_clicks([(r.payload, at, PREVIEW_AGENT) for r in rs]),
+            "optout": lambda rs: self.reports.on_opt_outs([(r.payload, at) for r in rs]),
+            "reply": lambda rs: self.reports.on_replies(
+                [(r.payload[0], r.payload[1], at) for r in rs]
+            ),
+        }
+        left = []
+        for kind, reports in kinds.items():
+            try:
+                handlers[kind](reports)
+            except Exception:  # the platform was busy: these are reported again later
+                log.exception("the demo carrier could not report %d %s events", len(reports), kind)
+                left += reports
+        return left
+
+    def accepted_count(self, recipient: str | None = None) -> int:
+        with self.database.transaction() as cursor:
+            if recipient is None:
+                cursor.execute("SELECT COUNT(*) FROM demo_carrier_accepted")
+            else:
+                cursor.execute(
+                    "SELECT COUNT(*) FROM demo_carrier_accepted WHERE recipient = ?", (recipient,)
+                )
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.run, name="demo-carrier", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            with self.lock:
+                while not self.queue and not self.stopping.is_set():
+                    self.lock.wait(0.5)
+                now = self.clock()
+                due: list[Report] = []
+                while self.queue and self.queue[0].due <= now and len(due) < 5000:
+                    due.append(heapq.heappop(self.queue))
+                wait = self.queue[0].due - now if self.queue and not due else 0
+            if due:
+                left = self.deliver(due)
+                if left:
+                    self.schedule([(1.0, r.kind, r.payload) for r in left])
+                    self.stopping.wait(0.5)
+            elif wait > 0:
+                self.stopping.wait(min(wait, 0.05))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            self.lock.notify_all()
+        if self.thread:
+            self.thread.join(timeout=5)
+
+    def pending(self) -> int:
+        with self.lock:
+            return len(self.queue)

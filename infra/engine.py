@@ -1,0 +1,407 @@
+"""The sending engine (F6): prepares, starts, opens and closes windows, dispatches, and
+suspends or finishes campaigns, calling the Campaign's system commands.
+
+One engine runs at a time. Each step reloads the campaign and lets the aggregate decide, so
+a user's pause or abort between two steps always wins. Per batch of messages:
+
+1. the messages are recorded as queued (activity tables, one transaction);
+2. the batch and its domains' usage are saved in the store (one transaction);
+3. the carrier takes them (idempotent by message id);
+4. they are marked sent.
+
+After a crash, `recover()` finishes what was cut short: batches recorded in (1) but not in
+(2) are saved, and queued messages are handed to the carrier again. So each recipient gets
+at most one message, and every recipient is attempted once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.application import CampaignPlatform
+from domain.campaign import Campaign
+from domain.content import content_problems
+from domain.dispatch import DispatchLog, allocate, link_code, render, spread
+from domain.errors import DomainError
+from domain.link_domain import LinkDomain
+from domain.pricing import DEFAULT_PRICES, PriceTable, money
+from domain.ratio import RatioChooser
+from domain.schedule import describe, is_open
+from domain.sms import segments
+from domain.status import Status
+from infra.demo_carrier import DemoCarrier
+from projections.activity import ActivityStore, OutgoingMessage, from_units, to_units
+from projections.campaign_list import CampaignListView
+from projections.database import Database
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+TICK = 0.2
+LINK_LABELS = {"short": "Short URL", "optout": "Opt-out URL"}
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """The domains a batch's links go through, one per message, per link kind."""
+
+    short: list[str | None]
+    optout: list[str | None]
+    usage: Counter[str]
+
+
+class TokenBucket:
+    """A stream's rate limit: up to `rate` messages a second, 0 for unlimited."""
+
+    def __init__(self) -> None:
+        self.tokens = 0.0
+        self.updated = time.monotonic()
+
+    def take(self, rate: int, wanted: int) -> int:
+        if rate <= 0:
+            return wanted
+        now = time.monotonic()
+        self.tokens = min(float(rate), self.tokens + (now - self.updated) * rate)
+        self.updated = now
+        granted = min(wanted, int(self.tokens))
+        self.tokens -= granted
+        return granted
+
+
+class Engine:
+    def __init__(
+        self,
+        app: CampaignPlatform,
+        database: Database,
+        campaign_list: CampaignListView,
+        activity: ActivityStore,
+        carrier: DemoCarrier,
+        *,
+        prices: PriceTable | None = None,
+        batch: int = BATCH,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.app = app
+        self.database = database
+        self.campaign_list = campaign_list
+        self.activity = activity
+        self.carrier = carrier
+        self.prices = prices or PriceTable(DEFAULT_PRICES)
+        self.batch = batch
+        self.now = now
+        self.buckets: dict[str, TokenBucket] = {}
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        app.listeners.append(lambda _position: self.wake.set())
+
+    # Running.
+
+    def start(self) -> None:
+        self.recover()
+        self.thread = threading.Thread(target=self.run, name="sending-engine", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        if self.thread:
+            self.thread.join(timeout=30)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            busy = False
+            try:
+                busy = self.step()
+            except Exception:  # one bad moment of a database must not stop sending for good
+                log.exception("the sending engine failed a step; retrying")
+                self.stopping.wait(1)
+            if not busy:
+                self.wake.wait(TICK)
+                self.wake.clear()
+
+    def step(self) -> bool:
+        """One pass over every live campaign; True when there is more to send at once."""
+        busy = False
+        for campaign_id, status in self.live_campaigns():
+            if self.stopping.is_set():
+                break
+            try:
+                busy = self.advance(campaign_id, status) or busy
+            except DomainError as error:  # a user's command got there first: look again next pass
+                log.info("campaign %s: %s", campaign_id, error.message)
+        return busy
+
+    def run_until_idle(self, timeout: float = 60.0) -> None:
+        """Steps until nothing is left to do at once (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while self.step():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the engine was still busy")
+
+    def live_campaigns(self) -> list[tuple[uuid.UUID, Status]]:
+        """Campaigns the engine has work for, found through the list's rows, read from the
+        store's notification log first so none launched a moment ago is missed."""
+        statuses = (Status.PROCESSING, Status.READY, Status.SCHEDULED, Status.STARTED, Status.SENDING)
+        rows = self.campaign_list.with_statuses(self.database, [s.value for s in statuses])
+        return [(uuid.UUID(campaign_id), Status(status)) for campaign_id, status in rows]
+
+    def advance(self, campaign_id: uuid.UUID, status: Status) -> bool:
+        campaign = self.app.get_campaign(campaign_id)
+        if campaign.status is not status:
+            status = campaign.status
+        if status is Status.PROCESSING:
+            self.prepare(campaign)
+        elif status is Status.READY:
+            self.start_when_stream_takes(campaign)
+        elif status is Status.SCHEDULED:
+            start_at = campaign.fields.get("start_at") or ""
+            if start_at <= self.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"):
+                self.system(campaign, lambda c: c.start(f"start time {start_at} reached"))
+        elif status is Status.STARTED:
+            self.open_window(campaign)
+        elif status is Status.SENDING:
+            return self.send(campaign)
+        return False
+
+    def system(self, campaign: Campaign, command: Callable[[Campaign], None]) -> Campaign:
+        """Runs a system command on the latest version of the campaign."""
+        return self.app.run_command(Campaign, campaign.id, "campaign", command)
+
+    # Preparation (T3-T6).
+
+    def prepare(self, campaign: Campaign) -> None:
+        problems = content_problems(campaign.fields)
+        problems += self.link_problems(campaign)
+        if problems:
+            self.system(campaign, lambda c: c.reject("rejected: " + "; ".join(problems)))
+            return
+        lists = list(campaign.fields.get("contact_lists", []))
+        count = self.activity.snapshot_audience(str(campaign.id), lists)
+        if count == 0:
+            self.system(
+                campaign,
+                lambda c: c.reject(
+                    "rejected: no recipient left after removing duplicates and opted-out numbers"
+                ),
+            )
+            return
+        self.system(campaign, lambda c: c.prepare(count, self.now()))
+
+    def link_problems(self, campaign: Campaign) -> list[str]:
+        problems = []
+        for kind in campaign.links_used():
+            domains = self.app.campaign_domains(campaign, kind)
+            if not any(d.status.value == "Configured" for d in domains):
+                names = ", ".join(f"{d.name} ({d.status.value})" for d in domains) or "none"
+                problems.append(
+                    f"no Configured domain for the {LINK_LABELS[kind]} (domains: {names})"
+                )
+        return problems
+
+    # Starting and the sending window (T7, T8, T10, T11).
+
+    def start_when_stream_takes(self, campaign: Campaign) -> None:
+        stream = self.app.find_stream(campaign.fields["stream"])
+        if stream is not None and stream.enabled:
+            self.system(campaign, lambda c: c.start(f"the {stream.name} stream took it"))
+
+    def open_window(self, campaign: Campaign) -> None:
+        schedule = campaign.fields.get("sending_schedule")
+        if is_open(schedule, self.now()):
+            self.system(
+                campaign, lambda c: c.begin_sending(f"sending window open ({describe(schedule)})")
+            )
+
+    # Dispatch (T14, T17).
+
+    def send(self, campaign: Campaign) -> bool:
+        schedule = campaign.fields.get("sending_schedule")
+        if not is_open(schedule, self.now()):
+            self.system(
+                campaign, lambda c: c.close_window(f"sending window closed ({describe(schedule)})")
+            )
+            return False
+        stream = self.app.find_stream(campaign.fields["stream"])
+        if stream is None or not stream.enabled:
+            name = campaign.fields["stream"]
+            self.system(
+                campaign,
+                lambda c: c.suspend(
+                    f"the stream {name} is disabled", {"kind": "stream", "stream": name}
+                ),
+            )
+            return False
+        campaign_id = str(campaign.id)
+        first = self.activity.next_seq(campaign_id)
+        if first >= campaign.recipients:
+            self.system(
+                campaign,
+                lambda c: c.finish(f"every recipient attempted ({campaign.recipients} messages)"),
+            )
+            return False
+        wanted = self.buckets.setdefault(stream.name, TokenBucket()).take(
+            stream.rate, min(self.batch, campaign.recipients - first)
+        )
+        if wanted == 0:
+            return False
+        plan = self.plan_links(campaign, wanted)
+        if plan is None:
+            return False
+        count = len(plan.short)
+        recipients = self.activity.recipients_from(campaign_id, first, count)
+        messages = self.build(campaign, recipients, plan)
+        self.dispatch(campaign, messages, plan.usage, stream.options, stream.carrier)
+        return True
+
+    def plan_links(self, campaign: Campaign, wanted: int) -> LinkPlan | None:
+        """Chooses the domains for up to `wanted` messages; suspends when none is left."""
+        limit = self.app.domain_limit()
+        plans: dict[str, list[str | None]] = {"short": [None] * wanted, "optout": [None] * wanted}
+        exhausted: dict[str, list[str]] = {}
+        for kind in campaign.links_used():
+            domains = self.app.campaign_domains(campaign, kind)
+            capacity = [(d.name, limit - d.usage) for d in domains if d.is_usable(limit)]
+            allocation = spread(allocate(capacity, wanted))
+            if not allocation:
+                exhausted[kind] = [
+                    f"{d.name} ({d.status_under(limit).value}, {d.usage}/{limit})" for d in domains
+                ]
+                continue
+            wanted = min(wanted, len(allocation))
+            plans[kind] = list(allocation)
+        if exhausted:
+            self.suspend_for_domains(campaign, exhausted, limit)
+            return None
+        short, optout = plans["short"][:wanted], plans["optout"][:wanted]
+        usage: Counter[str] = Counter()
+        for pair in zip(short, optout, strict=True):
+            usage.update({name for name in pair if name})
+        return LinkPlan(short, optout, usage)
+
+    def suspend_for_domains(
+        self, campaign: Campaign, exhausted: dict[str, list[str]], limit: int
+    ) -> None:
+        parts = [
+            f"every domain for the {LINK_LABELS[kind]} reached the messaging limit of {limit} "
+            f"or is not usable: {', '.join(names) or 'no domains'}"
+            for kind, names in exhausted.items()
+        ]
+        reason = "; ".join(parts) + ". Add a domain, configure one or raise the limit to resume."
+        cause = {"kind": "domains", "links": exhausted, "limit": limit}
+        self.system(campaign, lambda c: c.suspend(reason, cause))
+
+    def build(
+        self,
+        campaign: Campaign,
+        recipients: list[tuple[int, str, dict[str, Any]]],
+        plan: LinkPlan,
+    ) -> list[OutgoingMessage]:
+        variants = campaign.fields["variants"]
+        chooser = RatioChooser([v["weight"] for v in variants])
+        campaign_id = str(campaign.id)
+        parts_of: dict[str, int] = {}
+        messages = []
+        for index, (seq, phone, fields) in enumerate(recipients):
+            variant = variants[chooser.choose(seq)]
+            code, optout_code = link_code(campaign_id, seq, "s"), link_code(campaign_id, seq, "o")
+            short_domain, optout_domain = plan.short[index], plan.optout[index]
+            text = render(
+                variant["text"],
+                fields,
+                f"https://{short_domain}/s/{code}" if short_domain else "",
+                f"https://{optout_domain}/o/{optout_code}" if optout_domain else "",
+            )
+            parts = parts_of.get(text) or segments(text).parts
+            messages.append(
+                OutgoingMessage(
+                    id=code,
+                    optout_code=optout_code,
+                    campaign_id=campaign_id,
+                    seq=seq,
+                    recipient=phone,
+                    variant_id=variant["id"],
+                    epoch=campaign.ratio_epoch,
+                    text=text,
+                    parts=parts,
+                    cost_units=to_units(self.prices.cost(phone, parts)),
+                    domain=short_domain,
+                    optout_domain=optout_domain,
+                )
+            )
+        return messages
+
+    def dispatch(
+        self,
+        campaign: Campaign,
+        messages: list[OutgoingMessage],
+        usage: Counter[str],
+        options: dict[str, Any],
+        carrier: str,
+    ) -> None:
+        self.activity.add_messages(messages, self.now())
+        self.record_batch(str(campaign.id), messages, usage)
+        self.carrier.submit(messages, two_way=campaign.fields.get("type") == "two_way")
+        self.activity.mark_sent(messages, self.now())
+
+    def record_batch(
+        self, campaign_id: str, messages: list[OutgoingMessage], usage: Counter[str]
+    ) -> None:
+        """Saves the batch and its domains' usage in one transaction of the store."""
+        log_id = DispatchLog.id_for(campaign_id)
+        for _attempt in range(5):
+            dispatch_log = self.app.find(DispatchLog, log_id) or DispatchLog.open(campaign_id)
+            dispatch_log.record_batch(
+                messages[0].seq,
+                messages[-1].seq,
+                money(from_units(sum(m.cost_units for m in messages))),
+                dict(Counter(m.domain for m in messages if m.domain)),
+                dict(Counter(m.variant_id for m in messages)),
+            )
+            domains = []
+            for name, count in usage.items():
+                domain = self.app.find(LinkDomain, LinkDomain.id_for(name))  # type: ignore[arg-type]
+                if domain is not None:
+                    domain.record_usage(count, campaign_id)
+                    domains.append(domain)
+            if self.app.save_new(dispatch_log, *domains):
+                return
+        raise RuntimeError(f"could not record a batch of campaign {campaign_id}")
+
+    # Recovery after a crash.
+
+    def recover(self) -> None:
+        """Finishes the batches a crash cut short (see the module's docstring)."""
+        while True:
+            queued = self.activity.queued(self.batch)
+            if not queued:
+                return
+            by_campaign: dict[str, list[OutgoingMessage]] = {}
+            for message in queued:
+                by_campaign.setdefault(message.campaign_id, []).append(message)
+            for campaign_id, messages in by_campaign.items():
+                campaign = self.app.get_campaign(uuid.UUID(campaign_id))
+                log_id = DispatchLog.id_for(campaign_id)
+                dispatch_log = self.app.find(DispatchLog, log_id)
+                recorded_until = dispatch_log.next_seq if dispatch_log else 0
+                unrecorded = [m for m in messages if m.seq >= recorded_until]
+                if unrecorded:
+                    usage: Counter[str] = Counter()
+                    for m in unrecorded:
+                        usage.update({name for name in (m.domain, m.optout_domain) if name})
+                    self.record_batch(campaign_id, unrecorded, usage)
+                self.carrier.submit(messages, two_way=campaign.fields.get("type") == "two_way")
+                self.activity.mark_sent(messages, self.now())
+
+
+def decimal_cost(units: int) -> Decimal:
+    return from_units(units)

@@ -1,0 +1,621 @@
+"""Per-message activity (F6, F7, F8, F19, F20): recipients, messages, receipts, clicks,
+opt-outs, replies, and the campaign stats counted from them.
+
+Per-message facts are rows here, never events in the store's single sequence. Every change
+of a message and the counters it moves are written in one transaction; a message's status
+only moves forwards, so a late or repeated receipt changes nothing and counts nothing.
+Money is counted in units of 1/10,000 so that sums in SQL stay exact.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.fields import format_time
+from projections.database import Cursor, Database
+
+OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
+RANK = {"queued": 0, "sent": 1, **{outcome: 2 for outcome in OUTCOMES}}
+COUNTERS = (
+    "queued",
+    "sent",
+    *OUTCOMES,
+    "clicks",
+    "unique_clicks",
+    "opt_outs",
+    "replies",
+    "cost_units",
+)
+COST_UNIT = Decimal("0.0001")
+BATCH = 2000
+
+
+def to_units(amount: Decimal) -> int:
+    return int((amount / COST_UNIT).to_integral_value())
+
+
+def from_units(units: int) -> Decimal:
+    return (Decimal(units) * COST_UNIT).quantize(COST_UNIT)
+
+
+def minute_of(moment: datetime) -> str:
+    return format_time(moment)[:16] + "Z"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message as the dispatcher built it, before the carrier has it."""
+
+    id: str  # also the short link's code
+    optout_code: str
+    campaign_id: str
+    seq: int
+    recipient: str
+    variant_id: str
+    epoch: int
+    text: str
+    parts: int
+    cost_units: int
+    domain: str | None
+    optout_domain: str | None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    message_id: str
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """What link pages need of a message."""
+
+    id: str
+    campaign_id: str
+    recipient: str
+    target: str | None
+
+
+class Deltas:
+    """Counter changes per (campaign, scope, key), written in one statement."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+
+    def add(
+        self,
+        campaign_id: str,
+        metric: str,
+        amount: int = 1,
+        *,
+        variant: str | None = None,
+        domain: str | None = None,
+        minute: str | None = None,
+    ) -> None:
+        self.counts[(campaign_id, "campaign", "")][metric] += amount
+        if variant:
+            self.counts[(campaign_id, "variant", variant)][metric] += amount
+        if domain:
+            self.counts[(campaign_id, "domain", domain)][metric] += amount
+        if minute:
+            self.counts[(campaign_id, "minute", minute)][metric] += amount
+
+    def write(self, cursor: Cursor) -> None:
+        if not self.counts:
+            return
+        columns = ", ".join(COUNTERS)
+        marks = ", ".join("?" for _ in COUNTERS)
+        updates = ", ".join(f"{c} = stats.{c} + excluded.{c}" for c in COUNTERS)
+        cursor.executemany(
+            f"INSERT INTO stats AS stats (campaign_id, scope, key, {columns}) "
+            f"VALUES (?, ?, ?, {marks}) "
+            f"ON CONFLICT (campaign_id, scope, key) DO UPDATE SET {updates}",
+            [
+                (campaign_id, scope, key, *(counts.get(c, 0) for c in COUNTERS))
+                for (campaign_id, scope, key), counts in self.counts.items()
+            ],
+        )
+
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS recipients (
+        campaign_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        phone TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, seq)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS messages (
+        id TEXT PRIMARY KEY,
+        optout_code TEXT NOT NULL UNIQUE,
+        campaign_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        recipient TEXT NOT NULL,
+        variant_id TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        parts INTEGER NOT NULL,
+        cost_units BIGINT NOT NULL,
+        domain TEXT,
+        optout_domain TEXT,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        updated_at TEXT NOT NULL,
+        clicked_at TEXT,
+        UNIQUE (campaign_id, seq)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS messages_queued ON messages (status, campaign_id, seq)",
+    """
+    CREATE TABLE IF NOT EXISTS clicks (
+        message_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        user_agent TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS clicks_message ON clicks (message_id)",
+    """
+    CREATE TABLE IF NOT EXISTS opt_outs (
+        phone TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        campaign_id TEXT,
+        message_id TEXT,
+        source TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS replies (
+        phone TEXT NOT NULL,
+        at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        campaign_id TEXT,
+        opted_out INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS stats (
+        campaign_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        queued BIGINT NOT NULL DEFAULT 0,
+        sent BIGINT NOT NULL DEFAULT 0,
+        delivered BIGINT NOT NULL DEFAULT 0,
+        undelivered BIGINT NOT NULL DEFAULT 0,
+        failed BIGINT NOT NULL DEFAULT 0,
+        no_route BIGINT NOT NULL DEFAULT 0,
+        rejected BIGINT NOT NULL DEFAULT 0,
+        clicks BIGINT NOT NULL DEFAULT 0,
+        unique_clicks BIGINT NOT NULL DEFAULT 0,
+        opt_outs BIGINT NOT NULL DEFAULT 0,
+        replies BIGINT NOT NULL DEFAULT 0,
+        cost_units BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign_id, scope, key)
+    )
+    """,
+)
+
+MESSAGE_COLUMNS = (
+    "id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, parts, cost_units, "
+    "domain, optout_domain, status, created_at, updated_at"
+)
+
+
+class ActivityStore:
+    """The activity tables and every way they change."""
+
+    def __init__(self, database: Database, contacts_table: str = "contacts") -> None:
+        self.database = database
+        self.contacts_table = contacts_table  # where the contact lists' rows are
+
+    def create_tables(self) -> None:
+        with self.database.transaction() as cursor:
+            for statement in SCHEMA:
+                cursor.execute(statement)
+
+    # Audience (preparation).
+
+    def snapshot_audience(self, campaign_id: str, list_ids: Sequence[str]) -> int:
+        """Fixes the campaign's audience: its lists merged, each number once (with the
+        columns of the first list given that has it), opted-out numbers removed, numbered
+        in the order of the numbers. Replaces an earlier snapshot; returns its size."""
+        if not list_ids:
+            return 0
+        marks = ", ".join("?" for _ in list_ids)
+        precedence = " ".join(f"WHEN ? THEN {i}" for i in range(len(list_ids)))
+        with self.database.transaction() as cursor:
+            cursor.execute("DELETE FROM recipients WHERE campaign_id = ?", (campaign_id,))
+            cursor.execute(
+                "INSERT INTO recipients (campaign_id, seq, phone, fields) "
+                "SELECT ?, ROW_NUMBER() OVER (ORDER BY phone) - 1, phone, fields FROM ("
+                "  SELECT phone, fields, ROW_NUMBER() OVER ("
+                f"    PARTITION BY phone ORDER BY CASE list_id {precedence} END) AS choice"
+                f"  FROM {self.contacts_table} WHERE list_id IN ({marks})"
+                ") AS merged "
+                "WHERE choice = 1 AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone = merged.phone)",
+                (campaign_id, *list_ids, *list_ids),
+            )
+            cursor.execute("SELECT COUNT(*) FROM recipients WHERE campaign_id = ?", (campaign_id,))
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def recipients_from(
+        self, campaign_id: str, seq: int, limit: int
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT seq, phone, fields FROM recipients WHERE campaign_id = ? AND seq >= ? "
+                "ORDER BY seq LIMIT ?",
+                (campaign_id, seq, limit),
+            )
+            rows = cursor.fetchall()
+        return [(int(s), str(p), json.loads(f)) for s, p, f in rows]
+
+    def opted_out(self, phones: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.database.transaction() as cursor:
+            for start in range(0, len(phones), 500):
+                chunk = phones[start : start + 500]
+                cursor.execute(
+                    f"SELECT phone FROM opt_outs WHERE phone IN ({', '.join('?' for _ in chunk)})",
+                    chunk,
+                )
+                found.update(str(row[0]) for row in cursor.fetchall())
+        return found
+
+    # Dispatch.
+
+    def next_seq(self, campaign_id: str) -> int:
+        """The first recipient position no message has been made for yet."""
+        with self.database.transaction() as cursor:
+            cursor.execute("SELECT MAX(seq) FROM messages WHERE campaign_id = ?", (campaign_id,))
+            row = cursor.fetchone()
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    def add_messages(self, messages: Sequence[OutgoingMessage], at: datetime) -> int:
+        """Records messages as queued before the carrier has them; returns how many were new."""
+        if not messages:
+            return 0
+        now = format_time(at)
+        with self.database.transaction() as cursor:
+            first, last = messages[0].seq, messages[-1].seq
+            cursor.execute(
+                "SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND seq BETWEEN ? AND ?",
+                (messages[0].campaign_id, first, last),
+            )
+            row = cursor.fetchone()
+            if row and int(row[0]):
+                return 0  # this batch was recorded before a restart
+            cursor.executemany(
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                [
+                    (
+                        m.id,
+                        m.optout_code,
+                        m.campaign_id,
+                        m.seq,
+                        m.recipient,
+                        m.variant_id,
+                        m.epoch,
+                        m.text,
+                        m.parts,
+                        m.cost_units,
+                        m.domain,
+                        m.optout_domain,
+                        now,
+                        now,
+                    )
+                    for m in messages
+                ],
+            )
+            deltas = Deltas()
+            deltas.add(messages[0].campaign_id, "queued", len(messages))
+            deltas.write(cursor)
+        return len(messages)
+
+    def queued(self, limit: int) -> list[OutgoingMessage]:
+        """Messages recorded but not yet taken by the carrier (after a restart)."""
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
+                "parts, cost_units, domain, optout_domain FROM messages WHERE status = 'queued' "
+                "ORDER BY campaign_id, seq LIMIT ?",
+                (limit,),
+            )
+            rows = cursor.fetchall()
+        return [OutgoingMessage(*row) for row in rows]
+
+    def mark_sent(self, messages: Sequence[OutgoingMessage], at: datetime) -> int:
+        """The carrier has taken these messages: queued becomes sent, and they count."""
+        if not messages:
+            return 0
+        now, minute = format_time(at), minute_of(at)
+        ids = [m.id for m in messages]
+        with self.database.transaction() as cursor:
+            still_queued = self.statuses(cursor, ids)
+            fresh = [m for m in messages if still_queued.get(m.id) == "queued"]
+            cursor.executemany(
+                "UPDATE messages SET status = 'sent', sent_at = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'queued'",
+                [(now, now, m.id) for m in fresh],
+            )
+            deltas = Deltas()
+            for m in fresh:
+                deltas.add(m.campaign_id, "queued", -1)
+                for metric, amount in (("sent", 1), ("cost_units", m.cost_units)):
+                    deltas.add(
+                        m.campaign_id,
+                        metric,
+                        amount,
+                        variant=m.variant_id,
+                        domain=m.domain,
+                        minute=minute,
+                    )
+            deltas.write(cursor)
+        return len(fresh)
+
+    @staticmethod
+    def statuses(cursor: Cursor, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cursor.execute(
+                f"SELECT id, status FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            )
+            found.update((str(i), str(s)) for i, s in cursor.fetchall())
+        return found
+
+    # Receipts (F20): a status never moves backwards.
+
+    def apply_receipts(self, receipts: Sequence[Receipt]) -> int:
+        """Applies the receipts that move a message forwards; returns how many did."""
+        if not receipts:
+            return 0
+        with self.database.transaction() as cursor:
+            known = self.message_facts(cursor, sorted({r.message_id for r in receipts}))
+            deltas = Deltas()
+            updates = []
+            for receipt in sorted(receipts, key=lambda r: (r.at, RANK.get(r.status, 0))):
+                facts = known.get(receipt.message_id)
+                if facts is None or RANK.get(receipt.status, -1) <= RANK[facts["status"]]:
+                    continue
+                previous = facts["status"]
+                facts["status"] = receipt.status
+                at = format_time(receipt.at)
+                updates.append((receipt.status, at, at, receipt.message_id))
+                minute = minute_of(receipt.at)
+                if previous == "queued":  # a receipt for a message not yet marked sent
+                    deltas.add(facts["campaign_id"], "queued", -1)
+                    for metric, amount in (("sent", 1), ("cost_units", facts["cost_units"])):
+                        deltas.add(
+                            facts["campaign_id"],
+                            metric,
+                            amount,
+                            variant=facts["variant_id"],
+                            domain=facts["domain"],
+                            minute=minute,
+                        )
+                if receipt.status in OUTCOMES:
+                    deltas.add(
+                        facts["campaign_id"],
+                        receipt.status,
+                        variant=facts["variant_id"],
+                        domain=facts["domain"],
+                        minute=minute,
+                    )
+            cursor.executemany(
+                "UPDATE messages SET status = ?, updated_at = ?, sent_at = COALESCE(sent_at, ?) "
+                "WHERE id = ?",
+                updates,
+            )
+            deltas.write(cursor)
+        return len(updates)
+
+    @staticmethod
+    def message_facts(cursor: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cursor.execute(
+                "SELECT id, campaign_id, variant_id, domain, status, cost_units, recipient, "
+                f"clicked_at FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            )
+            for row in cursor.fetchall():
+                found[str(row[0])] = {
+                    "campaign_id": row[1],
+                    "variant_id": row[2],
+                    "domain": row[3],
+                    "status": row[4],
+                    "cost_units": int(row[5]),
+                    "recipient": row[6],
+                    "clicked_at": row[7],
+                }
+        return found
+
+    # Clicks, opt-outs, replies.
+
+    def record_clicks(self, clicks: Sequence[tuple[str, datetime, str]]) -> int:
+        """Records (message id, time, user agent) clicks; unknown codes are ignored."""
+        if not clicks:
+            return 0
+        with self.database.transaction() as cursor:
+            known = self.message_facts(cursor, sorted({c[0] for c in clicks}))
+            deltas = Deltas()
+            rows = []
+            for message_id, at, agent in clicks:
+                facts = known.get(message_id)
+                if facts is None:
+                    continue
+                rows.append((message_id, format_time(at), agent[:300]))
+                scope = {"variant": facts["variant_id"], "domain": facts["domain"]}
+                deltas.add(facts["campaign_id"], "clicks", minute=minute_of(at), **scope)
+                if facts["clicked_at"] is None:
+                    facts["clicked_at"] = format_time(at)
+                    cursor.execute(
+                        "UPDATE messages SET clicked_at = ? WHERE id = ?",
+                        (facts["clicked_at"], message_id),
+                    )
+                    deltas.add(facts["campaign_id"], "unique_clicks", **scope)
+            cursor.executemany(
+                "INSERT INTO clicks (message_id, at, user_agent) VALUES (?, ?, ?)", rows
+            )
+            deltas.write(cursor)
+        return len(rows)
+
+    def opt_out(
+        self,
+        phone: str,
+        at: datetime,
+        *,
+        source: str,
+        campaign_id: str | None = None,
+        message_id: str | None = None,
+        cursor: Cursor | None = None,
+    ) -> bool:
+        """Opts a number out of every later campaign; False when it already was."""
+        if cursor is None:
+            with self.database.transaction() as own:
+                return self.opt_out(
+                    phone,
+                    at,
+                    source=source,
+                    campaign_id=campaign_id,
+                    message_id=message_id,
+                    cursor=own,
+                )
+        cursor.execute("SELECT 1 FROM opt_outs WHERE phone = ?", (phone,))
+        if cursor.fetchone():
+            return False
+        cursor.execute(
+            "INSERT INTO opt_outs (phone, at, campaign_id, message_id, source) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (phone, format_time(at), campaign_id, message_id, source),
+        )
+        if campaign_id:
+            deltas = Deltas()
+            deltas.add(campaign_id, "opt_outs", minute=minute_of(at))
+            deltas.write(cursor)
+        return True
+
+    def opt_out_by_code(self, code: str, at: datetime, source: str) -> MessageRef | None:
+        """Opts out the recipient of the message whose opt-out link has `code`."""
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT id, campaign_id, recipient FROM messages WHERE optout_code = ?", (code,)
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            self.opt_out(
+                str(row[2]),
+                at,
+                source=source,
+                campaign_id=str(row[1]),
+                message_id=str(row[0]),
+                cursor=cursor,
+            )
+        return MessageRef(str(row[0]), str(row[1]), str(row[2]), None)
+
+    def message_by_optout_code(self, code: str) -> MessageRef | None:
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT id, campaign_id, recipient FROM messages WHERE optout_code = ?", (code,)
+            )
+            row = cursor.fetchone()
+        return MessageRef(str(row[0]), str(row[1]), str(row[2]), None) if row else None
+
+    def message_by_id(self, message_id: str) -> MessageRef | None:
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT id, campaign_id, recipient FROM messages WHERE id = ?", (message_id,)
+            )
+            row = cursor.fetchone()
+        return MessageRef(str(row[0]), str(row[1]), str(row[2]), None) if row else None
+
+    def record_reply(
+        self, phone: str, text: str, at: datetime, *, opts_out: bool
+    ) -> tuple[str | None, bool]:
+        """Records a reply against the latest campaign that messaged the number."""
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT campaign_id, id FROM messages WHERE recipient = ? "
+                "ORDER BY created_at DESC LIMIT 1",
+                (phone,),
+            )
+            row = cursor.fetchone()
+            campaign_id = str(row[0]) if row else None
+            opted = False
+            if opts_out:
+                opted = self.opt_out(
+                    phone,
+                    at,
+                    source="reply",
+                    campaign_id=campaign_id,
+                    message_id=str(row[1]) if row else None,
+                    cursor=cursor,
+                )
+            cursor.execute(
+                "INSERT INTO replies (phone, at, text, campaign_id, opted_out) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (phone, format_time(at), text[:1600], campaign_id, int(opted)),
+            )
+            if campaign_id:
+                deltas = Deltas()
+                deltas.add(campaign_id, "replies", minute=minute_of(at))
+                deltas.write(cursor)
+        return campaign_id, opted
+
+    # Reading.
+
+    def counters(self, campaign_id: str) -> dict[tuple[str, str], dict[str, int]]:
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                f"SELECT scope, key, {', '.join(COUNTERS)} FROM stats WHERE campaign_id = ?",
+                (campaign_id,),
+            )
+            rows = cursor.fetchall()
+        return {
+            (str(row[0]), str(row[1])): dict(zip(COUNTERS, map(int, row[2:]), strict=True))
+            for row in rows
+        }
+
+    def campaign_counters(self, campaign_id: str) -> dict[str, int]:
+        return self.counters(campaign_id).get(("campaign", ""), dict.fromkeys(COUNTERS, 0))
+
+    def messages(self, campaign_id: str, page: int, per_page: int) -> tuple[list[Any], int]:
+        with self.database.transaction() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM messages WHERE campaign_id = ?", (campaign_id,))
+            row = cursor.fetchone()
+            total = int(row[0]) if row else 0
+            cursor.execute(
+                "SELECT id, optout_code, recipient, variant_id, text, parts, cost_units, domain, "
+                "optout_domain, status, sent_at, created_at, clicked_at FROM messages "
+                "WHERE campaign_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+                (campaign_id, per_page, (page - 1) * per_page),
+            )
+            rows = cursor.fetchall()
+        return rows, total
+
+    def count_messages_per_recipient(self, campaign_id: str) -> Iterator[tuple[str, int]]:
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT recipient, COUNT(*) FROM messages WHERE campaign_id = ? "
+                "GROUP BY recipient",
+                (campaign_id,),
+            )
+            rows = cursor.fetchall()
+        for phone, count in rows:
+            yield str(phone), int(count)
