@@ -29,6 +29,7 @@ from domain.fields import (
 )
 from domain.link_domain import DOMAIN_TRANSITIONS, LinkDomain
 from domain.pool import DomainPool
+from domain.rules import first_fired
 from domain.settings import DEFAULT_DOMAIN_LIMIT, SETTINGS_ID, PlatformSettings
 from domain.status import Status
 from domain.stream import (
@@ -79,6 +80,8 @@ class CampaignPlatform(Application[uuid.UUID]):
         self.position_lock = threading.Lock()
         self.last_position = 0
         self.listeners: list[Callable[[int], None]] = []
+        # A campaign's live counters, where the sending side is wired in (auto-pause rules).
+        self.stats_of: Callable[[str], dict[str, int]] | None = None
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         """Only the settings given: the composition root reads the environment, not us."""
@@ -301,6 +304,10 @@ class CampaignPlatform(Application[uuid.UUID]):
                         f"or raise the limit ({limit})"
                     )
             return blocking
+        if cause.get("kind") == "rule" and self.stats_of is not None:
+            hit = first_fired(campaign.fields.get("pause_rules", []), self.stats_of(str(campaign.id)))
+            if hit is not None:
+                return [f"{hit[1]}; edit or remove the rule to resume"]
         if cause.get("kind") == "stream":
             stream = self.find_stream(campaign.fields["stream"])
             if stream is not None and not stream.enabled:

@@ -35,6 +35,7 @@ from domain.errors import DomainError
 from domain.link_domain import LinkDomain
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
 from domain.ratio import RatioChooser
+from domain.rules import first_fired
 from domain.schedule import describe, is_open
 from domain.sms import segments
 from domain.status import Status
@@ -242,6 +243,13 @@ class Engine:
             )
             return False
         campaign_id = str(campaign.id)
+        hit = first_fired(
+            campaign.fields.get("pause_rules", []), self.activity.campaign_counters(campaign_id)
+        )
+        if hit is not None:
+            rule, reason = hit
+            self.system(campaign, lambda c: c.suspend(reason, {"kind": "rule", "rule": rule}))
+            return False
         first = self.activity.next_seq(campaign_id)
         if first >= campaign.recipients:
             self.system(
