@@ -73,6 +73,7 @@ def build_sending(
     carrier = DemoCarrier(database, reports, demo_options, delay_scale=delay_scale)
     carrier.create_tables()
     engine = Engine(app, database, campaign_list, activity, carrier)
+    app.stats_of = activity.campaign_counters
     if batch:
         engine.batch = batch
     return Sending(activity, carrier, engine, reports)
