@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway import api
+from gateway import api, contact_lists
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
 from gateway.services import Services
@@ -70,6 +70,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *api.routes,
+        *contact_lists.routes,
         *page_routes,
         Mount("/static", app=static_files(), name="static"),
     ]

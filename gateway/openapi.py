@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.application import LIFECYCLE_COMMANDS
 from domain.campaign import EDITABLE_WHILE_LIVE
+from domain.contact_import import MAX_LINE, MAX_VALUE
 from domain.fields import (
     _SENDER_ALPHANUMERIC,  # the patterns the validation itself uses
     _SENDER_NUMERIC,
@@ -32,7 +33,9 @@ from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
 from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
 from domain.stream import OUTCOMES
 from gateway.api import MAX_PER_PAGE
+from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
+from infra.contacts import DUPLICATE, MAX_REPORTED
 
 Schema = dict[str, Any]
 
@@ -1058,6 +1061,142 @@ def page_paths() -> dict[str, Schema]:
     }
 
 
+def contact_list_schemas() -> dict[str, Schema]:
+    rejected_line = record(
+        {
+            "line": integer("The line of the file, from 1 (the header's).", minimum=2),
+            "value": string("The phone as written (empty when the line could not be read)."),
+            "reason": string(examples=["phone: not a phone number", DUPLICATE]),
+        }
+    )
+    summary = {
+        "id": ref("Uuid"),
+        "name": string(),
+        "accepted": integer("Contacts in the list: distinct numbers in E.164.", minimum=1),
+        "duplicates": integer("Lines that repeated an earlier line's number.", minimum=0),
+        "rejected_total": integer("Every rejected line, duplicates included.", minimum=0),
+        "columns": array(
+            string(pattern="^[a-z_][a-z0-9_]*$"),
+            "The placeholder names its contacts carry besides the phone (`{first_name}`).",
+        ),
+    }
+    return {
+        "RejectedLine": rejected_line,
+        "ContactListImport": record(
+            {
+                **summary,
+                "rejected": array(
+                    ref("RejectedLine"),
+                    f"The first {MAX_REPORTED} rejected lines by line number, duplicates "
+                    f"(reason `{DUPLICATE}`) included.",
+                    maxItems=MAX_REPORTED,
+                ),
+            },
+            description="What the import found.",
+        ),
+        "ContactList": record(
+            {**summary, "version": integer(minimum=1), "created_at": ref("Time")}
+        ),
+        "ContactListList": items_of("ContactList", "Every contact list, newest first."),
+    }
+
+
+CONTACT_UPLOAD = f"""\
+The CSV, at most {MAX_UPLOAD // (1024 * 1024)} MiB, as the raw body (`text/csv`; also
+`application/csv`, `text/plain`, `application/octet-stream`) or as the `file` part of
+`multipart/form-data` (with an optional `name` part). UTF-8, with or without a BOM; CRLF or LF;
+fields may be quoted.
+
+The first line is the header: `phone` first (any case), then the placeholder names (letters
+a-z, digits and `_`, lower-cased; not `short_url` or `optout_url`, no repeats). A bad header
+refuses the whole file with 422 `validation_failed`, naming each bad column.
+
+Each further line is one contact. Numbers are stored in E.164 (`+4915112345678`): written with
+`+` or `00` and their country code; spaces, dashes, dots and parentheses are ignored. Blank
+lines are skipped. A line is rejected, with its line number and reason, when its number is not
+usable, when it has more or fewer columns than the header, when a field is over
+{MAX_VALUE} characters or the line over {MAX_LINE}, when it is not UTF-8 or holds NUL; a
+number already on an earlier line is a duplicate (counted, and listed among the rejected).
+
+Nothing is half-imported: the contacts are written in one transaction and the list exists
+once its `ContactList.Imported` event is stored; any failure leaves neither. A file without
+a single usable contact makes no list: 422 `validation_failed`, with each rejected line in
+`details` (`field` is `line <n>`).
+"""
+
+
+def contact_list_paths() -> dict[str, Schema]:
+    upload = operation(
+        "importContactList",
+        "Import a contact list from a CSV",
+        tag="contact lists",
+        description=CONTACT_UPLOAD,
+        parameters=(
+            query(
+                "name",
+                string(minLength=1, maxLength=MAX_NAME),
+                "The list's name (a multipart `name` part wins); default the uploaded file's "
+                "name, or `Contacts <UTC time>`.",
+            ),
+            query(
+                "command_id",
+                string(minLength=1, maxLength=200),
+                "Makes the import idempotent: a repeat answers the first import's result and "
+                "imports nothing.",
+            ),
+        ),
+        responses={"201": answer("The new list and what the import found.", "ContactListImport")},
+        errors=(400, 422),
+    )
+    upload["requestBody"] = {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": string(examples=["phone,first_name\n+4915112345678,Ann\n"])},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": string("The CSV file.", format="binary"),
+                        "name": string(minLength=1, maxLength=MAX_NAME),
+                    },
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+    upload["responses"]["413"] = {
+        "description": f"The body is over {MAX_UPLOAD // (1024 * 1024)} MiB. Code: "
+        "`payload_too_large`.",
+        "content": {JSON: {"schema": ref("Error")}},
+    }
+    upload["responses"]["415"] = {
+        "description": "Neither CSV nor multipart. Code: `unsupported_media_type`.",
+        "content": {JSON: {"schema": ref("Error")}},
+    }
+    list_id = path_parameter("id", ref("Uuid"), "The contact list's id.")
+    return {
+        "/api/contact-lists": {
+            "post": upload,
+            "get": operation(
+                "listContactLists",
+                "Every contact list",
+                tag="contact lists",
+                responses={"200": answer("The lists.", "ContactListList")},
+            ),
+        },
+        "/api/contact-lists/{id}": {
+            "get": operation(
+                "getContactList",
+                "One contact list",
+                tag="contact lists",
+                parameters=(list_id,),
+                responses={"200": answer("The list.", "ContactList")},
+                errors=(404,),
+            )
+        },
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -1066,6 +1205,7 @@ def openapi_document() -> dict[str, Any]:
             {"name": "campaigns", "description": "Campaigns, their lifecycle and history."},
             {"name": "domains", "description": "Link domains for short and opt-out links."},
             {"name": "pools", "description": "Named sets of link domains."},
+            {"name": "contact lists", "description": "Uploaded contacts, with placeholders."},
             {"name": "settings", "description": "Platform settings."},
             {"name": "streams", "description": "Sending streams."},
             {"name": "events", "description": "The stored event history, for analysts."},
@@ -1077,10 +1217,16 @@ def openapi_document() -> dict[str, Any]:
             **campaign_paths(),
             **domain_paths(),
             **pool_and_stream_paths(),
+            **contact_list_paths(),
             **page_paths(),
         },
         "components": {
-            "schemas": {**field_schemas(), **request_schemas(), **response_schemas()},
+            "schemas": {
+                **field_schemas(),
+                **request_schemas(),
+                **response_schemas(),
+                **contact_list_schemas(),
+            },
             "parameters": page_parameters(),
             "responses": {name: error_response(s) for s, (name, _t, _c) in ERRORS.items()},
         },

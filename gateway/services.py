@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from domain.application import CampaignPlatform
+from infra.contacts import ContactStore
 from projections.campaign_list import CampaignListView
 from projections.database import Database
 from projections.messages import EventMessage
@@ -16,6 +17,7 @@ class Services(Protocol):
     database: Database
     campaign_list: CampaignListView
     projector: Projector
+    contacts: ContactStore
 
     def wait_for_own_writes(self) -> bool: ...
 

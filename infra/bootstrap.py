@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.application import CampaignPlatform
+from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages
 from infra.settings import Settings
 from projections.campaign_list import CampaignListView
@@ -67,6 +68,7 @@ class Platform:
     campaign_list: CampaignListView
     projector: Projector
     feed: LogFeed
+    contacts: ContactStore
 
     def start(self) -> None:
         """Catches the read models up, then keeps them fed in the background."""
@@ -75,6 +77,7 @@ class Platform:
 
     def close(self) -> None:
         self.feed.stop()
+        self.contacts.close()
         self.database.close()
         self.app.close()
 
@@ -105,4 +108,6 @@ def build(settings: Settings) -> Platform:
     projector = Projector(database, [campaign_list], PROJECTOR_NAME)
     projector.create_tables()
     feed = LogFeed(app, projector)
-    return Platform(settings, app, database, campaign_list, projector, feed)
+    contacts = contact_store(settings, database, app)
+    contacts.create_tables()
+    return Platform(settings, app, database, campaign_list, projector, feed, contacts)
