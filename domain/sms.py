@@ -35,8 +35,13 @@ class Segments:
     parts: int
 
 
+_ASCII_OUTSIDE_BASIC = frozenset(chr(c) for c in range(128)) - GSM7_BASIC
+
+
 def gsm7_units(text: str) -> int | None:
     """Septets the text takes in GSM-7, or None when it cannot be sent in GSM-7."""
+    if text.isascii() and _ASCII_OUTSIDE_BASIC.isdisjoint(text):
+        return len(text)  # the common case, without a loop in Python
     units = 0
     for char in text:
         if char in GSM7_BASIC:

@@ -8,6 +8,7 @@ from typing import Any
 from domain.application import CampaignPlatform
 from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages
+from infra.sending import Sending, build_sending
 from infra.settings import Settings
 from projections.campaign_list import CampaignListView
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
@@ -51,9 +52,14 @@ def ensure_schema(settings: Settings) -> None:
         connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.postgres.schema}"')
 
 
+CONTACTS_TABLE = {"sqlite": "contact_lists.contacts", "postgres": "contacts"}
+
+
 def read_database(settings: Settings) -> Database:
     if settings.postgres is None:
-        return SQLiteDatabase(settings.data_dir / "views.sqlite3")
+        # The contacts live in their own file; preparation joins them by attaching it.
+        contacts = settings.data_dir / "contacts.sqlite3"
+        return SQLiteDatabase(settings.data_dir / "views.sqlite3", {"contact_lists": contacts})
     url = f"{settings.postgres.url}?options=-csearch_path%3D{settings.postgres.schema}"
     return PostgresDatabase(url)
 
@@ -69,13 +75,16 @@ class Platform:
     projector: Projector
     feed: LogFeed
     contacts: ContactStore
+    sending: Sending
 
     def start(self) -> None:
-        """Catches the read models up, then keeps them fed in the background."""
+        """Catches the read models up, keeps them fed in the background, and starts sending."""
         self.feed.catch_up()
         self.feed.start()
+        self.sending.start()
 
     def close(self) -> None:
+        self.sending.stop()
         self.feed.stop()
         self.contacts.close()
         self.database.close()
@@ -110,4 +119,7 @@ def build(settings: Settings) -> Platform:
     feed = LogFeed(app, projector)
     contacts = contact_store(settings, database, app)
     contacts.create_tables()
-    return Platform(settings, app, database, campaign_list, projector, feed, contacts)
+    sending = build_sending(
+        app, database, campaign_list, CONTACTS_TABLE[database.dialect]
+    )
+    return Platform(settings, app, database, campaign_list, projector, feed, contacts, sending)

@@ -43,14 +43,26 @@ class CarrierReports(Protocol):
     def on_replies(self, replies: Sequence[tuple[str, str, datetime]]) -> None: ...
 
 
-def unit(seed: int, message_id: str, purpose: str) -> float:
-    """A number in [0, 1) that depends only on the seed, the message and the purpose."""
-    digest = hashlib.blake2b(f"{seed}:{message_id}:{purpose}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+PURPOSES = ("outcome", "final", "sent", "late", "duplicate", "act", "click", "optout", "reply")
 
 
-def outcome_for(seed: int, message_id: str, shares: dict[str, float]) -> str:
-    draw = unit(seed, message_id, "outcome")
+class Draws:
+    """Numbers in [0, 1) that depend only on the seed, the message and the purpose: one
+    hash per message, cut into one draw per purpose."""
+
+    def __init__(self, seed: int, message_id: str) -> None:
+        digest = hashlib.blake2b(f"{seed}:{message_id}".encode(), digest_size=40).digest()
+        self.values = {
+            purpose: int.from_bytes(digest[4 * i : 4 * i + 4], "big") / 2**32
+            for i, purpose in enumerate(PURPOSES)
+        }
+        self.values["reply-text"] = int.from_bytes(digest[36:40], "big") / 2**32
+
+    def __getitem__(self, purpose: str) -> float:
+        return self.values[purpose]
+
+
+def outcome_for(draw: float, shares: dict[str, float]) -> str:
     total = 0.0
     for outcome in OUTCOMES:
         total += shares.get(outcome, 0.0)
@@ -77,27 +89,27 @@ class Plan:
 def plan_for(
     message: OutgoingMessage, options: dict[str, Any], two_way: bool, delay_scale: float
 ) -> Plan:
-    seed = int(options.get("seed", 1))
+    draws = Draws(int(options.get("seed", 1)), message.id)
     mid = message.id
-    outcome = outcome_for(seed, mid, options.get("outcomes", {"delivered": 1.0}))
-    final_delay = (0.2 + 1.8 * unit(seed, mid, "final")) * delay_scale
-    sent_delay = (0.05 + 0.25 * unit(seed, mid, "sent")) * delay_scale
-    if unit(seed, mid, "late") < LATE_SENT_SHARE:
+    outcome = outcome_for(draws["outcome"], options.get("outcomes", {"delivered": 1.0}))
+    final_delay = (0.2 + 1.8 * draws["final"]) * delay_scale
+    sent_delay = (0.05 + 0.25 * draws["sent"]) * delay_scale
+    if draws["late"] < LATE_SENT_SHARE:
         sent_delay = final_delay + 0.1 * delay_scale
     reports: list[tuple[float, str, Any]] = [
         (sent_delay, "receipt", (mid, "sent")),
         (final_delay, "receipt", (mid, outcome)),
     ]
-    if unit(seed, mid, "duplicate") < DUPLICATE_SHARE:
+    if draws["duplicate"] < DUPLICATE_SHARE:
         reports.append((final_delay + 0.3 * delay_scale, "receipt", (mid, outcome)))
     if outcome == "delivered":
-        later = final_delay + (0.5 + 2.5 * unit(seed, mid, "act")) * delay_scale
-        if unit(seed, mid, "click") < float(options.get("click_rate", 0)):
+        later = final_delay + (0.5 + 2.5 * draws["act"]) * delay_scale
+        if draws["click"] < float(options.get("click_rate", 0)):
             reports.append((later, "click", mid))
-        if unit(seed, mid, "optout") < float(options.get("optout_rate", 0)):
+        if draws["optout"] < float(options.get("optout_rate", 0)):
             reports.append((later + 0.2 * delay_scale, "optout", message.optout_code))
-        elif two_way and unit(seed, mid, "reply") < float(options.get("reply_rate", 0)):
-            text = REPLY_TEXTS[int(unit(seed, mid, "reply-text") * len(REPLY_TEXTS))]
+        elif two_way and draws["reply"] < float(options.get("reply_rate", 0)):
+            text = REPLY_TEXTS[int(draws["reply-text"] * len(REPLY_TEXTS))]
             reports.append((later + 0.4 * delay_scale, "reply", (message.recipient, text)))
     return Plan(outcome, reports)
 

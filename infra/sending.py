@@ -29,8 +29,7 @@ class ActivityReports:
         self.activity.record_clicks(clicks)
 
     def on_opt_outs(self, codes: Sequence[tuple[str, datetime]]) -> None:
-        for code, at in codes:
-            self.activity.opt_out_by_code(code, at, source="opt-out link")
+        self.activity.opt_out_by_codes(codes, source="opt-out link")
 
     def on_replies(self, replies: Sequence[tuple[str, str, datetime]]) -> None:
         for phone, text, at in replies:

@@ -156,7 +156,9 @@ SCHEMA = (
         UNIQUE (campaign_id, seq)
     )
     """,
-    "CREATE INDEX IF NOT EXISTS messages_queued ON messages (status, campaign_id, seq)",
+    # Only queued messages are indexed by status: receipts then change no index.
+    "CREATE INDEX IF NOT EXISTS messages_queued ON messages (campaign_id, seq) "
+    "WHERE status = 'queued'",
     """
     CREATE TABLE IF NOT EXISTS clicks (
         message_id TEXT NOT NULL,
@@ -529,6 +531,27 @@ class ActivityStore:
             )
         return MessageRef(str(row[0]), str(row[1]), str(row[2]), None)
 
+    def opt_out_by_codes(self, codes: Sequence[tuple[str, datetime]], source: str) -> int:
+        """Opts out, in one transaction, the recipients of messages by opt-out link code."""
+        opted = 0
+        with self.database.transaction() as cursor:
+            for code, at in codes:
+                cursor.execute(
+                    "SELECT id, campaign_id, recipient FROM messages WHERE optout_code = ?",
+                    (code,),
+                )
+                row = cursor.fetchone()
+                if row is not None:
+                    opted += self.opt_out(
+                        str(row[2]),
+                        at,
+                        source=source,
+                        campaign_id=str(row[1]),
+                        message_id=str(row[0]),
+                        cursor=cursor,
+                    )
+        return opted
+
     def message_by_optout_code(self, code: str) -> MessageRef | None:
         with self.database.transaction() as cursor:
             cursor.execute(
@@ -619,3 +642,60 @@ class ActivityStore:
             rows = cursor.fetchall()
         for phone, count in rows:
             yield str(phone), int(count)
+
+    # The wizard's Summary and time travel (gateway/campaign_activity.py).
+
+    def audience_select(self, list_ids: Sequence[str]) -> tuple[str, list[str]]:
+        """The audience `snapshot_audience` would fix, as a query of (phone, fields): the
+        lists merged, each number once with the first given list's columns, opted-out
+        numbers removed."""
+        marks = ", ".join("?" for _ in list_ids)
+        precedence = " ".join(f"WHEN ? THEN {i}" for i in range(len(list_ids)))
+        sql = (
+            "SELECT phone, fields FROM ("
+            "  SELECT phone, fields, ROW_NUMBER() OVER ("
+            f"    PARTITION BY phone ORDER BY CASE list_id {precedence} END) AS choice"
+            f"  FROM {self.contacts_table} WHERE list_id IN ({marks})"
+            ") AS merged WHERE choice = 1 "
+            "AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone = merged.phone)"
+        )
+        return sql, [*list_ids, *list_ids]
+
+    def count_audience(
+        self, list_ids: Sequence[str], prefix_length: int
+    ) -> list[tuple[str, int]]:
+        """How many numbers the audience would have now, per their first `prefix_length`
+        characters, in number order; nothing is stored."""
+        if not list_ids:
+            return []
+        sql, params = self.audience_select(list_ids)
+        with self.database.transaction() as cursor:
+            length = int(prefix_length)  # a literal: PostgreSQL groups by the same expression
+            cursor.execute(
+                f"SELECT SUBSTR(phone, 1, {length}), COUNT(*) FROM ({sql}) AS audience "
+                f"GROUP BY SUBSTR(phone, 1, {length})",
+                params,
+            )
+            rows = cursor.fetchall()
+        return sorted((str(prefix), int(count)) for prefix, count in rows)
+
+    def first_of_audience(self, list_ids: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+        """The number (and columns) the audience would start with: a sample contact."""
+        if not list_ids:
+            return None
+        sql, params = self.audience_select(list_ids)
+        with self.database.transaction() as cursor:
+            cursor.execute(f"{sql} ORDER BY phone LIMIT 1", params)
+            row = cursor.fetchone()
+        return (str(row[0]), json.loads(row[1])) if row else None
+
+    def unique_clicks_before(self, campaign_id: str, moment: datetime) -> int:
+        """Messages of the campaign first clicked before `moment` (the per-minute stats do
+        not keep unique clicks)."""
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND clicked_at < ?",
+                (campaign_id, format_time(moment)),
+            )
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
