@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from domain.dispatch import link_code, render
+from domain.dispatch import link_codes, render
 from domain.status import Status
 from infra.bootstrap import build
 from infra.settings import Settings
@@ -61,12 +61,12 @@ def bare(folder: Path, count: int, batch: int) -> float:
     for first in range(0, count, batch):
         rows = []
         for seq in range(first, min(first + batch, count)):
-            code = link_code(campaign, seq, "s")
+            code, optout_code = link_codes(campaign, seq)
             text = render(
                 TEXT,
                 {"first_name": f"Person{seq}"},
                 f"https://go.example.com/s/{code}",
-                f"https://out.example.com/o/{link_code(campaign, seq, 'o')}",
+                f"https://out.example.com/o/{optout_code}",
             )
             rows.append((code, campaign, seq, f"+447{seq:09d}", text, "sent"))
         connection.execute("BEGIN")

@@ -267,7 +267,10 @@ def parse_time(value: Any) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """ISO 8601 in UTC with a `Z`, at microsecond precision: sortable as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # isoformat is much faster than strftime, and this runs once per message and receipt.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_start_at(value: Any) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import struct
 import logging
 import threading
 import time
@@ -43,23 +44,27 @@ class CarrierReports(Protocol):
     def on_replies(self, replies: Sequence[tuple[str, str, datetime]]) -> None: ...
 
 
-PURPOSES = ("outcome", "final", "sent", "late", "duplicate", "act", "click", "optout", "reply")
+PURPOSES = (
+    "outcome", "final", "sent", "late", "duplicate", "act", "click", "optout", "reply", "reply-text"
+)
+_DRAWS = struct.Struct(">10I")
 
 
 class Draws:
     """Numbers in [0, 1) that depend only on the seed, the message and the purpose: one
     hash per message, cut into one draw per purpose."""
 
+    __slots__ = ("values",)
+
     def __init__(self, seed: int, message_id: str) -> None:
         digest = hashlib.blake2b(f"{seed}:{message_id}".encode(), digest_size=40).digest()
-        self.values = {
-            purpose: int.from_bytes(digest[4 * i : 4 * i + 4], "big") / 2**32
-            for i, purpose in enumerate(PURPOSES)
-        }
-        self.values["reply-text"] = int.from_bytes(digest[36:40], "big") / 2**32
+        self.values = _DRAWS.unpack(digest)
 
     def __getitem__(self, purpose: str) -> float:
-        return self.values[purpose]
+        return float(self.values[_PURPOSE_INDEX[purpose]]) / 2**32
+
+
+_PURPOSE_INDEX = {purpose: index for index, purpose in enumerate(PURPOSES)}
 
 
 def outcome_for(draw: float, shares: dict[str, float]) -> str:
@@ -89,27 +94,27 @@ class Plan:
 def plan_for(
     message: OutgoingMessage, options: dict[str, Any], two_way: bool, delay_scale: float
 ) -> Plan:
-    draws = Draws(int(options.get("seed", 1)), message.id)
+    draw = Draws(int(options.get("seed", 1)), message.id)
     mid = message.id
-    outcome = outcome_for(draws["outcome"], options.get("outcomes", {"delivered": 1.0}))
-    final_delay = (0.2 + 1.8 * draws["final"]) * delay_scale
-    sent_delay = (0.05 + 0.25 * draws["sent"]) * delay_scale
-    if draws["late"] < LATE_SENT_SHARE:
+    outcome = outcome_for(draw["outcome"], options.get("outcomes", {"delivered": 1.0}))
+    final_delay = (0.2 + 1.8 * draw["final"]) * delay_scale
+    sent_delay = (0.05 + 0.25 * draw["sent"]) * delay_scale
+    if draw["late"] < LATE_SENT_SHARE:
         sent_delay = final_delay + 0.1 * delay_scale
     reports: list[tuple[float, str, Any]] = [
         (sent_delay, "receipt", (mid, "sent")),
         (final_delay, "receipt", (mid, outcome)),
     ]
-    if draws["duplicate"] < DUPLICATE_SHARE:
+    if draw["duplicate"] < DUPLICATE_SHARE:
         reports.append((final_delay + 0.3 * delay_scale, "receipt", (mid, outcome)))
     if outcome == "delivered":
-        later = final_delay + (0.5 + 2.5 * draws["act"]) * delay_scale
-        if draws["click"] < float(options.get("click_rate", 0)):
+        later = final_delay + (0.5 + 2.5 * draw["act"]) * delay_scale
+        if draw["click"] < float(options.get("click_rate", 0)):
             reports.append((later, "click", mid))
-        if draws["optout"] < float(options.get("optout_rate", 0)):
+        if draw["optout"] < float(options.get("optout_rate", 0)):
             reports.append((later + 0.2 * delay_scale, "optout", message.optout_code))
-        elif two_way and draws["reply"] < float(options.get("reply_rate", 0)):
-            text = REPLY_TEXTS[int(draws["reply-text"] * len(REPLY_TEXTS))]
+        elif two_way and draw["reply"] < float(options.get("reply_rate", 0)):
+            text = REPLY_TEXTS[int(draw["reply-text"] * len(REPLY_TEXTS))]
             reports.append((later + 0.4 * delay_scale, "reply", (message.recipient, text)))
     return Plan(outcome, reports)
 

@@ -30,7 +30,7 @@ from typing import Any
 from domain.application import CampaignPlatform
 from domain.campaign import Campaign
 from domain.content import content_problems
-from domain.dispatch import DispatchLog, allocate, link_code, render, spread
+from domain.dispatch import DispatchLog, allocate, link_codes, render, spread
 from domain.errors import DomainError
 from domain.link_domain import LinkDomain
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
@@ -321,7 +321,7 @@ class Engine:
         messages = []
         for index, (seq, phone, fields) in enumerate(recipients):
             variant = variants[chooser.choose(seq)]
-            code, optout_code = link_code(campaign_id, seq, "s"), link_code(campaign_id, seq, "o")
+            code, optout_code = link_codes(campaign_id, seq)
             short_domain, optout_domain = plan.short[index], plan.optout[index]
             text = render(
                 variant["text"],

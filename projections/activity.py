@@ -84,10 +84,11 @@ class MessageRef:
 
 
 class Deltas:
-    """Counter changes per (campaign, scope, key), written in one statement."""
+    """Counter changes, kept flat while a batch is applied and spread over the scopes
+    (campaign, variant, domain, minute) when written, in one statement."""
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+        self.flat: Counter[tuple[str, str | None, str | None, str | None, str]] = Counter()
 
     def add(
         self,
@@ -99,16 +100,22 @@ class Deltas:
         domain: str | None = None,
         minute: str | None = None,
     ) -> None:
-        self.counts[(campaign_id, "campaign", "")][metric] += amount
-        if variant:
-            self.counts[(campaign_id, "variant", variant)][metric] += amount
-        if domain:
-            self.counts[(campaign_id, "domain", domain)][metric] += amount
-        if minute:
-            self.counts[(campaign_id, "minute", minute)][metric] += amount
+        self.flat[(campaign_id, variant, domain, minute, metric)] += amount
+
+    def scoped(self) -> dict[tuple[str, str, str], Counter[str]]:
+        counts: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+        for (campaign_id, variant, domain, minute, metric), amount in self.flat.items():
+            counts[(campaign_id, "campaign", "")][metric] += amount
+            if variant:
+                counts[(campaign_id, "variant", variant)][metric] += amount
+            if domain:
+                counts[(campaign_id, "domain", domain)][metric] += amount
+            if minute:
+                counts[(campaign_id, "minute", minute)][metric] += amount
+        return counts
 
     def write(self, cursor: Cursor) -> None:
-        if not self.counts:
+        if not self.flat:
             return
         columns = ", ".join(COUNTERS)
         marks = ", ".join("?" for _ in COUNTERS)
@@ -119,7 +126,7 @@ class Deltas:
             f"ON CONFLICT (campaign_id, scope, key) DO UPDATE SET {updates}",
             [
                 (campaign_id, scope, key, *(counts.get(c, 0) for c in COUNTERS))
-                for (campaign_id, scope, key), counts in self.counts.items()
+                for (campaign_id, scope, key), counts in sorted(self.scoped().items())
             ],
         )
 
@@ -254,7 +261,7 @@ class ActivityStore:
     def recipients_from(
         self, campaign_id: str, seq: int, limit: int
     ) -> list[tuple[int, str, dict[str, Any]]]:
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             cursor.execute(
                 "SELECT seq, phone, fields FROM recipients WHERE campaign_id = ? AND seq >= ? "
                 "ORDER BY seq LIMIT ?",
@@ -279,7 +286,7 @@ class ActivityStore:
 
     def next_seq(self, campaign_id: str) -> int:
         """The first recipient position no message has been made for yet."""
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             cursor.execute("SELECT MAX(seq) FROM messages WHERE campaign_id = ?", (campaign_id,))
             row = cursor.fetchone()
         return 0 if row is None or row[0] is None else int(row[0]) + 1
@@ -328,7 +335,7 @@ class ActivityStore:
 
     def queued(self, limit: int) -> list[OutgoingMessage]:
         """Messages recorded but not yet taken by the carrier (after a restart)."""
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             cursor.execute(
                 "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
                 "parts, cost_units, domain, optout_domain FROM messages WHERE status = 'queued' "
@@ -389,15 +396,17 @@ class ActivityStore:
             known = self.message_facts(cursor, sorted({r.message_id for r in receipts}))
             deltas = Deltas()
             updates = []
+            times: dict[datetime, tuple[str, str]] = {}
             for receipt in sorted(receipts, key=lambda r: (r.at, RANK.get(r.status, 0))):
                 facts = known.get(receipt.message_id)
                 if facts is None or RANK.get(receipt.status, -1) <= RANK[facts["status"]]:
                     continue
                 previous = facts["status"]
                 facts["status"] = receipt.status
-                at = format_time(receipt.at)
+                at, minute = times.get(receipt.at) or times.setdefault(
+                    receipt.at, (format_time(receipt.at), minute_of(receipt.at))
+                )
                 updates.append((receipt.status, at, at, receipt.message_id))
-                minute = minute_of(receipt.at)
                 if previous == "queued":  # a receipt for a message not yet marked sent
                     deltas.add(facts["campaign_id"], "queued", -1)
                     for metric, amount in (("sent", 1), ("cost_units", facts["cost_units"])):
@@ -417,10 +426,11 @@ class ActivityStore:
                         domain=facts["domain"],
                         minute=minute,
                     )
+            final = {update[3]: update for update in updates}  # one write per message
             cursor.executemany(
                 "UPDATE messages SET status = ?, updated_at = ?, sent_at = COALESCE(sent_at, ?) "
                 "WHERE id = ?",
-                updates,
+                list(final.values()),
             )
             deltas.write(cursor)
         return len(updates)
@@ -604,7 +614,7 @@ class ActivityStore:
     # Reading.
 
     def counters(self, campaign_id: str) -> dict[tuple[str, str], dict[str, int]]:
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             cursor.execute(
                 f"SELECT scope, key, {', '.join(COUNTERS)} FROM stats WHERE campaign_id = ?",
                 (campaign_id,),
@@ -619,7 +629,7 @@ class ActivityStore:
         return self.counters(campaign_id).get(("campaign", ""), dict.fromkeys(COUNTERS, 0))
 
     def messages(self, campaign_id: str, page: int, per_page: int) -> tuple[list[Any], int]:
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             cursor.execute("SELECT COUNT(*) FROM messages WHERE campaign_id = ?", (campaign_id,))
             row = cursor.fetchone()
             total = int(row[0]) if row else 0

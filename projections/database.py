@@ -29,6 +29,9 @@ class Database(Protocol):
     def transaction(self) -> Any:
         """A context manager giving a Cursor; commits on success, rolls back on error."""
 
+    def read(self) -> Any:
+        """A context manager giving a Cursor for reading only."""
+
     def close(self) -> None: ...
 
 
@@ -91,6 +94,16 @@ class SQLiteDatabase:
         finally:
             cursor.close()
 
+    @contextmanager
+    def read(self) -> Iterator[SQLiteCursor]:
+        """A cursor for reading only: no write lock is taken (each statement sees a
+        consistent snapshot; use `transaction` when several reads must agree)."""
+        cursor = self.connection().cursor()
+        try:
+            yield SQLiteCursor(cursor)
+        finally:
+            cursor.close()
+
     def close(self) -> None:
         with self.lock:
             for connection in self.connections:
@@ -132,6 +145,9 @@ class PostgresDatabase:
         with self.pool.connection() as connection, connection.transaction():
             with connection.cursor() as cursor:
                 yield PostgresCursor(cursor)
+
+    def read(self) -> Any:
+        return self.transaction()
 
     def close(self) -> None:
         self.pool.close()
