@@ -226,6 +226,14 @@ class DemoCarrier:
             row = cursor.fetchone()
         return int(row[0]) if row else 0
 
+    def recipients_taken_more_than_once(self) -> list[str]:
+        with self.database.read() as cursor:
+            cursor.execute(
+                "SELECT recipient FROM demo_carrier_accepted GROUP BY recipient "
+                "HAVING COUNT(*) > 1"
+            )
+            return [str(row[0]) for row in cursor.fetchall()]
+
     def start(self) -> None:
         self.thread = threading.Thread(target=self.run, name="demo-carrier", daemon=True)
         self.thread.start()
