@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import struct
 import logging
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -45,7 +45,16 @@ class CarrierReports(Protocol):
 
 
 PURPOSES = (
-    "outcome", "final", "sent", "late", "duplicate", "act", "click", "optout", "reply", "reply-text"
+    "outcome",
+    "final",
+    "sent",
+    "late",
+    "duplicate",
+    "act",
+    "click",
+    "optout",
+    "reply",
+    "reply-text",
 )
 _DRAWS = struct.Struct(">10I")
 
@@ -200,7 +209,9 @@ class DemoCarrier:
             "receipt": lambda rs: self.reports.on_receipts(
                 [Receipt(r.payload[0], r.payload[1], at) for r in rs]
             ),
-            "click": lambda rs: self.reports.on_clicks([(r.payload, at, PREVIEW_AGENT) for r in rs]),
+            "click": lambda rs: self.reports.on_clicks(
+                [(r.payload, at, PREVIEW_AGENT) for r in rs]
+            ),
             "optout": lambda rs: self.reports.on_opt_outs([(r.payload, at) for r in rs]),
             "reply": lambda rs: self.reports.on_replies(
                 [(r.payload[0], r.payload[1], at) for r in rs]
@@ -229,8 +240,7 @@ class DemoCarrier:
     def recipients_taken_more_than_once(self) -> list[str]:
         with self.database.read() as cursor:
             cursor.execute(
-                "SELECT recipient FROM demo_carrier_accepted GROUP BY recipient "
-                "HAVING COUNT(*) > 1"
+                "SELECT recipient FROM demo_carrier_accepted GROUP BY recipient HAVING COUNT(*) > 1"
             )
             return [str(row[0]) for row in cursor.fetchall()]
 
