@@ -49,17 +49,24 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
     settings = settings_from(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     platform = build(settings)
+    demo_loop = None
     if with_demo:
-        from infra.demo import add_demo_data
+        from infra.demo import DemoLoop, add_demo_data
 
-        added = add_demo_data(platform.app)
+        added = add_demo_data(platform)
         if added:
             print(f"added demo data: {added}", flush=True)
+        demo_loop = DemoLoop(platform)
+        demo_loop.start()
     app = create_app(platform, own_platform=True)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"store: {settings.store_description}", flush=True)
     print(f"dashboard: http://{shown_host}:{settings.port}/", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        if demo_loop is not None:
+            demo_loop.stop()
     return 0
 
 
@@ -84,7 +91,9 @@ def audit(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
         return 0
-    print(f"{campaign.fields['name']} ({campaign_id}): {campaign.status}, version {campaign.version}")
+    print(
+        f"{campaign.fields['name']} ({campaign_id}): {campaign.status}, version {campaign.version}"
+    )
     for row in rows:
         change = (
             f"{row['from_status']} -> {row['to_status']}"
