@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,13 +32,14 @@ from domain.campaign import Campaign
 from domain.content import content_problems
 from domain.dispatch import DispatchLog, allocate, link_codes, render, spread
 from domain.errors import DomainError
-from domain.link_domain import LinkDomain
+from domain.link_domain import ARCHIVE_AFTER_DAYS, DomainStatus, LinkDomain
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
 from domain.ratio import RatioChooser
 from domain.rules import first_fired
 from domain.schedule import describe, is_open
 from domain.sms import segments
 from domain.status import Status
+from domain.stream import Stream
 from infra.demo_carrier import DemoCarrier
 from projections.activity import ActivityStore, OutgoingMessage, from_units, to_units
 from projections.campaign_list import CampaignListView
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 2000
 TICK = 0.2
+HOUSEKEEPING_SECONDS = 60.0
+AUTO_ARCHIVED_FROM = (DomainStatus.PENDING, DomainStatus.CONFIGURED)
 LINK_LABELS = {"short": "Short URL", "optout": "Opt-out URL"}
 
 
@@ -100,6 +103,7 @@ class Engine:
         self.batch = batch
         self.now = now
         self.buckets: dict[str, TokenBucket] = {}
+        self.next_housekeeping = 0.0
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
@@ -132,6 +136,9 @@ class Engine:
 
     def step(self) -> bool:
         """One pass over every live campaign; True when there is more to send at once."""
+        if time.monotonic() >= self.next_housekeeping:
+            self.next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+            self.archive_unused_domains()
         busy = False
         for campaign_id, status in self.live_campaigns():
             if self.stopping.is_set():
@@ -149,10 +156,29 @@ class Engine:
             if time.monotonic() > deadline:
                 raise TimeoutError("the engine was still busy")
 
+    def archive_unused_domains(self) -> None:
+        """F10: a domain unused for 90 days is archived automatically."""
+        cutoff = self.now() - timedelta(days=ARCHIVE_AFTER_DAYS)
+        for domain in self.app.list_domains():
+            last_used = domain.last_used_at or domain.created_on
+            if domain.status in AUTO_ARCHIVED_FROM and last_used < cutoff:
+                self.app.change_domain_status(
+                    domain.name,
+                    "archive",
+                    actor="system",
+                    reason=f"unused for {ARCHIVE_AFTER_DAYS} days (last used {last_used:%Y-%m-%d})",
+                )
+
     def live_campaigns(self) -> list[tuple[uuid.UUID, Status]]:
         """Campaigns the engine has work for, found through the list's rows, read from the
         store's notification log first so none launched a moment ago is missed."""
-        statuses = (Status.PROCESSING, Status.READY, Status.SCHEDULED, Status.STARTED, Status.SENDING)
+        statuses = (
+            Status.PROCESSING,
+            Status.READY,
+            Status.SCHEDULED,
+            Status.STARTED,
+            Status.SENDING,
+        )
         rows = self.campaign_list.with_statuses(self.database, [s.value for s in statuses])
         return [(uuid.UUID(campaign_id), Status(status)) for campaign_id, status in rows]
 
@@ -169,7 +195,8 @@ class Engine:
             if start_at <= self.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"):
                 self.system(campaign, lambda c: c.start(f"start time {start_at} reached"))
         elif status is Status.STARTED:
-            self.open_window(campaign)
+            if self.usable_stream(campaign) is not None:
+                self.open_window(campaign)
         elif status is Status.SENDING:
             return self.send(campaign)
         return False
@@ -232,15 +259,8 @@ class Engine:
                 campaign, lambda c: c.close_window(f"sending window closed ({describe(schedule)})")
             )
             return False
-        stream = self.app.find_stream(campaign.fields["stream"])
-        if stream is None or not stream.enabled:
-            name = campaign.fields["stream"]
-            self.system(
-                campaign,
-                lambda c: c.suspend(
-                    f"the stream {name} is disabled", {"kind": "stream", "stream": name}
-                ),
-            )
+        stream = self.usable_stream(campaign)
+        if stream is None:
             return False
         campaign_id = str(campaign.id)
         hit = first_fired(
@@ -270,6 +290,20 @@ class Engine:
         messages = self.build(campaign, recipients, plan)
         self.dispatch(campaign, messages, plan.usage, stream.options, stream.carrier)
         return True
+
+    def usable_stream(self, campaign: Campaign) -> Stream | None:
+        """The campaign's stream; None, after suspending the campaign, when it is disabled."""
+        name = campaign.fields["stream"]
+        stream = self.app.find_stream(name)
+        if stream is not None and stream.enabled:
+            return stream
+        self.system(
+            campaign,
+            lambda c: c.suspend(
+                f"the stream {name} is disabled", {"kind": "stream", "stream": name}
+            ),
+        )
+        return None
 
     def plan_links(self, campaign: Campaign, wanted: int) -> LinkPlan | None:
         """Chooses the domains for up to `wanted` messages; suspends when none is left."""

@@ -10,7 +10,7 @@ import io
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -335,3 +335,40 @@ def test_outside_its_sending_window_a_campaign_waits_as_started(sending: Platfor
 
     sending.sending.engine.now = lambda: monday_nine_thirty
     assert drive(sending, campaign.id, Status.FINISHED).status is Status.FINISHED
+
+
+def test_disabling_the_stream_suspends_its_campaigns_until_it_is_enabled_again(
+    sending: Platform,
+) -> None:
+    add_configured(sending, SHORT, OPTOUT)
+    sending.sending.engine.batch = 20
+    campaign = new_campaign(sending, [contact_list(sending, 100)])
+    drive(sending, campaign.id, Status.SENDING)
+
+    sending.app.change_stream("demo", {"enabled": False}, actor="ops")
+    suspended = drive(sending, campaign.id, Status.SUSPENDED)
+
+    assert suspended.status_reason == "the stream demo is disabled"
+    with pytest.raises(IllegalTransition) as refused:
+        sending.app.change_campaign_status(campaign.id, "resume", actor="alice")
+    assert "the stream demo is disabled" in refused.value.message
+    sending.app.change_stream("demo", {"enabled": True}, actor="ops")
+    sending.app.change_campaign_status(campaign.id, "resume", actor="alice")
+    assert drive(sending, campaign.id, Status.FINISHED).status is Status.FINISHED
+    assert len(messages_of(sending, campaign.id)) == 100
+
+
+def test_a_domain_unused_for_ninety_days_is_archived_by_the_system(sending: Platform) -> None:
+    add_configured(sending, SHORT)
+    sending.app.add_domains(["fresh.example.com"], actor="alice")
+    later = datetime.now(UTC) + timedelta(days=91)
+    sending.sending.engine.now = lambda: later
+
+    sending.sending.engine.step()
+
+    statuses = {d.name: d.status.value for d in sending.app.list_domains()}
+    assert statuses == {SHORT: "Archived", "fresh.example.com": "Archived"}
+    history = sending.read_events(0, 1000)
+    archived = [m for m in history if m.type == "LinkDomain.StatusChanged"][-1]
+    assert archived.data["actor"] == "system"
+    assert archived.data["reason"].startswith("unused for 90 days")
