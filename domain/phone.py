@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _SEPARATORS = re.compile(r"[\s\-().]")
+_TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
 _E164_DIGITS = re.compile(r"[1-9][0-9]{7,14}")
 
 
@@ -18,7 +19,12 @@ def normalise(raw: str) -> str:
     Spaces, dashes, dots and parentheses are ignored; a number without its country code
     cannot be placed, so it is refused rather than guessed.
     """
-    text = _SEPARATORS.sub("", raw.strip())
+    text = raw.strip()
+    if text.startswith(("+", "00")):
+        # "+44 (0)20 ...": the trunk zero is dialled only inside the country, never after
+        # the country code, so keeping it would make another (wrong) number.
+        text = _TRUNK_ZERO.sub("", text, count=1)
+    text = _SEPARATORS.sub("", text)
     if not text:
         raise BadNumber("empty")
     if text.startswith("+"):
