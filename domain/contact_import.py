@@ -12,8 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from domain.errors import FieldProblem, ValidationFailed
 from domain.fields import LINK_PLACEHOLDERS
@@ -26,20 +25,21 @@ MAX_COLUMN_NAME = 64
 RESERVED_COLUMNS = tuple(LINK_PLACEHOLDERS)  # every message gets these from its campaign
 
 _COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_ALREADY_E164 = re.compile(r"\+[1-9][0-9]{7,14}")  # what normalise() returns unchanged
 # NUL is refused by PostgreSQL text; lone surrogates are the bytes that were not UTF-8
 # (the file is decoded with errors="surrogateescape").
 _UNSTORABLE = re.compile("[\x00\udc80-\udcff]")
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
+# Named tuples rather than frozen dataclasses: a 100 MB file makes millions of them, and a
+# tuple is built several times faster.
+class Contact(NamedTuple):
     line: int
     phone: str
     fields: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     line: int
     value: str
     reason: str
@@ -130,7 +130,7 @@ class ContactFile:
         for number, line in enumerate(lines, start=1):
             if number == 1:
                 line = line.removeprefix("\ufeff")
-            if len(line.rstrip("\r\n")) > MAX_LINE:
+            if len(line) > MAX_LINE and len(line.rstrip("\r\n")) > MAX_LINE:
                 self.bad_lines[number] = f"the line is longer than {MAX_LINE} characters"
                 yield "\n"
                 continue
@@ -187,13 +187,15 @@ class ContactFile:
             )
         if max(map(len, row)) > MAX_VALUE:
             return Rejection(line, raw[:MAX_VALUE], self.too_long(row))
-        try:
-            phone = normalise(raw)
-        except BadNumber as error:
-            reason = "no phone number" if str(error) == "empty" else f"phone: {error}"
-            return Rejection(line, raw, reason)
+        phone = raw if _ALREADY_E164.fullmatch(raw) else None  # most lines: skip the work
+        if phone is None:
+            try:
+                phone = normalise(raw)
+            except BadNumber as error:
+                reason = "no phone number" if str(error) == "empty" else f"phone: {error}"
+                return Rejection(line, raw, reason)
         return Contact(
-            line, phone, dict(zip(self.columns, (v.strip() for v in row[1:]), strict=True))
+            line, phone, dict(zip(self.columns, map(str.strip, row[1:]), strict=True))
         )
 
     def too_long(self, row: list[str]) -> str:

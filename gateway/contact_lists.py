@@ -16,7 +16,7 @@ from typing import IO, Any
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -78,11 +78,14 @@ async def limited_body(request: Request) -> AsyncGenerator[bytes, None]:
     """The body's chunks as they arrive, refused as soon as they pass MAX_UPLOAD."""
     refuse_declared_oversize(request)
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_UPLOAD:
-            raise too_large()
-        yield chunk
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                raise too_large()
+            yield chunk
+    except ClientDisconnect:  # an abandoned upload is not a fault of ours: no traceback
+        raise ApiError("client_disconnected", "the upload was interrupted") from None
 
 
 async def save_body(request: Request, target: IO[bytes]) -> None:

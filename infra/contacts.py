@@ -20,8 +20,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -163,6 +164,17 @@ def first_of_each_phone(contacts: list[Contact]) -> tuple[dict[str, Contact], li
     return first, repeated
 
 
+def fields_encoder(columns: list[str]) -> Callable[[dict[str, str]], str]:
+    """JSON of a contact's fields (all strings): a format with the names already encoded,
+    several times faster than json.dumps on millions of rows."""
+    template = "{" + ",".join(f"{encode_basestring(c)}:%s" for c in columns) + "}"
+
+    def encode(fields: dict[str, str]) -> str:
+        return template % tuple(map(encode_basestring, map(fields.__getitem__, columns)))
+
+    return encode
+
+
 def nothing_usable(result: ImportResult) -> ValidationFailed:
     """A file without a single usable contact makes no list; each line says why."""
     if result.rejected_total == 0:
@@ -277,12 +289,10 @@ class ContactStore:
             contact = first.pop(phone)
             repeated.append(Rejection(contact.line, phone, DUPLICATE))
         if first:
+            key, encode = str(list_id), fields_encoder(list(contacts[0].fields))
             cursor.executemany(
                 "INSERT INTO contacts (list_id, phone, fields) VALUES (?, ?, ?)",
-                [
-                    (str(list_id), c.phone, json.dumps(c.fields, ensure_ascii=False))
-                    for c in first.values()
-                ],
+                [(key, c.phone, encode(c.fields)) for c in first.values()],
             )
         tally.accepted += len(first)
         tally.duplicates += len(repeated)

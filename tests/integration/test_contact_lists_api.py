@@ -7,6 +7,7 @@ import io
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -392,3 +393,18 @@ def test_an_import_that_wrote_its_rows_but_never_its_event_blocks_its_command_id
         platform.contacts.import_stream(
             io.StringIO("phone\n+4915112345678\n"), "Lost", actor="alice", command_id="lost"
         )
+
+
+def test_a_csv_file_on_disk_is_imported_whatever_its_line_ends(
+    store_only: Platform, tmp_path: Path
+) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(b"\xef\xbb\xbfphone,name\r\n+4915112345678,Ann\r+4915112345679,Bob\n")
+
+    result = store_only.contacts.import_csv(path, "From disk", actor="alice")
+
+    assert (result.accepted, result.columns, result.rejected) == (2, ["name"], [])
+    assert dict(store_only.contacts.audience([result.list_id])) == {
+        "+4915112345678": {"name": "Ann"},
+        "+4915112345679": {"name": "Bob"},
+    }
