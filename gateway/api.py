@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from domain.application import LIFECYCLE_COMMANDS, parse_id
+from domain.campaign import Campaign
 from domain.fields import CAMPAIGN_TYPES
 from domain.status import Status
 from gateway.errors import ApiError
@@ -23,6 +25,7 @@ from gateway.inputs import (
 )
 from gateway.representation import campaign_json, domain_json, pool_json, stream_json
 from gateway.services import Services
+from gateway.stats import CampaignStats
 from projections.campaign_list import ListFilter
 from projections.messages import dumps
 
@@ -42,6 +45,14 @@ def actor_of(request: Request) -> str:
 
 async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(function, *args, **kwargs)
+
+
+async def campaign_answer(
+    platform: Services, campaign: Campaign, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """The campaign with its sent count, CTR and cost (as of a moment, when given)."""
+    stats = CampaignStats(platform.sending.activity)
+    return campaign_json(campaign, await call(stats.totals, str(campaign.id), as_of))
 
 
 # Campaigns.
@@ -113,7 +124,9 @@ async def get_campaign(request: Request) -> Response:
         )
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id, version=version, as_of=as_of)
-    return JSONResponse(campaign_json(campaign))
+    if version is not None:  # its stats as they were when it reached that version
+        as_of = campaign.modified_on
+    return JSONResponse(await campaign_answer(platform, campaign, as_of))
 
 
 async def edit_campaign(request: Request) -> Response:
@@ -130,14 +143,16 @@ async def edit_campaign(request: Request) -> Response:
         command_id=command_id,
         expected_version=expected,
     )
-    return JSONResponse(campaign_json(campaign))
+    return JSONResponse(await campaign_answer(platform, campaign))
 
 
 async def campaign_command(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
     command = request.path_params["command"]
     if command not in LIFECYCLE_COMMANDS:
-        raise ApiError("not_found", f"no command {command!r}; commands: {', '.join(LIFECYCLE_COMMANDS)}")
+        raise ApiError(
+            "not_found", f"no command {command!r}; commands: {', '.join(LIFECYCLE_COMMANDS)}"
+        )
     body = await read_json_object(request, empty_ok=True)
     reason, expected, command_id = pop_command_options(body)
     if body:
@@ -156,7 +171,7 @@ async def campaign_command(request: Request) -> Response:
         command_id=command_id,
         expected_version=expected,
     )
-    return JSONResponse(campaign_json(campaign))
+    return JSONResponse(await campaign_answer(platform, campaign))
 
 
 async def duplicate_campaign(request: Request) -> Response:
@@ -275,7 +290,9 @@ async def create_pool(request: Request) -> Response:
     body = await read_json_object(request)
     _reason, _expected, command_id = pop_command_options(body)
     platform = platform_of(request)
-    pool = await call(platform.app.create_pool, body, actor=actor_of(request), command_id=command_id)
+    pool = await call(
+        platform.app.create_pool, body, actor=actor_of(request), command_id=command_id
+    )
     return JSONResponse(pool_json(pool), status_code=201)
 
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway import api, contact_lists
+from gateway import api, campaign_activity, carrier, contact_lists, links
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
 from gateway.services import Services
@@ -70,7 +70,10 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *api.routes,
+        *campaign_activity.routes,
+        *carrier.routes,
         *contact_lists.routes,
+        *links.routes,
         *page_routes,
         Mount("/static", app=static_files(), name="static"),
     ]

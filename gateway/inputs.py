@@ -31,8 +31,10 @@ def too_large(limit: int) -> ApiError:
     return ApiError("payload_too_large", f"the request body is over {limit // 1024} KiB")
 
 
-async def read_json_object(request: Request, *, empty_ok: bool = False) -> dict[str, Any]:
-    body = await read_body(request)
+async def read_json_object(
+    request: Request, *, empty_ok: bool = False, limit: int = MAX_BODY
+) -> dict[str, Any]:
+    body = await read_body(request, limit)
     if not body.strip():
         if empty_ok:
             return {}
@@ -103,7 +105,9 @@ def pop_command_options(body: dict[str, Any]) -> tuple[str, int | None, str | No
     command_id = body.pop("command_id", None)
     problems = []
     if not isinstance(reason, str) or len(reason) > 1000:
-        problems.append({"field": "reason", "message": "must be a string of at most 1000 characters"})
+        problems.append(
+            {"field": "reason", "message": "must be a string of at most 1000 characters"}
+        )
     if expected is not None and (
         not isinstance(expected, int) or isinstance(expected, bool) or expected < 1
     ):
@@ -111,7 +115,9 @@ def pop_command_options(body: dict[str, Any]) -> tuple[str, int | None, str | No
     if command_id is not None and (
         not isinstance(command_id, str) or not 1 <= len(command_id) <= 200
     ):
-        problems.append({"field": "command_id", "message": "must be a string of 1 to 200 characters"})
+        problems.append(
+            {"field": "command_id", "message": "must be a string of 1 to 200 characters"}
+        )
     if problems:
         first = problems[0]
         raise ApiError("validation_failed", f"{first['field']}: {first['message']}", problems)

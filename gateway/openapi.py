@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.application import LIFECYCLE_COMMANDS
 from domain.campaign import EDITABLE_WHILE_LIVE
+from domain.clicks import PREVIEW_AGENTS
 from domain.contact_import import MAX_LINE, MAX_VALUE
 from domain.fields import (
     _SENDER_ALPHANUMERIC,  # the patterns the validation itself uses
@@ -30,9 +31,11 @@ from domain.fields import (
     WEEK_DAYS,
 )
 from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
+from domain.replies import STOP_WORDS
 from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
 from domain.stream import OUTCOMES
 from gateway.api import MAX_PER_PAGE
+from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY, RECEIPT_STATUSES
 from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
 from infra.contacts import DUPLICATE, MAX_REPORTED
@@ -803,12 +806,14 @@ def campaign_paths() -> dict[str, Schema]:
                     query(
                         "version",
                         integer(minimum=1, maximum=10**9),
-                        "As it was at this version; one it has not reached: 404.",
+                        "As it was at this version, its sent count, CTR and cost as of the "
+                        "moment it reached it (to the minute); one it has not reached: 404.",
                     ),
                     query(
                         "as_of",
                         string(examples=["2026-03-01T09:00:00Z"]),
-                        "As it was at this time (a date means its start); wins over "
+                        "As it was at this time (a date means its start), its sent count, CTR "
+                        "and cost to the minute (see the stats); cannot be combined with "
                         "`version`. Before its creation: 404.",
                     ),
                 ),
@@ -1197,6 +1202,369 @@ def contact_list_paths() -> dict[str, Schema]:
     }
 
 
+# Campaign activity (F7, F4/F18), carriers (F19, F20) and message links (F8).
+
+
+def delivery_figures_properties() -> dict[str, Schema]:
+    count = integer(minimum=0)
+    return {
+        "sent": integer("Messages the carrier has taken.", minimum=0),
+        **{
+            outcome: documented(count, f"Messages whose final receipt is `{outcome}`.")
+            for outcome in OUTCOMES
+        },
+        "delivery_rate": nullable(
+            number(minimum=0, maximum=100), "Delivered / sent, in percent; null while none is sent."
+        ),
+        "clicks": integer("Every counted visit of the short links.", minimum=0),
+        "unique_clicks": integer("Messages whose short link was visited.", minimum=0),
+        "ctr": nullable(
+            number(minimum=0),
+            "Unique clicks / delivered, in percent (two decimals); null while none is delivered.",
+        ),
+        "cost": ref("Money"),
+        "cost_per_message": nullable(ref("Money"), "Cost / sent; null while none is sent."),
+    }
+
+
+def activity_schemas() -> dict[str, Schema]:
+    figures = delivery_figures_properties()
+    time_or_null = nullable(ref("Time"))
+    count = integer(minimum=0)
+    return {
+        "VariantStats": record(
+            {
+                "id": ref("Uuid"),
+                "text": nullable(string(), "Null for a variant the campaign no longer has."),
+                "weight": nullable(integer(minimum=1)),
+                **figures,
+            }
+        ),
+        "DomainStats": record({"domain": ref("DomainName"), **figures}),
+        "MinuteStats": record(
+            {
+                "minute": documented(ref("Time"), "The minute's start."),
+                "sent": count,
+                **{outcome: count for outcome in OUTCOMES},
+                "failed_total": integer("undelivered + failed + no_route + rejected.", minimum=0),
+                "clicks": count,
+                "opt_outs": count,
+                "replies": count,
+                "cost": ref("Money"),
+            },
+            description="What happened in one minute (by the carrier's and the recipient's "
+            "times). Minutes without activity are left out.",
+        ),
+        "CampaignStats": record(
+            {
+                "campaign_id": ref("Uuid"),
+                "as_of": documented(time_or_null, "The `as_of` asked for, or null for now."),
+                "status": enum(Status),
+                "recipients": integer(
+                    "The audience fixed at preparation (after suppression).", minimum=0
+                ),
+                "queued": nullable(
+                    count,
+                    "Recorded but not yet taken by the carrier; null with `as_of` (not kept "
+                    "per minute).",
+                ),
+                **figures,
+                "opt_outs": integer("Numbers opted out through this campaign.", minimum=0),
+                "replies": count,
+                "started_at": time_or_null,
+                "finished_at": time_or_null,
+                "by_variant": nullable(
+                    array(ref("VariantStats")),
+                    "The campaign's variants in order (then any it no longer has); null with "
+                    "`as_of`. Opt-outs and replies are not attributed to variants.",
+                ),
+                "by_domain": nullable(
+                    array(ref("DomainStats")),
+                    "Per Short URL domain, by name; null with `as_of`.",
+                ),
+                "series": array(ref("MinuteStats"), "In time order."),
+            }
+        ),
+        "Message": record(
+            {
+                "id": string("The message's id, which is also its short link's code."),
+                "recipient": string(examples=["+447700900123"]),
+                "variant_id": ref("Uuid"),
+                "text": string("As sent, links included."),
+                "parts": integer(minimum=1),
+                "cost": ref("Money"),
+                "domain": nullable(ref("DomainName"), "The Short URL's domain."),
+                "short_url": nullable(string(examples=["https://go.example.com/s/8r19mBlAy0"])),
+                "optout_domain": nullable(ref("DomainName")),
+                "optout_url": nullable(string(examples=["https://out.example.com/o/RXP9rGRIjk"])),
+                "status": enum(("queued", "sent", *OUTCOMES)),
+                "created_at": ref("Time"),
+                "sent_at": time_or_null,
+                "clicked_at": documented(time_or_null, "Its first counted click."),
+            }
+        ),
+        "MessagePage": record(
+            {
+                "items": array(ref("Message")),
+                "total": integer("Messages of the campaign.", minimum=0),
+                "page": integer(minimum=1),
+                "per_page": integer(minimum=1, maximum=MAX_PER_PAGE),
+            },
+            description="One page of the message log, in audience order.",
+        ),
+        "VariantEstimate": record(
+            {
+                "id": ref("Uuid"),
+                "weight": integer(minimum=1),
+                "sample": string(
+                    "The text as the first recipient would get it, with links as long as real ones."
+                ),
+                "encoding": enum(("GSM-7", "UCS-2")),
+                "units": integer("Its length in GSM-7 septets or UCS-2 units.", minimum=0),
+                "parts": integer(minimum=1),
+                "recipients": integer("Recipients the ratio gives it.", minimum=0),
+                "cost": ref("Money"),
+            }
+        ),
+        "Estimate": record(
+            {
+                "campaign_id": ref("Uuid"),
+                "recipients": integer(
+                    "After merging lists and removing opted-out numbers.", minimum=0
+                ),
+                "parts": integer("SMS parts in all.", minimum=0),
+                "cost": ref("Money"),
+                "cost_per_message": nullable(ref("Money")),
+                "variants": array(ref("VariantEstimate")),
+                "by_prefix": array(
+                    record(
+                        {
+                            "prefix": string("Digits after `+`; empty for the default price."),
+                            "recipients": integer(minimum=0),
+                            "price_per_part": ref("Money"),
+                        }
+                    ),
+                    "The audience per priced destination prefix.",
+                ),
+                "link_domains": record(
+                    {"short": nullable(ref("DomainName")), "optout": nullable(ref("DomainName"))},
+                    description="The domains the sample links use: the first usable one of "
+                    "each link, else the first named; null when the texts do not use the link "
+                    "or it names none.",
+                ),
+                "problems": array(
+                    string(), "Content that preparation would reject; empty when none."
+                ),
+            }
+        ),
+        "Receipt": request_object(
+            {
+                "message_id": string(
+                    "The message's id (its short link's code).", minLength=1, maxLength=200
+                ),
+                "status": enum(RECEIPT_STATUSES),
+                "at": string(
+                    "When the carrier saw it; must carry a zone. Default: when it arrives.",
+                    format="date-time",
+                ),
+            },
+            ("message_id", "status"),
+            "One delivery receipt.",
+        ),
+        "ReceiptBatch": request_object(
+            {"receipts": array(ref("Receipt"), maxItems=MAX_RECEIPTS)}, ("receipts",)
+        ),
+        "ReceiptsApplied": record(
+            {
+                "applied": integer("Receipts that moved a message's status forwards.", minimum=0),
+                "ignored": integer(
+                    "Receipts for unknown messages, repeated, or late (not moving forwards).",
+                    minimum=0,
+                ),
+            }
+        ),
+        "InboundReply": request_object(
+            {
+                "from": string(
+                    "The replying number, with `+` or `00` and its country code.",
+                    examples=["+447700900123"],
+                ),
+                "text": string("The reply; the first 1600 characters are kept."),
+                "at": string(
+                    "When it was received; must carry a zone. Default: when it arrives.",
+                    format="date-time",
+                ),
+            },
+            ("from", "text"),
+        ),
+        "ReplyRecorded": record(
+            {
+                "campaign_id": nullable(
+                    ref("Uuid"), "The latest campaign that messaged the number; null if none."
+                ),
+                "opted_out": boolean(
+                    "True when this reply opted the number out: its first word is one of "
+                    f"{', '.join(sorted(STOP_WORDS))} (any case) and the number was not opted "
+                    "out already."
+                ),
+            }
+        ),
+    }
+
+
+ESTIMATE_TEXT = """\
+What the wizard's Summary shows: the audience as preparation would fix it now (the lists
+merged, each number once, opted-out numbers removed) and, per variant, its encoding, parts and
+cost. Texts are rendered with links exactly as long as real ones (`https://<domain>/s/` and a
+10-character code) and with the first recipient's columns for the contact placeholders.
+Recipients get variants by the ratio exactly as the engine gives them (by their position in
+the audience) and are priced per part by destination prefix, so the estimate is the cost the
+campaign will have unless the ratio, the prices, the audience or the placeholders' lengths
+differ.
+"""
+
+STATS_TEXT = """\
+F7: counts over the campaign's messages. Outcomes are final receipts; `delivered + undelivered
++ failed + no_route + rejected` never exceeds `sent`, and equals it once every receipt is in.
+Percentages have two decimals.
+
+With `as_of`, the counts are summed from the per-minute series up to and including the minute
+that holds `as_of`, so they are precise to the minute; the campaign's own fields (`recipients`,
+`status`, times) are as they were at `as_of`.
+"""
+
+
+def activity_paths() -> dict[str, Schema]:
+    campaign_id = path_parameter("id", ref("Uuid"), "The campaign's id.")
+    return {
+        "/api/campaigns/{id}/stats": {
+            "get": operation(
+                "campaignStats",
+                "A campaign's stats, now or as of a moment",
+                tag="campaigns",
+                description=STATS_TEXT,
+                parameters=(
+                    campaign_id,
+                    query(
+                        "as_of",
+                        string(examples=["2026-03-01T09:30:00Z"]),
+                        "Minute-precise: the counts up to the end of the minute holding this "
+                        "time (a date means its start). Before the campaign's creation: 404.",
+                    ),
+                ),
+                responses={"200": answer("The stats.", "CampaignStats")},
+                errors=(404, 422),
+            )
+        },
+        "/api/campaigns/{id}/messages": {
+            "get": operation(
+                "campaignMessages",
+                "A campaign's message log",
+                tag="campaigns",
+                parameters=(campaign_id, shared("page"), shared("per_page")),
+                responses={"200": answer("One page.", "MessagePage")},
+                errors=(404, 422),
+            )
+        },
+        "/api/campaigns/{id}/estimate": {
+            "get": operation(
+                "campaignEstimate",
+                "The Summary: recipients, parts and estimated cost",
+                tag="campaigns",
+                description=ESTIMATE_TEXT,
+                parameters=(campaign_id,),
+                responses={"200": answer("The estimate.", "Estimate")},
+                errors=(404,),
+            )
+        },
+        "/api/carrier/receipts": {
+            "post": operation(
+                "carrierReceipts",
+                "Take delivery receipts",
+                tag="carriers",
+                description=f"At most {MAX_RECEIPTS} receipts a call, in a body of at most "
+                f"{MAX_RECEIPTS_BODY // (1024 * 1024)} MiB; a single receipt object is taken "
+                "too. Receipts may come late, out of order and more than once: a message's "
+                "status only moves forwards (queued, sent, then one final outcome), so a late "
+                "`sent` never overwrites `delivered`, and a repeat counts once. Every receipt "
+                "is checked first; when one is not acceptable (422, `details` names each) none "
+                "is applied.",
+                request={
+                    "required": True,
+                    "content": {JSON: {"schema": {"oneOf": [ref("ReceiptBatch"), ref("Receipt")]}}},
+                },
+                responses={"200": answer("What was applied.", "ReceiptsApplied")},
+            )
+        },
+        "/api/inbound": {
+            "post": operation(
+                "inboundReply",
+                "Take a reply",
+                tag="carriers",
+                description="F19: recorded against the latest campaign that messaged the "
+                "number. A reply whose first word is a stop word opts the number out of "
+                "every later campaign. A number that cannot be read is 422.",
+                request=body("InboundReply"),
+                responses={"200": answer("The reply was recorded.", "ReplyRecorded")},
+            )
+        },
+    }
+
+
+def link_paths() -> dict[str, Schema]:
+    html = {"text/html": {"schema": string()}}
+    code = path_parameter("code", string(pattern="^[0-9A-Za-z_-]{1,64}$"), "The link's code.")
+    missing = {"description": "No message has this code: an HTML page.", "content": html}
+    page = {"description": "The opt-out page (HTML).", "content": html}
+    return {
+        "/s/{code}": {
+            "get": operation(
+                "shortLink",
+                "Follow a message's short link",
+                tag="links",
+                description="Redirects to the campaign's Short URL target (as it is now) and "
+                "counts a click. `HEAD` answers the same redirect without counting, and so do "
+                "link previews and scanners, recognised by a User-Agent containing any of "
+                f"(case-insensitively): {', '.join(PREVIEW_AGENTS)}.",
+                parameters=(code,),
+                responses={
+                    "302": {
+                        "description": "To the target; not to be cached.",
+                        "headers": {
+                            "Location": {
+                                "schema": string(examples=["https://shop.example.com/spring"])
+                            }
+                        },
+                    },
+                    "404": missing,
+                },
+            )
+        },
+        "/o/{code}": {
+            "get": operation(
+                "optoutPage",
+                "The opt-out page",
+                tag="links",
+                description='Asks "Stop messages from <sender>?" with the number masked '
+                "(`+44••••••0123`) and a Stop messages button; says so when the number is "
+                "opted out already. Nothing changes until the button is pressed.",
+                parameters=(code,),
+                responses={"200": page, "404": missing},
+            ),
+            "post": operation(
+                "optOut",
+                "Opt the number out",
+                tag="links",
+                description="The page's form (no body needed): opts the message's number out "
+                "of every later campaign and shows a confirmation. Repeating it changes "
+                "nothing and says the number is opted out already.",
+                parameters=(code,),
+                responses={"200": page, "404": missing},
+            ),
+        },
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -1210,6 +1578,8 @@ def openapi_document() -> dict[str, Any]:
             {"name": "streams", "description": "Sending streams."},
             {"name": "events", "description": "The stored event history, for analysts."},
             {"name": "operations", "description": "Health, readiness and this document."},
+            {"name": "carriers", "description": "Delivery receipts and replies from carriers."},
+            {"name": "links", "description": "The short and opt-out links in messages (HTML)."},
             {"name": "pages", "description": "HTML pages."},
         ],
         "paths": {
@@ -1218,6 +1588,8 @@ def openapi_document() -> dict[str, Any]:
             **domain_paths(),
             **pool_and_stream_paths(),
             **contact_list_paths(),
+            **activity_paths(),
+            **link_paths(),
             **page_paths(),
         },
         "components": {
@@ -1226,6 +1598,7 @@ def openapi_document() -> dict[str, Any]:
                 **request_schemas(),
                 **response_schemas(),
                 **contact_list_schemas(),
+                **activity_schemas(),
             },
             "parameters": page_parameters(),
             "responses": {name: error_response(s) for s, (name, _t, _c) in ERRORS.items()},

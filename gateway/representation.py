@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from domain.campaign import Campaign
@@ -10,10 +11,13 @@ from domain.link_domain import LinkDomain
 from domain.pool import DomainPool
 from domain.status import allowed_commands
 from domain.stream import Stream
+from gateway.stats import campaign_figures
 
 
-def campaign_json(campaign: Campaign) -> dict[str, Any]:
+def campaign_json(campaign: Campaign, totals: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The campaign; `totals` are its activity counters (none yet when not given)."""
     fields = campaign.fields
+    figures = campaign_figures(totals)
     return {
         "id": str(campaign.id),
         "version": campaign.version,
@@ -38,9 +42,9 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "sending_schedule": fields.get("sending_schedule"),
         "pause_rules": fields.get("pause_rules", []),
         "ctr_indicators": fields.get("ctr_indicators"),
-        "recipients": {"total": campaign.recipients, "sent": 0},
-        "ctr": None,
-        "cost": "0.0000",
+        "recipients": {"total": campaign.recipients, "sent": figures["sent"]},
+        "ctr": figures["ctr"],
+        "cost": figures["cost"],
         "started_at": format_time(campaign.started_at) if campaign.started_at else None,
         "finished_at": format_time(campaign.finished_at) if campaign.finished_at else None,
         "allowed_commands": allowed_commands(campaign.status),

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from domain.application import CampaignPlatform
 from infra.contacts import ContactStore
+from infra.sending import Sending
 from projections.campaign_list import CampaignListView
 from projections.database import Database
 from projections.messages import EventMessage
@@ -17,6 +18,7 @@ class Services(Protocol):
     database: Database
     campaign_list: CampaignListView
     projector: Projector
+    sending: Sending  # its activity store: messages, receipts, clicks, opt-outs, replies
     contacts: ContactStore
 
     def wait_for_own_writes(self) -> bool: ...

@@ -679,7 +679,7 @@ class ActivityStore:
         if not list_ids:
             return []
         sql, params = self.audience_select(list_ids)
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             length = int(prefix_length)  # a literal: PostgreSQL groups by the same expression
             cursor.execute(
                 f"SELECT SUBSTR(phone, 1, {length}), COUNT(*) FROM ({sql}) AS audience "
@@ -694,7 +694,7 @@ class ActivityStore:
         if not list_ids:
             return None
         sql, params = self.audience_select(list_ids)
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             cursor.execute(f"{sql} ORDER BY phone LIMIT 1", params)
             row = cursor.fetchone()
         return (str(row[0]), json.loads(row[1])) if row else None
@@ -702,7 +702,7 @@ class ActivityStore:
     def unique_clicks_before(self, campaign_id: str, moment: datetime) -> int:
         """Messages of the campaign first clicked before `moment` (the per-minute stats do
         not keep unique clicks)."""
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             cursor.execute(
                 "SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND clicked_at < ?",
                 (campaign_id, format_time(moment)),

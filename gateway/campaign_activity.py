@@ -1,0 +1,179 @@
+"""A campaign's activity over HTTP: its stats (F7), its message log, and the wizard's
+Summary estimate (F4, F18)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from domain.application import parse_id
+from domain.campaign import Campaign
+from domain.content import content_problems
+from domain.estimate import Estimate, PrefixGroup, estimate
+from domain.pricing import FOUR_PLACES, money
+from gateway.api import MAX_PER_PAGE, call, platform_of
+from gateway.inputs import query_int, query_time
+from gateway.services import Services
+from gateway.stats import CampaignStats
+from projections.activity import from_units
+
+# Stats.
+
+
+async def campaign_stats(request: Request) -> Response:
+    campaign_id = parse_id(request.path_params["id"], "campaign")
+    as_of = query_time(request, "as_of")
+    platform = platform_of(request)
+    campaign = await call(platform.app.get_campaign, campaign_id, as_of=as_of)
+    stats = CampaignStats(platform.sending.activity)
+    return JSONResponse(await call(stats.stats, campaign, as_of))
+
+
+# The message log.
+
+
+def link(domain: str | None, kind: str, code: str) -> str | None:
+    return f"https://{domain}/{kind}/{code}" if domain else None
+
+
+def message_json(row: tuple[Any, ...]) -> dict[str, Any]:
+    (
+        message_id,
+        optout_code,
+        recipient,
+        variant_id,
+        text,
+        parts,
+        cost_units,
+        domain,
+        optout_domain,
+        status,
+        sent_at,
+        created_at,
+        clicked_at,
+    ) = row
+    return {
+        "id": message_id,
+        "recipient": recipient,
+        "variant_id": variant_id,
+        "text": text,
+        "parts": int(parts),
+        "cost": money(from_units(int(cost_units))),
+        "domain": domain,
+        "short_url": link(domain, "s", message_id),
+        "optout_domain": optout_domain,
+        "optout_url": link(optout_domain, "o", optout_code),
+        "status": status,
+        "created_at": created_at,
+        "sent_at": sent_at,
+        "clicked_at": clicked_at,
+    }
+
+
+async def campaign_messages(request: Request) -> Response:
+    campaign_id = parse_id(request.path_params["id"], "campaign")
+    page = query_int(request, "page", 1, 1, 1_000_000)
+    per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
+    platform = platform_of(request)
+    await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
+    rows, total = await call(platform.sending.activity.messages, str(campaign_id), page, per_page)
+    return JSONResponse(
+        {
+            "items": [message_json(row) for row in rows],
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+        }
+    )
+
+
+# The Summary's estimate.
+
+
+def first_domain(platform: Services, campaign: Campaign, kind: str) -> str | None:
+    """The domain the link's first messages would go through: the first usable one (as the
+    engine allocates), else the first named."""
+    if kind not in campaign.links_used():
+        return None
+    domains = platform.app.campaign_domains(campaign, kind)
+    limit = platform.app.domain_limit()
+    usable = [d for d in domains if d.is_usable(limit)]
+    chosen = usable or domains
+    return chosen[0].name if chosen else None
+
+
+def estimate_campaign(platform: Services, campaign: Campaign) -> dict[str, Any]:
+    activity, prices = platform.sending.activity, platform.sending.engine.prices
+    lists = list(campaign.fields.get("contact_lists", []))
+    audience = [PrefixGroup(p, n) for p, n in activity.count_audience(lists, 1 + prices.longest)]
+    sample = activity.first_of_audience(lists)
+    short, optout = (
+        first_domain(platform, campaign, "short"),
+        first_domain(platform, campaign, "optout"),
+    )
+    result = estimate(
+        campaign.fields.get("variants", []),
+        audience,
+        prices,
+        sample[1] if sample else {},
+        short,
+        optout,
+    )
+    return estimate_json(campaign, result, {"short": short, "optout": optout})
+
+
+def estimate_json(
+    campaign: Campaign, result: Estimate, domains: dict[str, str | None]
+) -> dict[str, Any]:
+    per_message = (
+        money((result.cost / result.recipients).quantize(FOUR_PLACES))
+        if result.recipients
+        else None
+    )
+    return {
+        "campaign_id": str(campaign.id),
+        "recipients": result.recipients,
+        "parts": result.parts,
+        "cost": money(result.cost),
+        "cost_per_message": per_message,
+        "variants": [
+            {
+                "id": v.id,
+                "weight": v.weight,
+                "sample": v.sample,
+                "encoding": v.encoding,
+                "units": v.units,
+                "parts": v.parts,
+                "recipients": v.recipients,
+                "cost": money(v.cost),
+            }
+            for v in result.variants
+        ],
+        "by_prefix": [
+            {
+                "prefix": group.prefix,
+                "recipients": group.recipients,
+                "price_per_part": money(group.price_per_part),
+            }
+            for group in result.prices
+        ],
+        "link_domains": domains,
+        "problems": content_problems(campaign.fields),
+    }
+
+
+async def campaign_estimate(request: Request) -> Response:
+    campaign_id = parse_id(request.path_params["id"], "campaign")
+    platform = platform_of(request)
+    campaign = await call(platform.app.get_campaign, campaign_id)
+    return JSONResponse(await call(estimate_campaign, platform, campaign))
+
+
+routes = [
+    Route("/api/campaigns/{id}/stats", campaign_stats, methods=["GET"]),
+    Route("/api/campaigns/{id}/messages", campaign_messages, methods=["GET"]),
+    Route("/api/campaigns/{id}/estimate", campaign_estimate, methods=["GET"]),
+]
