@@ -81,7 +81,8 @@ class Platform:
         """Catches the read models up, keeps them fed in the background, and starts sending."""
         self.feed.catch_up()
         self.feed.start()
-        self.sending.start()
+        if self.settings.sending:
+            self.sending.start()
 
     def close(self) -> None:
         self.sending.stop()
@@ -113,13 +114,11 @@ def build(settings: Settings) -> Platform:
     app = CampaignPlatform(env=store_environment(settings))
     app.ensure_demo_stream()
     database = read_database(settings)
+    contacts = contact_store(settings, database, app)
+    contacts.create_tables()  # first: the read models' database attaches its file
     campaign_list = CampaignListView()
     projector = Projector(database, [campaign_list], PROJECTOR_NAME)
     projector.create_tables()
     feed = LogFeed(app, projector)
-    contacts = contact_store(settings, database, app)
-    contacts.create_tables()
-    sending = build_sending(
-        app, database, campaign_list, CONTACTS_TABLE[database.dialect]
-    )
+    sending = build_sending(app, database, campaign_list, CONTACTS_TABLE[database.dialect])
     return Platform(settings, app, database, campaign_list, projector, feed, contacts, sending)

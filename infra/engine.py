@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from domain.application import CampaignPlatform
@@ -60,7 +59,6 @@ class LinkPlan:
 
     short: list[str | None]
     optout: list[str | None]
-    usage: Counter[str]
 
 
 class TokenBucket:
@@ -288,7 +286,7 @@ class Engine:
         count = len(plan.short)
         recipients = self.activity.recipients_from(campaign_id, first, count)
         messages = self.build(campaign, recipients, plan)
-        self.dispatch(campaign, messages, plan.usage, stream.options, stream.carrier)
+        self.dispatch(campaign, messages)
         return True
 
     def usable_stream(self, campaign: Campaign) -> Stream | None:
@@ -324,11 +322,7 @@ class Engine:
         if exhausted:
             self.suspend_for_domains(campaign, exhausted, limit)
             return None
-        short, optout = plans["short"][:wanted], plans["optout"][:wanted]
-        usage: Counter[str] = Counter()
-        for pair in zip(short, optout, strict=True):
-            usage.update({name for name in pair if name})
-        return LinkPlan(short, optout, usage)
+        return LinkPlan(plans["short"][:wanted], plans["optout"][:wanted])
 
     def suspend_for_domains(
         self, campaign: Campaign, exhausted: dict[str, list[str]], limit: int
@@ -382,18 +376,14 @@ class Engine:
             )
         return messages
 
-    def dispatch(
-        self,
-        campaign: Campaign,
-        messages: list[OutgoingMessage],
-        usage: Counter[str],
-        options: dict[str, Any],
-        carrier: str,
-    ) -> None:
-        self.activity.add_messages(messages, self.now())
-        self.record_batch(str(campaign.id), messages, usage)
-        self.carrier.submit(messages, two_way=campaign.fields.get("type") == "two_way")
-        self.activity.mark_sent(messages, self.now())
+    def dispatch(self, campaign: Campaign, messages: list[OutgoingMessage]) -> None:
+        opted_out = self.activity.opted_out([m.recipient for m in messages])
+        blocked = frozenset(m.id for m in messages if m.recipient in opted_out)
+        self.activity.add_messages(messages, self.now(), blocked)
+        outgoing = [m for m in messages if m.id not in blocked]
+        self.record_batch(str(campaign.id), messages, usage_of(outgoing))
+        self.carrier.submit(outgoing, two_way=campaign.fields.get("type") == "two_way")
+        self.activity.mark_sent(outgoing, self.now())
 
     def record_batch(
         self, campaign_id: str, messages: list[OutgoingMessage], usage: Counter[str]
@@ -437,13 +427,14 @@ class Engine:
                 recorded_until = dispatch_log.next_seq if dispatch_log else 0
                 unrecorded = [m for m in messages if m.seq >= recorded_until]
                 if unrecorded:
-                    usage: Counter[str] = Counter()
-                    for m in unrecorded:
-                        usage.update({name for name in (m.domain, m.optout_domain) if name})
-                    self.record_batch(campaign_id, unrecorded, usage)
+                    self.record_batch(campaign_id, unrecorded, usage_of(unrecorded))
                 self.carrier.submit(messages, two_way=campaign.fields.get("type") == "two_way")
                 self.activity.mark_sent(messages, self.now())
 
 
-def decimal_cost(units: int) -> Decimal:
-    return from_units(units)
+def usage_of(messages: list[OutgoingMessage]) -> Counter[str]:
+    """Messages per domain: a message counts once for each domain its links use."""
+    usage: Counter[str] = Counter()
+    for message in messages:
+        usage.update({name for name in (message.domain, message.optout_domain) if name})
+    return usage

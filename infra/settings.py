@@ -18,6 +18,8 @@ ENVIRONMENT_VARIABLES = {
     "CAMPAIGNS_PORT": "port the server listens on; 8000",
     "CAMPAIGNS_READ_WAIT": "seconds a read waits for the read models to reflect this "
     "process's own writes; 2",
+    "CAMPAIGNS_SENDING": "on: this process runs the sending engine and the demo carrier; off "
+    "for a process that only serves the API; on",
 }
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -48,6 +50,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     read_wait: float = 2.0
+    sending: bool = True
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +63,7 @@ class Settings:
             host=env.get("CAMPAIGNS_HOST", "127.0.0.1"),
             port=parse_int(env, "CAMPAIGNS_PORT", 8000),
             read_wait=float(env.get("CAMPAIGNS_READ_WAIT", "2")),
+            sending=parse_switch(env, "CAMPAIGNS_SENDING", True),
         )
 
     def with_changes(self, **changes: object) -> Settings:
@@ -81,6 +85,17 @@ def parse_int(env: Mapping[str, str], key: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise SettingsError(f"{key} must be a whole number, not {value!r}") from None
+
+
+def parse_switch(env: Mapping[str, str], key: str, default: bool) -> bool:
+    value = env.get(key, "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise SettingsError(f"{key} must be on or off, not {value!r}")
 
 
 def parse_database_url(url: str, schema: str) -> PostgresLocation:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,9 +21,10 @@ from domain.fields import format_time
 from projections.database import Cursor, Database
 
 OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
-RANK = {"queued": 0, "sent": 1, **{outcome: 2 for outcome in OUTCOMES}}
+RANK = {"queued": 0, "sent": 1, **{outcome: 2 for outcome in OUTCOMES}, "suppressed": 3}
 COUNTERS = (
     "queued",
+    "suppressed",
     "sent",
     *OUTCOMES,
     "clicks",
@@ -198,6 +199,7 @@ SCHEMA = (
         scope TEXT NOT NULL,
         key TEXT NOT NULL,
         queued BIGINT NOT NULL DEFAULT 0,
+        suppressed BIGINT NOT NULL DEFAULT 0,
         sent BIGINT NOT NULL DEFAULT 0,
         delivered BIGINT NOT NULL DEFAULT 0,
         undelivered BIGINT NOT NULL DEFAULT 0,
@@ -240,19 +242,14 @@ class ActivityStore:
         in the order of the numbers. Replaces an earlier snapshot; returns its size."""
         if not list_ids:
             return 0
-        marks = ", ".join("?" for _ in list_ids)
-        precedence = " ".join(f"WHEN ? THEN {i}" for i in range(len(list_ids)))
+        audience, params = self.audience_select(list_ids)
         with self.database.transaction() as cursor:
             cursor.execute("DELETE FROM recipients WHERE campaign_id = ?", (campaign_id,))
             cursor.execute(
                 "INSERT INTO recipients (campaign_id, seq, phone, fields) "
-                "SELECT ?, ROW_NUMBER() OVER (ORDER BY phone) - 1, phone, fields FROM ("
-                "  SELECT phone, fields, ROW_NUMBER() OVER ("
-                f"    PARTITION BY phone ORDER BY CASE list_id {precedence} END) AS choice"
-                f"  FROM {self.contacts_table} WHERE list_id IN ({marks})"
-                ") AS merged "
-                "WHERE choice = 1 AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone = merged.phone)",
-                (campaign_id, *list_ids, *list_ids),
+                "SELECT ?, ROW_NUMBER() OVER (ORDER BY phone) - 1, phone, fields "
+                f"FROM ({audience}) AS audience",
+                (campaign_id, *params),
             )
             cursor.execute("SELECT COUNT(*) FROM recipients WHERE campaign_id = ?", (campaign_id,))
             row = cursor.fetchone()
@@ -291,8 +288,17 @@ class ActivityStore:
             row = cursor.fetchone()
         return 0 if row is None or row[0] is None else int(row[0]) + 1
 
-    def add_messages(self, messages: Sequence[OutgoingMessage], at: datetime) -> int:
-        """Records messages as queued before the carrier has them; returns how many were new."""
+    def add_messages(
+        self,
+        messages: Sequence[OutgoingMessage],
+        at: datetime,
+        suppressed: frozenset[str] = frozenset(),
+    ) -> int:
+        """Records messages as queued before the carrier has them; returns how many were new.
+
+        A message whose recipient opted out after the audience was fixed is recorded as
+        suppressed instead: it keeps the recipient's place and is the evidence that the
+        opt-out blocked it; it is never handed to a carrier."""
         if not messages:
             return 0
         now = format_time(at)
@@ -307,7 +313,7 @@ class ActivityStore:
                 return 0  # this batch was recorded before a restart
             cursor.executemany(
                 f"INSERT INTO messages ({MESSAGE_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         m.id,
@@ -322,6 +328,7 @@ class ActivityStore:
                         m.cost_units,
                         m.domain,
                         m.optout_domain,
+                        "suppressed" if m.id in suppressed else "queued",
                         now,
                         now,
                     )
@@ -329,7 +336,10 @@ class ActivityStore:
                 ],
             )
             deltas = Deltas()
-            deltas.add(messages[0].campaign_id, "queued", len(messages))
+            blocked = sum(1 for m in messages if m.id in suppressed)
+            deltas.add(messages[0].campaign_id, "queued", len(messages) - blocked)
+            if blocked:
+                deltas.add(messages[0].campaign_id, "suppressed", blocked)
             deltas.write(cursor)
         return len(messages)
 
@@ -374,13 +384,21 @@ class ActivityStore:
             deltas.write(cursor)
         return len(fresh)
 
-    @staticmethod
-    def statuses(cursor: Cursor, ids: Sequence[str]) -> dict[str, str]:
+    @property
+    def locking(self) -> str:
+        """What a read of rows about to change adds, so concurrent writers on PostgreSQL
+        queue on the rows (in one order: no deadlock) instead of both counting a change.
+        SQLite needs nothing: a write transaction holds the whole database."""
+        return " ORDER BY id FOR UPDATE" if self.database.dialect == "postgres" else ""
+
+    def statuses(self, cursor: Cursor, ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
+        ids = sorted(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             cursor.execute(
-                f"SELECT id, status FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})",
+                f"SELECT id, status FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})"
+                + self.locking,
                 chunk,
             )
             found.update((str(i), str(s)) for i, s in cursor.fetchall())
@@ -435,14 +453,15 @@ class ActivityStore:
             deltas.write(cursor)
         return len(updates)
 
-    @staticmethod
-    def message_facts(cursor: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def message_facts(self, cursor: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
+        ids = sorted(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             cursor.execute(
                 "SELECT id, campaign_id, variant_id, domain, status, cost_units, recipient, "
-                f"clicked_at FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})",
+                f"clicked_at FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})"
+                + self.locking,
                 chunk,
             )
             for row in cursor.fetchall():
@@ -467,7 +486,7 @@ class ActivityStore:
             known = self.message_facts(cursor, sorted({c[0] for c in clicks}))
             deltas = Deltas()
             rows = []
-            for message_id, at, agent in clicks:
+            for message_id, at, agent in sorted(clicks, key=lambda click: click[1]):
                 facts = known.get(message_id)
                 if facts is None:
                     continue
@@ -508,14 +527,13 @@ class ActivityStore:
                     message_id=message_id,
                     cursor=own,
                 )
-        cursor.execute("SELECT 1 FROM opt_outs WHERE phone = ?", (phone,))
-        if cursor.fetchone():
-            return False
         cursor.execute(
             "INSERT INTO opt_outs (phone, at, campaign_id, message_id, source) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (phone) DO NOTHING RETURNING phone",
             (phone, format_time(at), campaign_id, message_id, source),
         )
+        if cursor.fetchone() is None:
+            return False  # opted out before: the first opt-out stands
         if campaign_id:
             deltas = Deltas()
             deltas.add(campaign_id, "opt_outs", minute=minute_of(at))
@@ -626,7 +644,16 @@ class ActivityStore:
         }
 
     def campaign_counters(self, campaign_id: str) -> dict[str, int]:
-        return self.counters(campaign_id).get(("campaign", ""), dict.fromkeys(COUNTERS, 0))
+        with self.database.read() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(COUNTERS)} FROM stats "
+                "WHERE campaign_id = ? AND scope = 'campaign' AND key = ''",
+                (campaign_id,),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return dict.fromkeys(COUNTERS, 0)
+        return dict(zip(COUNTERS, map(int, row), strict=True))
 
     def messages(self, campaign_id: str, page: int, per_page: int) -> tuple[list[Any], int]:
         with self.database.read() as cursor:
@@ -645,8 +672,7 @@ class ActivityStore:
     def count_messages_per_recipient(self, campaign_id: str) -> Iterator[tuple[str, int]]:
         with self.database.transaction() as cursor:
             cursor.execute(
-                "SELECT recipient, COUNT(*) FROM messages WHERE campaign_id = ? "
-                "GROUP BY recipient",
+                "SELECT recipient, COUNT(*) FROM messages WHERE campaign_id = ? GROUP BY recipient",
                 (campaign_id,),
             )
             rows = cursor.fetchall()
@@ -671,9 +697,7 @@ class ActivityStore:
         )
         return sql, [*list_ids, *list_ids]
 
-    def count_audience(
-        self, list_ids: Sequence[str], prefix_length: int
-    ) -> list[tuple[str, int]]:
+    def count_audience(self, list_ids: Sequence[str], prefix_length: int) -> list[tuple[str, int]]:
         """How many numbers the audience would have now, per their first `prefix_length`
         characters, in number order; nothing is stored."""
         if not list_ids:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,7 +59,7 @@ class SQLiteDatabase:
 
     def __init__(self, path: Path, attach: dict[str, Path] | None = None) -> None:
         self.path = path
-        self.attach = dict(attach or {})  # other SQLite files this one's queries may join
+        self.attach = dict(attach or {})  # other SQLite files this one's queries may read
         self.local = threading.local()
         self.connections: list[sqlite3.Connection] = []
         self.lock = threading.Lock()
@@ -67,13 +68,15 @@ class SQLiteDatabase:
         connection: sqlite3.Connection | None = getattr(self.local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30, check_same_thread=False
+                self.path, isolation_level=None, timeout=30, check_same_thread=False, uri=True
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=30000")
             for alias, path in self.attach.items():
-                connection.execute("ATTACH DATABASE ? AS " + alias, (str(path),))
+                # Read-only: a write transaction here must not lock the attached file too.
+                uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+                connection.execute("ATTACH DATABASE ? AS " + alias, (uri,))
             self.local.connection = connection
             with self.lock:
                 self.connections.append(connection)

@@ -45,15 +45,18 @@ def drop_schema(url: str, schema: str) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Where the platform keeps its events and read models: empty at the start of a test."""
+    """Where the platform keeps its events and read models: empty at the start of a test.
+
+    The sending engine stays off in the API tests, which move campaigns along by hand; the
+    sending tests drive the engine step by step, and the crash test runs real processes."""
     if request.param == "sqlite":
-        yield Settings(data_dir=tmp_path)
+        yield Settings(data_dir=tmp_path, sending=False)
         return
     url = postgres_url()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     location = parse_database_url(url, schema)
     try:
-        yield Settings(data_dir=tmp_path, postgres=location)
+        yield Settings(data_dir=tmp_path, postgres=location, sending=False)
     finally:
         drop_schema(location.url, schema)
 
