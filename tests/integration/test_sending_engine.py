@@ -372,3 +372,53 @@ def test_a_domain_unused_for_ninety_days_is_archived_by_the_system(sending: Plat
     archived = [m for m in history if m.type == "LinkDomain.StatusChanged"][-1]
     assert archived.data["actor"] == "system"
     assert archived.data["reason"].startswith("unused for 90 days")
+
+
+def test_a_number_opting_out_after_preparation_is_suppressed_and_never_sent(
+    sending: Platform,
+) -> None:
+    add_configured(sending, SHORT, OPTOUT)
+    campaign = new_campaign(sending, [contact_list(sending, 20)], start_at="2999-01-01T00:00:00Z")
+    drive(sending, campaign.id, Status.SCHEDULED)
+    late = "+447700900007"
+    sending.sending.activity.opt_out(late, datetime.now(UTC), source="reply")
+
+    sending.sending.engine.now = lambda: datetime(2999, 1, 1, 0, 1, tzinfo=UTC)
+    drive(sending, campaign.id, Status.FINISHED)
+
+    statuses = {r[2]: r[9] for r in messages_of(sending, campaign.id)}
+    counters = sending.sending.activity.campaign_counters(str(campaign.id))
+    assert statuses[late] == "suppressed"
+    assert counters["suppressed"] == 1 and counters["sent"] == 19
+    assert sending.sending.carrier.accepted_count(late) == 0
+    assert sending.sending.carrier.accepted_count() == 19
+
+
+def test_the_same_receipts_from_many_threads_at_once_count_once(sending: Platform) -> None:
+    import threading
+
+    from projections.activity import Receipt
+
+    add_configured(sending, SHORT, OPTOUT)
+    sending.sending.carrier.delay_scale = 1000.0  # the carrier holds its own reports back
+    campaign = new_campaign(sending, [contact_list(sending, 100)])
+    drive(sending, campaign.id, Status.FINISHED)
+    ids = [r[0] for r in messages_of(sending, campaign.id)]
+    receipts = [Receipt(i, "delivered", datetime.now(UTC)) for i in ids]
+    clicks = [(i, datetime.now(UTC), "phone") for i in ids]
+
+    def report() -> None:
+        sending.sending.activity.apply_receipts(receipts)
+        sending.sending.activity.record_clicks(clicks)
+
+    threads = [threading.Thread(target=report) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    counters = sending.sending.activity.campaign_counters(str(campaign.id))
+    assert counters["sent"] == 100
+    assert counters["delivered"] == 100
+    assert counters["unique_clicks"] == 100
+    assert counters["clicks"] == 600
