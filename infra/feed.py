@@ -38,19 +38,27 @@ class LogFeed:
         self.thread: threading.Thread | None = None
         app.listeners.append(lambda _position: self.wake.set())
 
-    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Applies everything stored so far; returns how many events were applied."""
+    def catch_up(
+        self, progress: Callable[[int, int], None] | None = None, *, known: bool = False
+    ) -> int:
+        """Applies everything stored so far; returns how many events were applied.
+
+        `known` starts from the position this process last saw the read models at, instead of
+        reading it: the projector skips what another writer applied meanwhile anyway.
+        """
         applied = 0
-        position = self.projector.position()
-        last = self.app.recorder.max_notification_id() or 0
+        position = self.projector.known_position if known else self.projector.position()
+        last = (self.app.recorder.max_notification_id() or 0) if progress else 0
         while True:
             messages = read_messages(self.app, position, BATCH)
             if not messages:
                 return applied
             applied += self.projector.handle(messages)
-            position = messages[-1].position
+            position = max(messages[-1].position, self.projector.known_position)
             if progress:
                 progress(position, max(last, position))
+            if len(messages) < BATCH:
+                return applied  # that was the end of the log a moment ago
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.run, name="log-feed", daemon=True)
@@ -59,7 +67,7 @@ class LogFeed:
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                self.catch_up()
+                self.catch_up(known=True)
             except Exception:  # a bad moment of the database: log it and go on polling
                 log.exception("the read models could not catch up; retrying")
                 self.stopping.wait(1)

@@ -7,12 +7,14 @@ aggregates. Both tables change in the projector's transaction, with its position
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from domain.campaign import STATUS_AFTER
 from domain.fields import format_time
+from domain.status import Status
 from projections.database import Cursor, Database
 from projections.messages import EventMessage, dumps
 
@@ -20,6 +22,7 @@ LIST_COLUMNS = (
     "id, version, name, description, status, status_reason, tags, type, stream, sender, "
     "created_at, updated_at, recipients_total, recipients_sent, cost, ctr, position"
 )
+STATUS_QUERY_IDS = 500  # ids per IN (...) list, well under SQLite's limit on parameters
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,144 @@ class ListPage:
 def like_pattern(text: str) -> str:
     escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+class ListBatch:
+    """One batch's changes to the list, its tags and the history, gathered in memory.
+
+    Applying the events one by one would cost several statements each. Here `status` starts
+    as the stored status of the batch's campaigns and follows each event, so that several
+    events of one campaign see the status the previous one left; the rows are then written
+    with one `executemany` per statement. The result is the same as one event at a time.
+    """
+
+    def __init__(self, status: dict[str, str]) -> None:
+        self.status = status  # campaign id -> status, for every campaign that has a row
+        self.inserts: list[tuple[Any, ...]] = []
+        self.updates: dict[str, dict[str, Any]] = {}  # campaign id -> columns to set
+        self.tags: dict[str, list[str]] = {}  # campaign id -> the tags written last
+        self.history: list[tuple[Any, ...]] = []
+
+    def add(self, message: EventMessage) -> None:
+        campaign_id = message.aggregate_id
+        from_status: str | None
+        if message.name == "Created":
+            from_status = None
+            fields = message.data["fields"]
+            if campaign_id not in self.status:  # else the row stays (ON CONFLICT DO NOTHING)
+                self.inserts.append(created_row(message))
+                self.status[campaign_id] = str(Status.DRAFT)
+            self.tags[campaign_id] = fields.get("tags", [])
+        else:
+            from_status = self.status.get(campaign_id)
+            if from_status is None:
+                return  # the list was rebuilt from a later point; nothing to change
+            sets = changed_columns(message)
+            if message.name == "Edited" and "tags" in message.data["changes"]:
+                self.tags[campaign_id] = message.data["changes"]["tags"]
+            self.updates.setdefault(campaign_id, {}).update(sets)
+            self.status[campaign_id] = sets.get("status", from_status)
+        self.history.append(history_row(message, from_status))
+
+    def write(self, cursor: Cursor) -> None:
+        if self.inserts:
+            cursor.executemany(
+                "INSERT INTO campaign_list (id, version, name, name_folded, description, status, "
+                "status_reason, tags, type, stream, sender, created_at, updated_at, position) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                self.inserts,
+            )
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for campaign_id, sets in self.updates.items():
+            columns = tuple(sorted(sets))
+            by_columns.setdefault(columns, []).append(
+                (*(sets[c] for c in columns), campaign_id)
+            )
+        for columns, rows in by_columns.items():
+            assignments = ", ".join(f"{column} = ?" for column in columns)
+            cursor.executemany(f"UPDATE campaign_list SET {assignments} WHERE id = ?", rows)
+        if self.tags:
+            cursor.executemany(
+                "DELETE FROM campaign_tags WHERE campaign_id = ?", [(i,) for i in self.tags]
+            )
+            rows = [(i, tag) for i, tags in self.tags.items() for tag in tags]
+            if rows:
+                cursor.executemany(
+                    "INSERT INTO campaign_tags (campaign_id, tag) VALUES (?, ?)", rows
+                )
+        cursor.executemany(
+            "INSERT INTO campaign_history (position, campaign_id, version, at, type, actor, "
+            "from_status, to_status, reason, command_id, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
+            self.history,
+        )
+
+
+def created_row(message: EventMessage) -> tuple[Any, ...]:
+    fields = message.data["fields"]
+    at = format_time(message.at)
+    return (
+        message.aggregate_id,
+        message.version,
+        fields["name"],
+        fields["name"].casefold(),
+        fields.get("description", ""),
+        str(Status.DRAFT),
+        message.data.get("reason", ""),
+        dumps(fields.get("tags", [])),
+        fields.get("type", "outbound"),
+        fields.get("stream"),
+        fields.get("sender"),
+        at,
+        at,
+        message.position,
+    )
+
+
+def changed_columns(message: EventMessage) -> dict[str, Any]:
+    """The list columns an event after Created sets."""
+    sets: dict[str, Any] = {
+        "version": message.version,
+        "updated_at": format_time(message.at),
+        "position": message.position,
+    }
+    if message.name == "Edited":
+        changes = message.data["changes"]
+        for key in ("name", "description", "type", "stream", "sender"):
+            if key in changes:
+                sets[key] = changes[key]
+        if "name" in changes:
+            sets["name_folded"] = changes["name"].casefold()
+        if "tags" in changes:
+            sets["tags"] = dumps(changes["tags"])
+    if message.name in STATUS_AFTER:
+        sets["status"] = str(STATUS_AFTER[message.name])
+        sets["status_reason"] = message.data.get("reason", "")
+    if "recipients" in message.data:
+        sets["recipients_total"] = message.data["recipients"]
+    return sets
+
+
+def history_row(message: EventMessage, from_status: str | None) -> tuple[Any, ...]:
+    to_status = STATUS_AFTER.get(message.name, from_status)
+    details: dict[str, Any] = {}
+    if message.name == "Edited":
+        details["changed"] = sorted(message.data["changes"])
+    if message.name == "Suspended":
+        details["cause"] = message.data["cause"]
+    return (
+        message.position,
+        message.aggregate_id,
+        message.version,
+        format_time(message.at),
+        message.type,
+        message.data.get("actor", ""),
+        from_status,
+        str(to_status),
+        message.data.get("reason", ""),
+        message.data.get("command_id"),
+        dumps(details),
+    )
 
 
 class CampaignListView:
@@ -116,103 +257,27 @@ class CampaignListView:
 
     # Writing.
 
-    def apply(self, cursor: Cursor, message: EventMessage) -> None:
-        if message.aggregate != "Campaign":
+    def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
+        """Applies a batch of messages, in order, with a few statements for the whole batch."""
+        mine = [m for m in messages if m.aggregate == "Campaign"]
+        if not mine:
             return
-        if message.name == "Created":
-            from_status = None
-            self.insert(cursor, message)
-        else:
-            cursor.execute("SELECT status FROM campaign_list WHERE id = ?", (message.aggregate_id,))
-            row = cursor.fetchone()
-            if row is None:
-                return  # the list was rebuilt from a later point; nothing to change
-            from_status = str(row[0])
-            self.update(cursor, message)
-        to_status = STATUS_AFTER.get(message.name, from_status)
-        details = {}
-        if message.name == "Edited":
-            details["changed"] = sorted(message.data["changes"])
-        if message.name == "Suspended":
-            details["cause"] = message.data["cause"]
-        cursor.execute(
-            "INSERT INTO campaign_history (position, campaign_id, version, at, type, actor, "
-            "from_status, to_status, reason, command_id, details) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
-            (
-                message.position,
-                message.aggregate_id,
-                message.version,
-                format_time(message.at),
-                message.type,
-                message.data.get("actor", ""),
-                from_status,
-                str(to_status),
-                message.data.get("reason", ""),
-                message.data.get("command_id"),
-                dumps(details),
-            ),
-        )
+        batch = ListBatch(self.statuses(cursor, {m.aggregate_id for m in mine}))
+        for message in mine:
+            batch.add(message)
+        batch.write(cursor)
 
-    def insert(self, cursor: Cursor, message: EventMessage) -> None:
-        fields = message.data["fields"]
-        at = format_time(message.at)
-        cursor.execute(
-            "INSERT INTO campaign_list (id, version, name, name_folded, description, status, "
-            "status_reason, tags, type, stream, sender, created_at, updated_at, position) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (
-                message.aggregate_id,
-                message.version,
-                fields["name"],
-                fields["name"].casefold(),
-                fields.get("description", ""),
-                "Draft",
-                message.data.get("reason", ""),
-                dumps(fields.get("tags", [])),
-                fields.get("type", "outbound"),
-                fields.get("stream"),
-                fields.get("sender"),
-                at,
-                at,
-                message.position,
-            ),
-        )
-        self.write_tags(cursor, message.aggregate_id, fields.get("tags", []))
-
-    def update(self, cursor: Cursor, message: EventMessage) -> None:
-        sets: dict[str, Any] = {
-            "version": message.version,
-            "updated_at": format_time(message.at),
-            "position": message.position,
-        }
-        if message.name == "Edited":
-            changes = message.data["changes"]
-            for key in ("name", "description", "type", "stream", "sender"):
-                if key in changes:
-                    sets[key] = changes[key]
-            if "name" in changes:
-                sets["name_folded"] = changes["name"].casefold()
-            if "tags" in changes:
-                sets["tags"] = dumps(changes["tags"])
-                self.write_tags(cursor, message.aggregate_id, changes["tags"])
-        if message.name in STATUS_AFTER:
-            sets["status"] = str(STATUS_AFTER[message.name])
-            sets["status_reason"] = message.data.get("reason", "")
-        if "recipients" in message.data:
-            sets["recipients_total"] = message.data["recipients"]
-        assignments = ", ".join(f"{column} = ?" for column in sets)
-        cursor.execute(
-            f"UPDATE campaign_list SET {assignments} WHERE id = ?",
-            (*sets.values(), message.aggregate_id),
-        )
-
-    def write_tags(self, cursor: Cursor, campaign_id: str, tags: list[str]) -> None:
-        cursor.execute("DELETE FROM campaign_tags WHERE campaign_id = ?", (campaign_id,))
-        cursor.executemany(
-            "INSERT INTO campaign_tags (campaign_id, tag) VALUES (?, ?)",
-            [(campaign_id, tag) for tag in tags],
-        )
+    @staticmethod
+    def statuses(cursor: Cursor, campaign_ids: set[str]) -> dict[str, str]:
+        """The stored status of each of these campaigns that has a row."""
+        found: dict[str, str] = {}
+        ids = sorted(campaign_ids)
+        for start in range(0, len(ids), STATUS_QUERY_IDS):
+            chunk = ids[start : start + STATUS_QUERY_IDS]
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(f"SELECT id, status FROM campaign_list WHERE id IN ({marks})", chunk)
+            found.update((str(row[0]), str(row[1])) for row in cursor.fetchall())
+        return found
 
     # Reading.
 

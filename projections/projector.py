@@ -22,7 +22,8 @@ class View(Protocol):
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None: ...
 
-    def apply(self, cursor: Cursor, message: EventMessage) -> None: ...
+    def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
+        """Applies a batch of messages, in position order, in the caller's transaction."""
 
 
 TRACKING_TABLE = """
@@ -82,10 +83,9 @@ class Projector:
         with self.database.transaction() as cursor:
             position = self.read_position(cursor)
             fresh = [m for m in messages if m.position > position]
-            for message in fresh:
-                for view in self.views:
-                    view.apply(cursor, message)
             if fresh:
+                for view in self.views:
+                    view.apply(cursor, fresh)
                 position = fresh[-1].position
                 cursor.execute(
                     "INSERT INTO projection_tracking (projection, position) VALUES (?, ?) "
