@@ -174,3 +174,16 @@ def campaign_figures(totals: Counters | None) -> dict[str, Any]:
         "ctr": percent(totals.get("unique_clicks", 0), totals.get("delivered", 0)),
         "cost": money(from_units(totals.get("cost_units", 0))),
     }
+
+
+def with_figures(items: list[dict[str, Any]], activity: ActivityStore) -> list[dict[str, Any]]:
+    """List rows with their sent count, CTR and cost from the activity counters."""
+    totals = activity.campaigns_counters([item["id"] for item in items])
+    enriched = []
+    for item in items:
+        figures = campaign_figures(totals.get(item["id"]))
+        recipients = {**item["recipients"], "sent": figures["sent"]}
+        enriched.append(
+            {**item, "recipients": recipients, "ctr": figures["ctr"], "cost": figures["cost"]}
+        )
+    return enriched

@@ -643,6 +643,22 @@ class ActivityStore:
             for row in rows
         }
 
+    def campaigns_counters(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The campaign-wide counters of several campaigns (a page of the list) at once."""
+        found: dict[str, dict[str, int]] = {}
+        with self.database.read() as cursor:
+            for start in range(0, len(campaign_ids), 500):
+                chunk = list(campaign_ids[start : start + 500])
+                cursor.execute(
+                    f"SELECT campaign_id, {', '.join(COUNTERS)} FROM stats "
+                    "WHERE scope = 'campaign' "
+                    f"AND key = '' AND campaign_id IN ({', '.join('?' for _ in chunk)})",
+                    chunk,
+                )
+                for row in cursor.fetchall():
+                    found[str(row[0])] = dict(zip(COUNTERS, map(int, row[1:]), strict=True))
+        return found
+
     def campaign_counters(self, campaign_id: str) -> dict[str, int]:
         with self.database.read() as cursor:
             cursor.execute(

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from domain.errors import DomainError
 from domain.fields import CAMPAIGN_TYPES
 from domain.status import Status
+from gateway.stats import with_figures
 
 HERE = Path(__file__).parent
 templates = Environment(
@@ -56,6 +57,7 @@ async def campaigns_page(request: Request) -> Response:
     result = await run_in_threadpool(
         platform.campaign_list.query, platform.database, filters, page, PER_PAGE
     )
+    items = await run_in_threadpool(with_figures, result.items, platform.sending.activity)
     pages = max(1, -(-result.total // PER_PAGE))
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v]
 
@@ -65,6 +67,7 @@ async def campaigns_page(request: Request) -> Response:
     return render(
         "campaigns.html",
         result=result,
+        items=items,
         filters=filters,
         page=page,
         pages=pages,

@@ -206,6 +206,20 @@ def test_a_finished_campaigns_stats_add_up_and_agree_with_its_message_log(world:
     assert first["short_url"] in first["text"] and first["optout_url"] in first["text"]
 
 
+def test_the_campaigns_list_shows_what_a_campaign_sent_its_ctr_and_cost(world: World) -> None:
+    campaign_id = world.campaign([world.contact_list(phones(40))])
+    world.launch_and_finish(campaign_id)
+    stats = world.stats(campaign_id)
+
+    listed = world.client.get("/api/campaigns").json()["items"]
+    page = world.client.get("/campaigns").text
+
+    row = next(item for item in listed if item["id"] == campaign_id)
+    assert row["recipients"] == {"total": 40, "sent": 40}
+    assert row["cost"] == stats["cost"] and row["ctr"] == stats["ctr"]
+    assert "40/40" in page and stats["cost"] in page
+
+
 def test_the_message_log_is_paged_like_the_list(world: World) -> None:
     campaign_id = world.campaign([world.contact_list(phones(5))])
     world.launch_and_finish(campaign_id)
