@@ -1,7 +1,7 @@
 """Lifecycle commands over HTTP against the bare library, in one run.
 
     .venv/bin/python -m benchmarks.lifecycle [--backend sqlite|postgres|both] [--seconds N]
-        [--clients C] [--repeat R] [--command-ids]
+        [--clients C] [--client asyncio|httpx] [--repeat R] [--command-ids]
         [--variants a,b+c,...] [--profile [--profile-variant v]] [--cpu-profile]
 
 For each backend it measures, one after the other (R interleaved rounds, medians):
@@ -10,9 +10,10 @@ For each backend it measures, one after the other (R interleaved rounds, medians
    and from 4 threads, each thread on its own campaigns;
 2. http: first the harness's own ceiling (the same clients on `GET /healthz`), then
    `POST /api/campaigns/{id}/pause` and `/resume` alternately from C concurrent keep-alive
-   httpx clients (threads), each on its own Started campaigns, against a real uvicorn server
-   in its own process serving `create_app(build(settings), own_platform=True)`; every
-   request's latency is kept;
+   clients (`--client asyncio`, the default: C connections of one event loop in one thread;
+   `--client httpx`: C httpx clients in threads), each on its own Started campaigns, against
+   a real uvicorn server in its own process serving `create_app(build(settings),
+   own_platform=True)` with the sending engine not started; every request's latency is kept;
 then prints commands/s, the ratio HTTP/bare (the best bare figure is the denominator, named),
 the HTTP p50/p99/max, and whether the targets of architecture.md ("What it must reach") are
 met: HTTP >= 50 % of bare and p99 < 50 ms (stated for PostgreSQL; shown for SQLite too).
@@ -489,12 +490,109 @@ def noop_worker(base: str) -> Callable[[float, float], tuple[int, list[float], i
     return work
 
 
+def httpx_command_worker(
+    base: str, mine: list[str], command_ids: bool
+) -> Callable[[float, float], tuple[int, list[float], int, str]]:
+    """One thread, one keep-alive httpx client, pausing and resuming its own campaigns."""
+    import httpx
+
+    def work(measure_from: float, end: float) -> tuple[int, list[float], int, str]:
+        status = dict.fromkeys(mine, "Started")
+        ops, latencies, errors, first_error, i = 0, [], 0, "", 0
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        with httpx.Client(base_url=base, timeout=30, limits=limits) as client:
+            while True:
+                t0 = time.perf_counter()
+                if t0 >= end:
+                    break
+                cid = mine[i % len(mine)]
+                i += 1
+                command = "pause" if status[cid] == "Started" else "resume"
+                body = {"command_id": str(uuid.uuid4())} if command_ids else None
+                response = client.post(f"/api/campaigns/{cid}/{command}", json=body)
+                elapsed = time.perf_counter() - t0
+                if response.status_code == 200:
+                    status[cid] = response.json()["status"]
+                else:
+                    errors += 1
+                    first_error = first_error or f"{response.status_code} {response.text[:300]}"
+                    status[cid] = client.get(f"/api/campaigns/{cid}").json()["status"]
+                if t0 >= measure_from:
+                    ops += 1
+                    latencies.append(elapsed)
+        return ops, latencies, errors, first_error
+
+    return work
+
+
+def asyncio_command_client(mine: list[str], command_ids: bool) -> Any:
+    """One connection of the asyncio client, pausing and resuming its own campaigns."""
+    import json
+
+    from benchmarks._http import Connection
+
+    async def client(
+        connection: Connection, measure_from: float, end: float
+    ) -> tuple[int, list[float], int, str]:
+        status = dict.fromkeys(mine, "Started")
+        latencies: list[float] = []
+        ops, errors, first_error, i = 0, 0, "", 0
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= end:
+                return ops, latencies, errors, first_error
+            cid = mine[i % len(mine)]
+            i += 1
+            command = "pause" if status[cid] == "Started" else "resume"
+            body = json.dumps({"command_id": str(uuid.uuid4())}).encode() if command_ids else None
+            code, answer = await connection.request("POST", f"/api/campaigns/{cid}/{command}", body)
+            elapsed = time.perf_counter() - t0
+            if code == 200:
+                status[cid] = json.loads(answer)["status"]
+            else:
+                errors += 1
+                first_error = first_error or f"{code} {answer[:300].decode(errors='replace')}"
+                _code, current = await connection.request("GET", f"/api/campaigns/{cid}")
+                status[cid] = json.loads(current)["status"]
+            if t0 >= measure_from:
+                ops += 1
+                latencies.append(elapsed)
+
+    return client
+
+
+def client_workers(
+    kind: str, base: str, groups: list[list[str]], *, noop: bool = False, command_ids: bool = False
+) -> list[Callable[[float, float], tuple[int, list[float], int, str]]]:
+    """The load: one httpx client per thread, or every asyncio connection in one thread.
+    `groups` are the campaigns of each client; `noop` sends GET /healthz instead (the
+    harness's ceiling), from as many clients."""
+    if kind == "httpx":
+        if noop:
+            return [noop_worker(base) for _ in groups]
+        return [httpx_command_worker(base, mine, command_ids) for mine in groups]
+    from benchmarks import _http
+
+    host, port = base.removeprefix("http://").split(":")
+    clients = (
+        [_http.get_healthz] * len(groups)
+        if noop
+        else [asyncio_command_client(mine, command_ids) for mine in groups]
+    )
+
+    def work(measure_from: float, end: float) -> tuple[int, list[float], int, str]:
+        return _http.run_clients(host, int(port), clients, measure_from, end)
+
+    return [work]
+
+
 def http_phase(
     store: Store,
     clients: int,
     warmup: float,
     seconds: float,
     *,
+    client: str = "asyncio",
     profile: bool = False,
     variant: str = "baseline",
     command_ids: bool = False,
@@ -506,48 +604,12 @@ def http_phase(
     import httpx
 
     ids = setup_http_campaigns(store, clients * CAMPAIGNS_PER_WORKER)
+    per = CAMPAIGNS_PER_WORKER
+    groups = [ids[k * per : (k + 1) * per] for k in range(clients)]
     with server_process(store, profile=profile, variant=variant, cprofile=cprofile) as (
         base,
         pids,
     ):
-
-        def worker_for(
-            mine: list[str],
-        ) -> Callable[[float, float], tuple[int, list[float], int, str]]:
-            def work(measure_from: float, end: float) -> tuple[int, list[float], int, str]:
-                status = dict.fromkeys(mine, "Started")
-                ops, latencies, errors, first_error, i = 0, [], 0, "", 0
-                limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-                with httpx.Client(base_url=base, timeout=30, limits=limits) as client:
-                    while True:
-                        t0 = time.perf_counter()
-                        if t0 >= end:
-                            break
-                        cid = mine[i % len(mine)]
-                        i += 1
-                        command = "pause" if status[cid] == "Started" else "resume"
-                        body = {"command_id": str(uuid.uuid4())} if command_ids else None
-                        response = client.post(f"/api/campaigns/{cid}/{command}", json=body)
-                        elapsed = time.perf_counter() - t0
-                        if response.status_code == 200:
-                            status[cid] = response.json()["status"]
-                        else:
-                            errors += 1
-                            first_error = (
-                                first_error or f"{response.status_code} {response.text[:300]}"
-                            )
-                            status[cid] = httpx.get(f"{base}/api/campaigns/{cid}").json()["status"]
-                        if t0 >= measure_from:
-                            ops += 1
-                            latencies.append(elapsed)
-                return ops, latencies, errors, first_error
-
-            return work
-
-        workers = [
-            worker_for(ids[k * CAMPAIGNS_PER_WORKER : (k + 1) * CAMPAIGNS_PER_WORKER])
-            for k in range(clients)
-        ]
 
         def mark() -> None:
             httpx.post(f"{base}/_bench/mark", timeout=10)
@@ -555,14 +617,18 @@ def http_phase(
         noop = None
         if noop_seconds:
             noop = run_threads(
-                [noop_worker(base) for _ in range(clients)],
+                client_workers(client, base, groups, noop=True),
                 min(1.0, warmup),
                 noop_seconds,
                 cpu_probe=cpu_probe_for(pids, store.backend),
             )
             say(f"http {store.backend}: no-op GET /healthz {noop.rate:,.0f} requests/s")
         run = run_threads(
-            workers, warmup, seconds, cpu_probe=cpu_probe_for(pids, store.backend), on_measure=mark
+            client_workers(client, base, groups, command_ids=command_ids),
+            warmup,
+            seconds,
+            cpu_probe=cpu_probe_for(pids, store.backend),
+            on_measure=mark,
         )
         report = httpx.get(f"{base}/_bench/report", timeout=30).json()
         report["noop"] = noop
@@ -586,6 +652,7 @@ class Result:
     cprofile: tuple[int, str] = (0, "")
     profile_rate: float = 0.0
     noop: Run | None = None
+    group_commit: tuple[int, int] = (0, 0)  # the HTTP phases' commands saved, transactions
 
     def best_bare(self) -> tuple[float, str]:
         threads, run = max(self.bare.items(), key=lambda item: item[1].rate)
@@ -597,7 +664,8 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
     print()
     print(
         f"Lifecycle commands over HTTP vs bare app.save(): {args.seconds:g} s per phase{rounds}, "
-        f"{args.clients} HTTP clients{' with command ids' if args.command_ids else ''}, "
+        f"{args.clients} {args.client} HTTP clients"
+        f"{' with command ids' if args.command_ids else ''}, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
     )
     header = (
@@ -627,7 +695,10 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         "the best bare figure, p99 < 50 ms"
     )
     print()
-    print(f"Harness ceiling: the same {args.clients} keep-alive httpx clients on GET /healthz:")
+    print(
+        f"Harness ceiling: the same {args.clients} keep-alive {args.client} clients on "
+        "GET /healthz:"
+    )
     for r in results:
         if r.noop is not None:
             cpu = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.noop.cpu.items()) if v >= 0.01)
@@ -635,6 +706,13 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
                 f"  {r.backend:<9} {r.noop.rate:>8,.0f} requests/s, p50 "
                 f"{r.noop.percentile(50):.1f} ms (cores busy: {cpu})"
             )
+    print()
+    print("Group commit in the HTTP phases (warm-up included): commands saved per transaction")
+    for r in results:
+        saved, batches = r.group_commit
+        if batches:
+            each = saved / batches
+            print(f"  {r.backend:<9} {saved:,} in {batches:,} transactions, {each:.1f} each")
     print()
     print(f"CPU while measuring, in cores busy (the machine has {os.cpu_count()}):")
     for r in results:
@@ -731,6 +809,7 @@ def run_backend(backend: str, args: argparse.Namespace, database_url: str | None
         http_runs: list[Run] = []
         noop_runs: list[Run] = []
         variant_runs: dict[str, list[Run]] = {v: [] for v in args.variants}
+        saved = batches = 0
         for repeat in range(1, args.repeat + 1):
             say(f"{backend}: round {repeat} of {args.repeat}: bare library phase")
             for threads, run in bare_phase(
@@ -743,17 +822,22 @@ def run_backend(backend: str, args: argparse.Namespace, database_url: str | None
                 args.clients,
                 warmup,
                 args.seconds,
+                client=args.client,
                 command_ids=args.command_ids,
                 noop_seconds=min(3.0, args.seconds),
             )
             http_runs.append(http_run)
             noop_runs.append(report["noop"])
+            group = report.get("group_commit") or {}
+            saved += group.get("saved", 0)
+            batches += group.get("batches", 0)
             for variant in args.variants:
                 run, _ = http_phase(
                     stores.fresh("var"),
                     args.clients,
                     warmup,
                     args.seconds,
+                    client=args.client,
                     variant=variant,
                     command_ids=args.command_ids,
                 )
@@ -764,6 +848,7 @@ def run_backend(backend: str, args: argparse.Namespace, database_url: str | None
             Run.combine(http_runs),
             {variant: Run.combine(runs) for variant, runs in variant_runs.items()},
             noop=Run.combine([run for run in noop_runs if run is not None]),
+            group_commit=(saved, batches),
         )
         if args.profile:
             say(f"{backend}: profiled HTTP run (instrumented; figures not used above)")
@@ -772,6 +857,7 @@ def run_backend(backend: str, args: argparse.Namespace, database_url: str | None
                 args.clients,
                 warmup,
                 args.seconds,
+                client=args.client,
                 profile=True,
                 command_ids=args.command_ids,
                 variant=args.profile_variant.replace("+", ","),
@@ -785,6 +871,7 @@ def run_backend(backend: str, args: argparse.Namespace, database_url: str | None
                 1,
                 warmup,
                 args.seconds,
+                client=args.client,
                 variant="inline,nofeed",
                 cprofile=True,
                 command_ids=args.command_ids,
@@ -803,6 +890,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=10.0, help="per measured phase (10)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (8)")
+    parser.add_argument(
+        "--client",
+        choices=["asyncio", "httpx"],
+        default="asyncio",
+        help="asyncio: every client a keep-alive connection of one event loop in one thread "
+        "(default; cheap enough not to be the ceiling); httpx: one httpx client per thread "
+        "(the first harness, about 1 ms of CPU per request on the bench side)",
+    )
     parser.add_argument(
         "--repeat",
         type=int,
