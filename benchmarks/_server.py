@@ -228,7 +228,7 @@ def install_profile(timers: Timers, variants: list[str]) -> None:
         (es_app, "deepcopy", "2a.2 deepcopy in app.load"),
         (CampaignPlatform, "commit", "2c app.commit (group commit, remember the state)"),
         (GroupCommit, "save", "2c.1 GroupCommit.save (wait for the batch, or lead it)"),
-        (CampaignPlatform, "save", "2c.2 app.save (one txn for a batch + notify)"),
+        (CampaignPlatform, "store_events", "2c.2 app.store_events (one txn for a batch)"),
         (Campaign, "pause", "2b decide: Campaign.pause"),
         (Campaign, "resume", "2b decide: Campaign.resume"),
         (Projector, "handle", "feed: Projector.handle (one read-model txn)"),
