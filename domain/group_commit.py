@@ -2,10 +2,10 @@
 
 Every save is a transaction, and in PostgreSQL each one also holds the events table's lock
 across its round trips; commands arriving together therefore share one. The first caller
-to arrive leads: it saves every command waiting (its own first) in one `save()`, then hands
-the lead to the oldest caller still waiting, so that no caller works for others after its
-own answer is ready. Each caller returns once its own events are committed and the
-application has been notified of them, exactly as after its own `save()`.
+to arrive leads: it saves the events of every command waiting (its own first) in one
+transaction, then hands the lead to the oldest caller still waiting, so that no caller works
+for others after its own answer is ready. Each caller returns once its own events are
+committed and the application has been notified of them, exactly as after its own `save()`.
 
 A batch never holds two callers' events for the same aggregate: they would clash with each
 other, so the later one waits for a later batch. When a combined save fails (a version clash
