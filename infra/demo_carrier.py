@@ -100,30 +100,37 @@ class Plan:
     reports: list[tuple[float, str, Any]]
 
 
+_OUTCOME, _FINAL, _SENT, _LATE, _DUPLICATE, _ACT, _CLICK, _OPTOUT, _REPLY, _REPLY_TEXT = range(10)
+_SCALE = 1.0 / 2**32
+
+
 def plan_for(
     message: OutgoingMessage, options: dict[str, Any], two_way: bool, delay_scale: float
 ) -> Plan:
-    draw = Draws(int(options.get("seed", 1)), message.id)
+    digest = hashlib.blake2b(
+        f"{int(options.get('seed', 1))}:{message.id}".encode(), digest_size=40
+    ).digest()
+    draw = [value * _SCALE for value in _DRAWS.unpack(digest)]  # as Draws gives them
     mid = message.id
-    outcome = outcome_for(draw["outcome"], options.get("outcomes", {"delivered": 1.0}))
-    final_delay = (0.2 + 1.8 * draw["final"]) * delay_scale
-    sent_delay = (0.05 + 0.25 * draw["sent"]) * delay_scale
-    if draw["late"] < LATE_SENT_SHARE:
+    outcome = outcome_for(draw[_OUTCOME], options.get("outcomes", {"delivered": 1.0}))
+    final_delay = (0.2 + 1.8 * draw[_FINAL]) * delay_scale
+    sent_delay = (0.05 + 0.25 * draw[_SENT]) * delay_scale
+    if draw[_LATE] < LATE_SENT_SHARE:
         sent_delay = final_delay + 0.1 * delay_scale
     reports: list[tuple[float, str, Any]] = [
         (sent_delay, "receipt", (mid, "sent")),
         (final_delay, "receipt", (mid, outcome)),
     ]
-    if draw["duplicate"] < DUPLICATE_SHARE:
+    if draw[_DUPLICATE] < DUPLICATE_SHARE:
         reports.append((final_delay + 0.3 * delay_scale, "receipt", (mid, outcome)))
     if outcome == "delivered":
-        later = final_delay + (0.5 + 2.5 * draw["act"]) * delay_scale
-        if draw["click"] < float(options.get("click_rate", 0)):
+        later = final_delay + (0.5 + 2.5 * draw[_ACT]) * delay_scale
+        if draw[_CLICK] < float(options.get("click_rate", 0)):
             reports.append((later, "click", mid))
-        if draw["optout"] < float(options.get("optout_rate", 0)):
+        if draw[_OPTOUT] < float(options.get("optout_rate", 0)):
             reports.append((later + 0.2 * delay_scale, "optout", message.optout_code))
-        elif two_way and draw["reply"] < float(options.get("reply_rate", 0)):
-            text = REPLY_TEXTS[int(draw["reply-text"] * len(REPLY_TEXTS))]
+        elif two_way and draw[_REPLY] < float(options.get("reply_rate", 0)):
+            text = REPLY_TEXTS[int(draw[_REPLY_TEXT] * len(REPLY_TEXTS))]
             reports.append((later + 0.4 * delay_scale, "reply", (message.recipient, text)))
     return Plan(outcome, reports)
 
@@ -190,10 +197,10 @@ class DemoCarrier:
             return
         start = self.clock()
         if self.delay_scale == 0:
-            left = self.deliver([Report(start, kind, payload) for _d, kind, payload in reports])
+            left = self.hand_over([(kind, payload) for _d, kind, payload in reports])
             if not left:
                 return
-            reports = [(1.0, r.kind, r.payload) for r in left]
+            reports = [(1.0, kind, payload) for kind, payload in left]
         with self.lock:
             for delay, kind, payload in reports:
                 heapq.heappush(self.queue, Report(start + delay, kind, payload))
@@ -201,29 +208,34 @@ class DemoCarrier:
 
     def deliver(self, due: list[Report]) -> list[Report]:
         """Hands reports over in batches, one call per kind; returns those not taken."""
+        left = self.hand_over([(report.kind, report.payload) for report in due])
+        return [Report(0.0, kind, payload) for kind, payload in left]
+
+    def hand_over(self, due: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """Hands (kind, payload) reports over, one call per kind; returns those not taken."""
         at = datetime.now(UTC)
-        kinds: dict[str, list[Report]] = {}
-        for report in due:
-            kinds.setdefault(report.kind, []).append(report)
-        handlers: dict[str, Callable[[list[Report]], None]] = {
-            "receipt": lambda rs: self.reports.on_receipts(
-                [Receipt(r.payload[0], r.payload[1], at) for r in rs]
+        kinds: dict[str, list[Any]] = {}
+        for kind, payload in due:
+            payloads = kinds.get(kind)
+            if payloads is None:
+                kinds[kind] = [payload]
+            else:
+                payloads.append(payload)
+        handlers: dict[str, Callable[[list[Any]], None]] = {
+            "receipt": lambda ps: self.reports.on_receipts(
+                [Receipt(mid, status, at) for mid, status in ps]
             ),
-            "click": lambda rs: self.reports.on_clicks(
-                [(r.payload, at, PREVIEW_AGENT) for r in rs]
-            ),
-            "optout": lambda rs: self.reports.on_opt_outs([(r.payload, at) for r in rs]),
-            "reply": lambda rs: self.reports.on_replies(
-                [(r.payload[0], r.payload[1], at) for r in rs]
-            ),
+            "click": lambda ps: self.reports.on_clicks([(p, at, PREVIEW_AGENT) for p in ps]),
+            "optout": lambda ps: self.reports.on_opt_outs([(p, at) for p in ps]),
+            "reply": lambda ps: self.reports.on_replies([(p[0], p[1], at) for p in ps]),
         }
-        left = []
-        for kind, reports in kinds.items():
+        left: list[tuple[str, Any]] = []
+        for kind, payloads in kinds.items():
             try:
-                handlers[kind](reports)
+                handlers[kind](payloads)
             except Exception:  # the platform was busy: these are reported again later
-                log.exception("the demo carrier could not report %d %s events", len(reports), kind)
-                left += reports
+                log.exception("the demo carrier could not report %d %s events", len(payloads), kind)
+                left += [(kind, payload) for payload in payloads]
         return left
 
     def accepted_count(self, recipient: str | None = None) -> int:

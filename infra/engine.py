@@ -346,6 +346,7 @@ class Engine:
         chooser = RatioChooser([v["weight"] for v in variants])
         campaign_id = str(campaign.id)
         parts_of: dict[str, int] = {}
+        units_of: dict[tuple[Any, int], int] = {}  # cost by (price per part, parts)
         messages = []
         for index, (seq, phone, fields) in enumerate(recipients):
             variant = variants[chooser.choose(seq)]
@@ -358,6 +359,10 @@ class Engine:
                 f"https://{optout_domain}/o/{optout_code}" if optout_domain else "",
             )
             parts = parts_of.get(text) or segments(text).parts
+            price = self.prices.price_per_part(phone)
+            units = units_of.get((price, parts))
+            if units is None:
+                units = units_of[(price, parts)] = to_units(self.prices.cost(phone, parts))
             messages.append(
                 OutgoingMessage(
                     id=code,
@@ -369,7 +374,7 @@ class Engine:
                     epoch=campaign.ratio_epoch,
                     text=text,
                     parts=parts,
-                    cost_units=to_units(self.prices.cost(phone, parts)),
+                    cost_units=units,
                     domain=short_domain,
                     optout_domain=optout_domain,
                 )

@@ -49,6 +49,10 @@ def minute_of(moment: datetime) -> str:
     return format_time(moment)[:16] + "Z"
 
 
+def _receipt_order(receipt: Receipt) -> tuple[datetime, int]:
+    return receipt.at, RANK.get(receipt.status, 0)
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     """One message as the dispatcher built it, before the carrier has it."""
@@ -360,29 +364,41 @@ class ActivityStore:
         if not messages:
             return 0
         now, minute = format_time(at), minute_of(at)
-        ids = [m.id for m in messages]
         with self.database.transaction() as cursor:
-            still_queued = self.statuses(cursor, ids)
-            fresh = [m for m in messages if still_queued.get(m.id) == "queued"]
+            still_queued = self.queued_among(cursor, messages)
+            fresh = [m for m in messages if m.id in still_queued]
+            if not fresh:
+                return 0  # receipts got there first (a carrier reporting at once)
             cursor.executemany(
                 "UPDATE messages SET status = 'sent', sent_at = ?, updated_at = ? "
                 "WHERE id = ? AND status = 'queued'",
                 [(now, now, m.id) for m in fresh],
             )
             deltas = Deltas()
+            flat = deltas.flat
             for m in fresh:
-                deltas.add(m.campaign_id, "queued", -1)
-                for metric, amount in (("sent", 1), ("cost_units", m.cost_units)):
-                    deltas.add(
-                        m.campaign_id,
-                        metric,
-                        amount,
-                        variant=m.variant_id,
-                        domain=m.domain,
-                        minute=minute,
-                    )
+                flat[(m.campaign_id, None, None, None, "queued")] -= 1
+                flat[(m.campaign_id, m.variant_id, m.domain, minute, "sent")] += 1
+                flat[(m.campaign_id, m.variant_id, m.domain, minute, "cost_units")] += m.cost_units
             deltas.write(cursor)
         return len(fresh)
+
+    def queued_among(self, cursor: Cursor, messages: Sequence[OutgoingMessage]) -> set[str]:
+        """The ids of these messages still queued, locked; read through the index of queued
+        messages by their campaigns' ranges of positions, which is small."""
+        ranges: dict[str, tuple[int, int]] = {}
+        for m in messages:
+            low, high = ranges.get(m.campaign_id, (m.seq, m.seq))
+            ranges[m.campaign_id] = (min(low, m.seq), max(high, m.seq))
+        found: set[str] = set()
+        for campaign_id, (low, high) in sorted(ranges.items()):
+            cursor.execute(
+                "SELECT id FROM messages WHERE campaign_id = ? AND seq BETWEEN ? AND ? "
+                "AND status = 'queued'" + self.locking,
+                (campaign_id, low, high),
+            )
+            found.update(str(row[0]) for row in cursor.fetchall())
+        return found
 
     @property
     def locking(self) -> str:
@@ -407,51 +423,74 @@ class ActivityStore:
     # Receipts (F20): a status never moves backwards.
 
     def apply_receipts(self, receipts: Sequence[Receipt]) -> int:
-        """Applies the receipts that move a message forwards; returns how many did."""
+        """Applies the receipts that move a message forwards; returns how many did.
+
+        Receipts are grouped by message first, and each message's are taken in order of
+        time (then rank), so the counters are the same as for one receipt at a time."""
         if not receipts:
             return 0
+        by_message: dict[str, list[Receipt]] = {}
+        for receipt in receipts:
+            mine = by_message.get(receipt.message_id)
+            if mine is None:
+                by_message[receipt.message_id] = [receipt]
+            else:
+                mine.append(receipt)
         with self.database.transaction() as cursor:
-            known = self.message_facts(cursor, sorted({r.message_id for r in receipts}))
+            known = self.receipt_facts(cursor, list(by_message))
             deltas = Deltas()
-            updates = []
+            flat = deltas.flat
+            final = []
+            moved = 0
             times: dict[datetime, tuple[str, str]] = {}
-            for receipt in sorted(receipts, key=lambda r: (r.at, RANK.get(r.status, 0))):
-                facts = known.get(receipt.message_id)
-                if facts is None or RANK.get(receipt.status, -1) <= RANK[facts["status"]]:
-                    continue
-                previous = facts["status"]
-                facts["status"] = receipt.status
-                at, minute = times.get(receipt.at) or times.setdefault(
-                    receipt.at, (format_time(receipt.at), minute_of(receipt.at))
-                )
-                updates.append((receipt.status, at, at, receipt.message_id))
-                if previous == "queued":  # a receipt for a message not yet marked sent
-                    deltas.add(facts["campaign_id"], "queued", -1)
-                    for metric, amount in (("sent", 1), ("cost_units", facts["cost_units"])):
-                        deltas.add(
-                            facts["campaign_id"],
-                            metric,
-                            amount,
-                            variant=facts["variant_id"],
-                            domain=facts["domain"],
-                            minute=minute,
-                        )
-                if receipt.status in OUTCOMES:
-                    deltas.add(
-                        facts["campaign_id"],
-                        receipt.status,
-                        variant=facts["variant_id"],
-                        domain=facts["domain"],
-                        minute=minute,
+            for message_id, (campaign_id, variant, domain, status, cost) in known.items():
+                mine = by_message[message_id]
+                if len(mine) > 1:
+                    mine.sort(key=_receipt_order)
+                current = RANK[status]
+                last: tuple[str, str, str, str] | None = None
+                for receipt in mine:
+                    rank = RANK.get(receipt.status, -1)
+                    if rank <= current:
+                        continue
+                    at, minute = times.get(receipt.at) or times.setdefault(
+                        receipt.at, (format_time(receipt.at), minute_of(receipt.at))
                     )
-            final = {update[3]: update for update in updates}  # one write per message
+                    moved += 1
+                    last = (receipt.status, at, at, message_id)
+                    if current == 0:  # queued: a receipt for a message not yet marked sent
+                        flat[(campaign_id, None, None, None, "queued")] -= 1
+                        flat[(campaign_id, variant, domain, minute, "sent")] += 1
+                        flat[(campaign_id, variant, domain, minute, "cost_units")] += cost
+                    if receipt.status in OUTCOMES:
+                        flat[(campaign_id, variant, domain, minute, receipt.status)] += 1
+                    current = rank
+                if last is not None:
+                    final.append(last)  # one write per message
             cursor.executemany(
                 "UPDATE messages SET status = ?, updated_at = ?, sent_at = COALESCE(sent_at, ?) "
                 "WHERE id = ?",
-                list(final.values()),
+                final,
             )
             deltas.write(cursor)
-        return len(updates)
+        return moved
+
+    def receipt_facts(
+        self, cursor: Cursor, ids: Sequence[str]
+    ) -> dict[str, tuple[str, str, str | None, str, int]]:
+        """(campaign, variant, domain, status, cost units) of messages by id, locked."""
+        found: dict[str, tuple[str, str, str | None, str, int]] = {}
+        ids = sorted(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cursor.execute(
+                "SELECT id, campaign_id, variant_id, domain, status, cost_units "
+                f"FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})" + self.locking,
+                chunk,
+            )
+            for row in cursor.fetchall():
+                found[str(row[0])] = (row[1], row[2], row[3], row[4], int(row[5]))
+        return found
 
     def message_facts(self, cursor: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
