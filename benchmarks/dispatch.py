@@ -94,7 +94,10 @@ def pipeline(folder: Path, count: int, batch: int) -> tuple[float, float, dict[s
                 "name": "Benchmark",
                 "sender": "Shop",
                 "contact_lists": [list_id],
-                "variants": [{"text": TEXT, "weight": 3}, {"text": "Sale {short_url} {optout_url}"}],
+                "variants": [
+                    {"text": TEXT, "weight": 3},
+                    {"text": "Sale {short_url} {optout_url}"},
+                ],
                 "links": {
                     "short": {
                         "target": "https://shop.example.com/sale",
@@ -143,10 +146,13 @@ def main() -> None:
         bare_rate = bare(folder, args.recipients, args.batch)
         print(f"bare SQLite (render + executemany): {bare_rate:,.0f} messages/s")
         rate, preparation, counters = pipeline(folder, args.recipients, args.batch)
-        outcomes = sum(counters[k] for k in ("delivered", "undelivered", "failed", "no_route", "rejected"))
+        outcomes = sum(
+            counters[k] for k in ("delivered", "undelivered", "failed", "no_route", "rejected")
+        )
         print(f"pipeline (launch -> Finished, every receipt applied): {rate:,.0f} messages/s")
         print(f"  of which preparation: {preparation:.1f} s")
-        print(f"  sent {counters['sent']:,}, receipts' outcomes {outcomes:,}, clicks {counters['clicks']:,}")
+        sent, clicks = counters["sent"], counters["clicks"]
+        print(f"  sent {sent:,}, receipts' outcomes {outcomes:,}, clicks {clicks:,}")
         print(f"ratio pipeline / bare: {rate / bare_rate:.2f}")
         print(f"peak memory (this process, max RSS): {peak_rss_mib():,.0f} MiB")
         target = "met" if rate >= 20_000 else "NOT met"

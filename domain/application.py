@@ -505,9 +505,9 @@ class CampaignPlatform(Application[uuid.UUID]):
         def act(pool: DomainPool) -> None:
             changes = {k: v for k, v in fields.items() if k in ("name", "description", "domains")}
             base = changes.get("domains", pool.domains)
-            changes["domains"] = [
-                n for n in base if n not in fields.get("remove_domains", [])
-            ] + [n for n in fields.get("add_domains", []) if n not in base]
+            changes["domains"] = [n for n in base if n not in fields.get("remove_domains", [])] + [
+                n for n in fields.get("add_domains", []) if n not in base
+            ]
             pool.edit(changes, actor=actor, command_id=command_id)
 
         return self.run_command(

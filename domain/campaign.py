@@ -216,7 +216,9 @@ class Campaign(Audited):
         if self.status is Status.DRAFT:
             return with_variant_ids(variants, current)
         same_set = sorted(v["id"] or "" for v in variants) == sorted(current)
-        same_texts = all(v["text"] in (None, current.get(v["id"], {}).get("text")) for v in variants)
+        same_texts = all(
+            v["text"] in (None, current.get(v["id"], {}).get("text")) for v in variants
+        )
         if not (same_set and same_texts):
             raise IllegalTransition(
                 f"only the ratio of the variants can change once launched (it is {self.status}): "

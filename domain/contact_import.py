@@ -194,9 +194,7 @@ class ContactFile:
             except BadNumber as error:
                 reason = "no phone number" if str(error) == "empty" else f"phone: {error}"
                 return Rejection(line, raw, reason)
-        return Contact(
-            line, phone, dict(zip(self.columns, map(str.strip, row[1:]), strict=True))
-        )
+        return Contact(line, phone, dict(zip(self.columns, map(str.strip, row[1:]), strict=True)))
 
     def too_long(self, row: list[str]) -> str:
         names = ["phone", *self.columns]

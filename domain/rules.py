@@ -7,7 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 FAILURES = ("undelivered", "failed", "no_route", "rejected")
-LABELS = {"ctr": "CTR", "failure_rate": "failure rate", "optout_rate": "opt-out rate", "cost": "cost"}
+LABELS = {
+    "ctr": "CTR",
+    "failure_rate": "failure rate",
+    "optout_rate": "opt-out rate",
+    "cost": "cost",
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,9 @@ def fired(rule: dict[str, Any], counters: dict[str, int]) -> str | None:
     )
 
 
-def first_fired(rules: list[dict[str, Any]], counters: dict[str, int]) -> tuple[dict[str, Any], str] | None:
+def first_fired(
+    rules: list[dict[str, Any]], counters: dict[str, int]
+) -> tuple[dict[str, Any], str] | None:
     for rule in rules:
         reason = fired(rule, counters)
         if reason:

@@ -59,12 +59,7 @@ def segments(text: str) -> Segments:
     if units is None:
         encoding = UCS2
         units = sum(2 if ord(char) > 0xFFFF else 1 for char in text)
-    if units == 0:
-        parts = 1
-    elif units <= encoding.single:
-        parts = 1
-    else:
-        parts = -(-units // encoding.multi)
+    parts = 1 if units <= encoding.single else -(-units // encoding.multi)
     return Segments(encoding.name, units, parts)
 
 

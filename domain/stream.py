@@ -73,9 +73,7 @@ class Stream(Audited):
         reason: str = "",
         command_id: str | None = None,
     ) -> None:
-        options = {
-            k: v for k, v in changes.get("options", {}).items() if self.options.get(k) != v
-        }
+        options = {k: v for k, v in changes.get("options", {}).items() if self.options.get(k) != v}
         effective = {k: v for k, v in changes.items() if k != "options" and getattr(self, k) != v}
         if options:
             effective["options"] = options

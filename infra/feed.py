@@ -28,9 +28,7 @@ def read_messages(app: CampaignPlatform, after: int, limit: int) -> list[EventMe
     notifications = app.recorder.select_notifications(
         start=after, limit=limit, inclusive_of_start=False
     )
-    return [
-        message_from_event(n.id, app.mapper.to_domain_event(n)) for n in notifications
-    ]
+    return [message_from_event(n.id, app.mapper.to_domain_event(n)) for n in notifications]
 
 
 class LogFeed:

@@ -99,9 +99,7 @@ class ListBatch:
         by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for campaign_id, sets in self.updates.items():
             columns = tuple(sorted(sets))
-            by_columns.setdefault(columns, []).append(
-                (*(sets[c] for c in columns), campaign_id)
-            )
+            by_columns.setdefault(columns, []).append((*(sets[c] for c in columns), campaign_id))
         for columns, rows in by_columns.items():
             assignments = ", ".join(f"{column} = ?" for column in columns)
             cursor.executemany(f"UPDATE campaign_list SET {assignments} WHERE id = ?", rows)
@@ -281,9 +279,7 @@ class CampaignListView:
 
     # Reading.
 
-    def query(
-        self, database: Database, filters: ListFilter, page: int, per_page: int
-    ) -> ListPage:
+    def query(self, database: Database, filters: ListFilter, page: int, per_page: int) -> ListPage:
         where, params = self.where(filters)
         with database.transaction() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM campaign_list c {where}", params)

@@ -152,9 +152,12 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresCursor]:
-        with self.pool.connection() as connection, connection.transaction():
-            with connection.cursor() as cursor:
-                yield PostgresCursor(cursor)
+        with (
+            self.pool.connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            yield PostgresCursor(cursor)
 
     def read(self) -> Any:
         return self.transaction()
