@@ -102,6 +102,7 @@ class Engine:
         self.now = now
         self.buckets: dict[str, TokenBucket] = {}
         self.next_housekeeping = 0.0
+        self.turn = 0
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
@@ -138,7 +139,11 @@ class Engine:
             self.next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
             self.archive_unused_domains()
         busy = False
-        for campaign_id, status in self.live_campaigns():
+        live = self.live_campaigns()
+        # Each pass starts one campaign further on, so campaigns sharing a rate-limited
+        # stream take turns at its capacity instead of the oldest taking all of it.
+        self.turn = (self.turn + 1) % max(len(live), 1)
+        for campaign_id, status in live[self.turn :] + live[: self.turn]:
             if self.stopping.is_set():
                 break
             try:

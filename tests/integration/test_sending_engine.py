@@ -422,3 +422,36 @@ def test_the_same_receipts_from_many_threads_at_once_count_once(sending: Platfor
     assert counters["delivered"] == 100
     assert counters["unique_clicks"] == 100
     assert counters["clicks"] == 600
+
+
+class OneBatchPerPass:
+    """A stream whose capacity is exactly one batch per pass of the engine."""
+
+    def __init__(self) -> None:
+        self.left = 0
+
+    def take(self, _rate: int, wanted: int) -> int:
+        granted = min(wanted, self.left)
+        self.left -= granted
+        return granted
+
+
+def test_campaigns_sharing_a_rate_limited_stream_take_turns(sending: Platform) -> None:
+    add_configured(sending, SHORT, OPTOUT)
+    engine = sending.sending.engine
+    engine.batch = 10
+    people = contact_list(sending, 200)
+    first = new_campaign(sending, [people], name="First")
+    second = new_campaign(sending, [people], name="Second")
+    stream = OneBatchPerPass()
+    engine.buckets["demo"] = stream  # type: ignore[assignment]
+    drive(sending, first.id, Status.SENDING)
+    drive(sending, second.id, Status.SENDING)
+    sent_before = [len(messages_of(sending, c.id)) for c in (first, second)]
+
+    for _ in range(10):
+        stream.left = 10
+        engine.step()
+
+    sent = [len(messages_of(sending, c.id)) - b for c, b in zip((first, second), sent_before, strict=False)]
+    assert sent == [50, 50]
