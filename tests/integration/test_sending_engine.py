@@ -453,5 +453,6 @@ def test_campaigns_sharing_a_rate_limited_stream_take_turns(sending: Platform) -
         stream.left = 10
         engine.step()
 
-    sent = [len(messages_of(sending, c.id)) - b for c, b in zip((first, second), sent_before, strict=False)]
+    pairs = zip((first, second), sent_before, strict=True)
+    sent = [len(messages_of(sending, campaign.id)) - before for campaign, before in pairs]
     assert sent == [50, 50]
