@@ -31,6 +31,7 @@ from domain.fields import (
 from domain.group_commit import GroupCommit
 from domain.link_domain import DOMAIN_TRANSITIONS, LinkDomain
 from domain.pool import DomainPool
+from domain.pricing import DEFAULT_PRICES, parse_prices
 from domain.rules import first_fired
 from domain.settings import DEFAULT_DOMAIN_LIMIT, SETTINGS_ID, PlatformSettings
 from domain.status import Status
@@ -551,6 +552,26 @@ class CampaignPlatform(Application[uuid.UUID]):
             command_id=command_id,
         )
         return settings.domain_limit
+
+    def prices(self) -> dict[str, str]:
+        """The price per SMS part by destination prefix (F18)."""
+        settings = self.settings()
+        return dict(settings.prices) if settings else dict(DEFAULT_PRICES)
+
+    def set_prices(
+        self, raw: dict[str, Any], *, actor: str, command_id: str | None = None
+    ) -> dict[str, str]:
+        prices = parse_fields(raw, {"prices": parse_prices}, required=("prices",))["prices"]
+        if self.settings() is None:
+            self.save_new(PlatformSettings.create(actor="system"))
+        settings = self.run_command(
+            PlatformSettings,
+            SETTINGS_ID,
+            "settings",
+            lambda s: s.set_prices(prices, actor=actor, command_id=command_id),
+            command_id=command_id,
+        )
+        return dict(settings.prices)
 
     # Streams.
 

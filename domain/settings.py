@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.audited import Audited, id_for_name
+from domain.pricing import DEFAULT_PRICES
 
 DEFAULT_DOMAIN_LIMIT = 10_000
 
@@ -22,8 +23,15 @@ class PlatformSettings(Audited):
         def apply_to(self, settings: PlatformSettings) -> None:
             settings.domain_limit = self.limit
 
+    class PricesSet(Event):
+        prices: dict[str, str]
+
+        def apply_to(self, settings: PlatformSettings) -> None:
+            settings.prices = dict(self.prices)
+
     def __init__(self) -> None:
         self.domain_limit = DEFAULT_DOMAIN_LIMIT
+        self.prices = dict(DEFAULT_PRICES)
 
     @classmethod
     def create(cls, *, actor: str) -> PlatformSettings:
@@ -40,5 +48,17 @@ class PlatformSettings(Audited):
                 limit=limit,
                 actor=actor,
                 reason=reason or f"domain limit set to {limit}",
+                command_id=command_id,
+            )
+
+    def set_prices(
+        self, prices: dict[str, str], *, actor: str, reason: str = "", command_id: str | None = None
+    ) -> None:
+        if prices != self.prices:
+            self.trigger_event(
+                self.PricesSet,
+                prices=prices,
+                actor=actor,
+                reason=reason or f"price table set ({len(prices)} prefixes)",
                 command_id=command_id,
             )

@@ -299,7 +299,22 @@ async def set_domain_limit(request: Request) -> Response:
 
 async def get_settings(request: Request) -> Response:
     platform = platform_of(request)
-    return JSONResponse({"domain_limit": await call(platform.app.domain_limit)})
+    return JSONResponse(
+        {
+            "domain_limit": await call(platform.app.domain_limit),
+            "prices": await call(platform.app.prices),
+        }
+    )
+
+
+async def set_prices(request: Request) -> Response:
+    body = await read_json_object(request)
+    _reason, _expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    prices = await call(
+        platform.app.set_prices, body, actor=actor_of(request), command_id=command_id
+    )
+    return JSONResponse({"prices": prices})
 
 
 async def create_pool(request: Request) -> Response:
@@ -404,6 +419,7 @@ routes = [
     Route("/api/domains/{name}/{command}", domain_command, methods=["POST"]),
     Route("/api/settings", get_settings, methods=["GET"]),
     Route("/api/settings/domain-limit", set_domain_limit, methods=["PUT"]),
+    Route("/api/settings/prices", set_prices, methods=["PUT"]),
     Route("/api/domain-pools", create_pool, methods=["POST"]),
     Route("/api/domain-pools", list_pools, methods=["GET"]),
     Route("/api/domain-pools/{id}", get_pool, methods=["GET"]),

@@ -390,6 +390,23 @@ def request_schemas() -> dict[str, Schema]:
             {"type": "object", "properties": command_options("reason", "command_id")},
             "Other fields are ignored.",
         ),
+        "PricesChange": request_object(
+            {
+                "prices": {
+                    "type": "object",
+                    "description": "Price per SMS part by destination prefix (up to 7 digits, "
+                    "the longest matching prefix wins); the empty prefix is the default and is "
+                    "required. Prices are decimals at least 0 with at most 4 places, as strings "
+                    "or numbers.",
+                    "propertyNames": {"pattern": "^[0-9]{0,7}$"},
+                    "additionalProperties": {"type": ["string", "number"]},
+                    "required": [""],
+                    "examples": [{"": "0.0500", "44": "0.0400", "447": "0.0380"}],
+                },
+                **command_options("command_id"),
+            },
+            ("prices",),
+        ),
         "DomainLimitChange": request_object(
             {
                 "limit": integer("Messages per domain, at least 1.", minimum=1),
@@ -569,7 +586,13 @@ def response_schemas() -> dict[str, Schema]:
             optional=("demo",),
         ),
         "StreamList": items_of("Stream", "Every stream, by name."),
-        "Settings": record({"domain_limit": integer(minimum=1)}),
+        "Settings": record({"domain_limit": integer(minimum=1), "prices": ref("Prices")}),
+        "Prices": {
+            "type": "object",
+            "description": 'Price per SMS part by destination prefix; `""` is the default.',
+            "additionalProperties": ref("Money"),
+        },
+        "PriceTable": record({"prices": ref("Prices")}),
         "DomainLimit": record({"limit": integer(minimum=1)}),
         "EventMessage": record(
             {
@@ -946,6 +969,15 @@ def domain_paths() -> dict[str, Schema]:
                 tag="settings",
                 request=body("DomainLimitChange"),
                 responses={"200": answer("The limit now.", "DomainLimit")},
+            )
+        },
+        "/api/settings/prices": {
+            "put": operation(
+                "setPrices",
+                "Set the price table (F18): price per SMS part by destination prefix",
+                tag="settings",
+                request=body("PricesChange"),
+                responses={"200": answer("The price table now.", "PriceTable")},
             )
         },
     }

@@ -88,7 +88,6 @@ class Engine:
         activity: ActivityStore,
         carrier: DemoCarrier,
         *,
-        prices: PriceTable | None = None,
         batch: int = BATCH,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -97,7 +96,7 @@ class Engine:
         self.campaign_list = campaign_list
         self.activity = activity
         self.carrier = carrier
-        self.prices = prices or PriceTable(DEFAULT_PRICES)
+        self.price_table = PriceTable(DEFAULT_PRICES)
         self.batch = batch
         self.now = now
         self.buckets: dict[str, TokenBucket] = {}
@@ -107,6 +106,14 @@ class Engine:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         app.listeners.append(lambda _position: self.wake.set())
+
+    @property
+    def prices(self) -> PriceTable:
+        """The platform's price table, rebuilt only when the setting changes."""
+        prices = self.app.prices()
+        if prices != self.price_table.source:
+            self.price_table = PriceTable(prices)
+        return self.price_table
 
     # Running.
 
@@ -350,6 +357,7 @@ class Engine:
         variants = campaign.fields["variants"]
         chooser = RatioChooser([v["weight"] for v in variants])
         campaign_id = str(campaign.id)
+        prices = self.prices
         parts_of: dict[str, int] = {}
         units_of: dict[tuple[Any, int], int] = {}  # cost by (price per part, parts)
         messages = []
@@ -364,10 +372,10 @@ class Engine:
                 f"https://{optout_domain}/o/{optout_code}" if optout_domain else "",
             )
             parts = parts_of.get(text) or segments(text).parts
-            price = self.prices.price_per_part(phone)
+            price = prices.price_per_part(phone)
             units = units_of.get((price, parts))
             if units is None:
-                units = units_of[(price, parts)] = to_units(self.prices.cost(phone, parts))
+                units = units_of[(price, parts)] = to_units(prices.cost(phone, parts))
             messages.append(
                 OutgoingMessage(
                     id=code,

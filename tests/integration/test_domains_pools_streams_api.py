@@ -131,7 +131,7 @@ def test_a_domain_at_the_limit_shows_reached_limit_until_the_limit_is_raised(
 
     client.put("/api/settings/domain-limit", json={"limit": 6})
     assert domain_statuses(client) == {"go.example.com": "Configured"}
-    assert client.get("/api/settings").json() == {"domain_limit": 6}
+    assert client.get("/api/settings").json()["domain_limit"] == 6
     assert client.get("/api/domains").json()["items"][0]["usage"] == 5
 
 
@@ -145,7 +145,7 @@ def test_setting_the_domain_limit_to_a_non_positive_or_odd_value_is_refused(
         )
         assert error["details"], body
     assert stored_events(platform) == before
-    assert client.get("/api/settings").json() == {"domain_limit": 10_000}
+    assert client.get("/api/settings").json()["domain_limit"] == 10_000
 
 
 def test_a_pool_is_created_listed_and_edited(client: TestClient) -> None:
@@ -372,3 +372,20 @@ def test_a_stale_expected_version_on_a_stream_or_pool_is_a_version_conflict(
     assert pool_error["details"]["expected_version"] == pool["version"]
     assert stored_events(platform) == before
     assert [s["rate"] for s in client.get("/api/streams").json()["items"]] == [10]
+
+
+def test_the_price_table_is_shown_set_and_refused_when_bad(
+    client: TestClient, platform: Platform
+) -> None:
+    assert client.get("/api/settings").json()["prices"][""] == "0.0500"
+
+    changed = client.put("/api/settings/prices", json={"prices": {"": 0.06, "33": "0.07"}})
+    before = platform.app.recorder.max_notification_id()
+    refused = client.put("/api/settings/prices", json={"prices": {"33": "0.07"}})
+
+    assert changed.status_code == 200
+    assert changed.json() == {"prices": {"": "0.0600", "33": "0.0700"}}
+    assert client.get("/api/settings").json()["prices"] == {"": "0.0600", "33": "0.0700"}
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "validation_failed"
+    assert platform.app.recorder.max_notification_id() == before

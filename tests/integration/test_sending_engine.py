@@ -456,3 +456,17 @@ def test_campaigns_sharing_a_rate_limited_stream_take_turns(sending: Platform) -
     pairs = zip((first, second), sent_before, strict=True)
     sent = [len(messages_of(sending, campaign.id)) - before for campaign, before in pairs]
     assert sent == [50, 50]
+
+
+def test_the_price_table_set_for_the_platform_prices_the_messages(sending: Platform) -> None:
+    add_configured(sending, SHORT, OPTOUT)
+    prices = sending.app.set_prices({"prices": {"": "0.1000", "4477": "0.0200"}}, actor="ops")
+    campaign = new_campaign(sending, [contact_list(sending, 10)])
+
+    drive(sending, campaign.id, Status.FINISHED)
+
+    rows = messages_of(sending, campaign.id)
+    assert prices == {"": "0.1000", "4477": "0.0200"}
+    assert {(r[5], r[6]) for r in rows} == {(1, 200)}  # one part at 0.0200: 200 units
+    history = [m for m in sending.read_events(0, 1000) if m.type == "PlatformSettings.PricesSet"]
+    assert history[0].data["actor"] == "ops"

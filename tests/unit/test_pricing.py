@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from domain.fields import Invalid
-from domain.pricing import DEFAULT_PRICES, PriceTable, money
+from domain.pricing import DEFAULT_PRICES, PriceTable, money, parse_prices
 
 TABLE = {"": "0.0500", "44": "0.0400", "447": "0.0380", "4477": "0.0300", "1": "0.0075"}
 
@@ -72,3 +72,31 @@ def test_the_sample_table_prices_uk_mobiles_below_uk_landlines() -> None:
 def test_money_is_written_with_four_places() -> None:
     assert money(Decimal("1.5")) == "1.5000"
     assert money(Decimal("0")) == "0.0000"
+
+
+def test_a_price_table_is_parsed_to_four_place_prices_by_prefix() -> None:
+    assert parse_prices({"": 0.05, "44": "0.04", "447": "0.038"}) == {
+        "": "0.0500",
+        "44": "0.0400",
+        "447": "0.0380",
+    }
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"44": "0.04"}, "default price"),
+        ({"": "0.05", "+44": "0.04"}, "up to 7 digits"),
+        ({"": "0.05", "12345678": "0.04"}, "up to 7 digits"),
+        ({"": "-0.01"}, "at least 0"),
+        ({"": "0.00001"}, "at most 4 decimals"),
+        ({"": "cheap"}, "decimal amount"),
+        ({"": True}, "decimal amount"),
+        ({"": "NaN"}, "at least 0"),
+        ([], "must be an object"),
+    ],
+)
+def test_a_bad_price_table_is_refused_saying_why(table: object, message: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        parse_prices(table)
+    assert message in str(refused.value)
