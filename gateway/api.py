@@ -22,6 +22,7 @@ from gateway.inputs import (
     query_texts,
     query_time,
     read_json_object,
+    refuse_unknown_fields,
 )
 from gateway.representation import campaign_json, domain_json, pool_json, stream_json
 from gateway.services import Services
@@ -170,12 +171,7 @@ async def campaign_command(request: Request) -> Response:
         )
     body = await read_json_object(request, empty_ok=True)
     reason, expected, command_id = pop_command_options(body)
-    if body:
-        raise ApiError(
-            "validation_failed",
-            f"unknown field {sorted(body)[0]!r}; allowed: reason, expected_version, command_id",
-            [{"field": key, "message": "unknown field"} for key in sorted(body)],
-        )
+    refuse_unknown_fields(body, "reason, expected_version, command_id")
     platform = platform_of(request)
     answer = await command_answer(
         platform,
@@ -194,12 +190,7 @@ async def duplicate_campaign(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
     body = await read_json_object(request, empty_ok=True)
     _reason, _expected, command_id = pop_command_options(body)
-    if body:
-        raise ApiError(
-            "validation_failed",
-            f"unknown field {sorted(body)[0]!r}; allowed: command_id",
-            [{"field": key, "message": "unknown field"} for key in sorted(body)],
-        )
+    refuse_unknown_fields(body, "command_id")
     platform = platform_of(request)
     campaign = await call(
         platform.app.duplicate_campaign, campaign_id, actor=actor_of(request), command_id=command_id
@@ -267,12 +258,7 @@ async def domain_command(request: Request) -> Response:
         raise ApiError("not_found", f"no domain command {command!r}")
     body = await read_json_object(request, empty_ok=True)
     reason, expected, command_id = pop_command_options(body)
-    if body:
-        raise ApiError(
-            "validation_failed",
-            f"unknown field {sorted(body)[0]!r}; allowed: reason, expected_version, command_id",
-            [{"field": key, "message": "unknown field"} for key in sorted(body)],
-        )
+    refuse_unknown_fields(body, "reason, expected_version, command_id")
     platform = platform_of(request)
     domain = await call(
         platform.app.change_domain_status,

@@ -124,6 +124,17 @@ def pop_command_options(body: dict[str, Any]) -> tuple[str, int | None, str | No
     return str(reason), expected, command_id
 
 
+def refuse_unknown_fields(body: dict[str, Any], allowed: str) -> None:
+    """Refuses what is left of a body once its known fields were taken out."""
+    if body:
+        unknown = sorted(body)
+        raise ApiError(
+            "validation_failed",
+            f"unknown field {unknown[0]!r}; allowed: {allowed}",
+            [{"field": key, "message": "unknown field"} for key in unknown],
+        )
+
+
 def query_int(request: Request, key: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(key)
     if raw is None or raw == "":
