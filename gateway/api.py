@@ -52,7 +52,7 @@ async def campaign_answer(
     platform: Services, campaign: Campaign, as_of: datetime | None = None
 ) -> dict[str, Any]:
     """The campaign with its sent count, CTR and cost (as of a moment, when given)."""
-    stats = CampaignStats(platform.sending.activity)
+    stats = CampaignStats(platform.activity)
     return campaign_json(campaign, await call(stats.totals, str(campaign.id), as_of))
 
 
@@ -61,7 +61,7 @@ async def command_answer(
 ) -> dict[str, Any]:
     """Runs a command, then reads the campaign's counters, in one trip to the threadpool (each
     trip is a thread handoff both ways, which costs more than the read itself under load)."""
-    stats = CampaignStats(platform.sending.activity)
+    stats = CampaignStats(platform.activity)
 
     def run() -> tuple[Campaign, dict[str, int]]:
         campaign = command(*args, **kwargs)
@@ -121,7 +121,7 @@ async def list_campaigns(request: Request) -> Response:
     platform = platform_of(request)
     await call(platform.wait_for_own_writes)
     result = await call(platform.campaign_list.query, platform.database, filters, page, per_page)
-    items = await call(with_figures, result.items, platform.sending.activity)
+    items = await call(with_figures, result.items, platform.activity)
     return JSONResponse({"items": items, "total": result.total, "page": page, "per_page": per_page})
 
 

@@ -28,7 +28,7 @@ async def campaign_stats(request: Request) -> Response:
     as_of = query_time(request, "as_of")
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id, as_of=as_of)
-    stats = CampaignStats(platform.sending.activity)
+    stats = CampaignStats(platform.activity)
     return JSONResponse(await call(stats.stats, campaign, as_of))
 
 
@@ -79,7 +79,7 @@ async def campaign_messages(request: Request) -> Response:
     per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
     platform = platform_of(request)
     await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
-    rows, total = await call(platform.sending.activity.messages, str(campaign_id), page, per_page)
+    rows, total = await call(platform.activity.messages, str(campaign_id), page, per_page)
     return JSONResponse(
         {
             "items": [message_json(row) for row in rows],
@@ -106,7 +106,7 @@ def first_domain(platform: Services, campaign: Campaign, kind: str) -> str | Non
 
 
 def estimate_campaign(platform: Services, campaign: Campaign) -> dict[str, Any]:
-    activity, prices = platform.sending.activity, platform.sending.engine.prices
+    activity, prices = platform.activity, platform.prices()
     lists = list(campaign.fields.get("contact_lists", []))
     audience = [PrefixGroup(p, n) for p, n in activity.count_audience(lists, 1 + prices.longest)]
     sample = activity.first_of_audience(lists)

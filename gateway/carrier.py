@@ -105,7 +105,7 @@ def parse_receipts(body: dict[str, Any]) -> list[Receipt]:
 async def receive_receipts(request: Request) -> Response:
     body = await read_json_object(request, limit=MAX_RECEIPTS_BODY)
     receipts = parse_receipts(body)
-    applied = await call(platform_of(request).sending.activity.apply_receipts, receipts)
+    applied = await call(platform_of(request).activity.apply_receipts, receipts)
     return JSONResponse({"applied": applied, "ignored": len(receipts) - applied})
 
 
@@ -139,7 +139,7 @@ def parse_inbound(body: dict[str, Any]) -> tuple[str, str, datetime]:
 
 async def receive_reply(request: Request) -> Response:
     phone, text, at = parse_inbound(await read_json_object(request))
-    activity = platform_of(request).sending.activity
+    activity = platform_of(request).activity
     campaign_id, opted_out = await call(
         activity.record_reply, phone, text, at, opts_out=opts_out(text)
     )

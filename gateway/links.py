@@ -52,7 +52,7 @@ def load_campaign(platform: Services, campaign_id: str) -> Campaign | None:
 
 def short_target(platform: Services, code: str) -> str | None:
     """Where the message's short link leads now (the target may be edited while live)."""
-    message = platform.sending.activity.message_by_id(code)
+    message = platform.activity.message_by_id(code)
     if message is None:
         return None
     campaign = load_campaign(platform, message.campaign_id)
@@ -65,7 +65,7 @@ def short_target(platform: Services, code: str) -> str | None:
 
 def record_click(platform: Services, code: str, agent: str) -> None:
     try:
-        platform.sending.activity.record_clicks([(code, datetime.now(UTC), agent)])
+        platform.activity.record_clicks([(code, datetime.now(UTC), agent)])
     except Exception:  # the recipient still gets where the link leads
         log.exception("could not record a click on %s", code)
 
@@ -92,7 +92,7 @@ def optout_page(
 ) -> tuple[MessageRef, Campaign | None, str] | None:
     """The message, its campaign and what the page shows: `ask`, `opted_out` (now) or
     `already` (before)."""
-    activity = platform.sending.activity
+    activity = platform.activity
     message = activity.message_by_optout_code(code)
     if message is None:
         return None

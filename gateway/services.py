@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from domain.application import CampaignPlatform
+from domain.pricing import PriceTable
 from infra.contacts import ContactStore
-from infra.sending import Sending
+from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.database import Database
 from projections.messages import EventMessage
@@ -18,9 +19,14 @@ class Services(Protocol):
     database: Database
     campaign_list: CampaignListView
     projector: Projector
-    sending: Sending  # its activity store: messages, receipts, clicks, opt-outs, replies
     contacts: ContactStore
 
+    @property
+    def activity(self) -> ActivityStore:
+        """Messages, receipts, clicks, opt-outs, replies and the stats counted from them."""
+
     def wait_for_own_writes(self) -> bool: ...
+
+    def prices(self) -> PriceTable: ...
 
     def read_events(self, after: int, limit: int) -> list[EventMessage]: ...

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.application import CampaignPlatform
+from domain.pricing import PriceTable
 from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages
 from infra.sending import Sending, build_sending
 from infra.settings import Settings
+from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
 from projections.messages import EventMessage
@@ -90,6 +92,14 @@ class Platform:
         self.contacts.close()
         self.database.close()
         self.app.close()
+
+    @property
+    def activity(self) -> ActivityStore:
+        return self.sending.activity
+
+    def prices(self) -> PriceTable:
+        """The price table the engine prices messages with (estimates use it too)."""
+        return self.sending.engine.prices
 
     def wait_for_own_writes(self) -> bool:
         """Waits until the read models show what this process has written."""

@@ -57,7 +57,7 @@ async def campaigns_page(request: Request) -> Response:
     result = await run_in_threadpool(
         platform.campaign_list.query, platform.database, filters, page, PER_PAGE
     )
-    items = await run_in_threadpool(with_figures, result.items, platform.sending.activity)
+    items = await run_in_threadpool(with_figures, result.items, platform.activity)
     pages = max(1, -(-result.total // PER_PAGE))
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v]
 
