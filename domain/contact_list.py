@@ -7,8 +7,14 @@ is one `Imported` event that says what the import found, stored once its rows ar
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from domain.audited import Audited
+
+MAX_REPORTED = 1000  # rejected lines listed in a result; the rest are only counted
+DUPLICATE = "duplicate of an earlier line"
+CATALOGUE = "contact_lists"
 
 
 class ContactList(Audited):
@@ -59,4 +65,38 @@ class ContactList(Audited):
             actor=actor,
             reason="imported",
             command_id=command_id,
+        )
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    list_id: uuid.UUID
+    name: str
+    accepted: int
+    duplicates: int
+    rejected: list[dict[str, Any]]  # the first MAX_REPORTED rejected lines, by line number
+    rejected_total: int  # every rejected line, duplicates included
+    columns: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.list_id),
+            "name": self.name,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "rejected_total": self.rejected_total,
+            "columns": self.columns,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> ImportResult:
+        return cls(
+            list_id=uuid.UUID(value["id"]),
+            name=value["name"],
+            accepted=value["accepted"],
+            duplicates=value["duplicates"],
+            rejected=value["rejected"],
+            rejected_total=value["rejected_total"],
+            columns=value["columns"],
         )

@@ -21,12 +21,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from domain.application import parse_id
-from domain.contact_list import ContactList
+from domain.contact_list import CATALOGUE, ContactList, ImportResult
 from domain.fields import MAX_NAME, Invalid, format_time, parse_name
 from gateway.errors import ApiError
 from gateway.inputs import is_storable
-from gateway.services import Services
-from infra.contacts import CATALOGUE, ContactStore, ImportResult
+from gateway.services import ContactImports, Services
 
 MAX_UPLOAD = 100 * 1024 * 1024  # bytes of one upload's body
 WRITE_CHUNK = 1024 * 1024  # bytes gathered before each write to the temporary file
@@ -156,7 +155,7 @@ def query_command_id(request: Request) -> str | None:
 
 
 def import_upload(
-    store: ContactStore, upload: IO[bytes], name: str, *, actor: str, command_id: str | None
+    store: ContactImports, upload: IO[bytes], name: str, *, actor: str, command_id: str | None
 ) -> ImportResult:
     """Imports the bytes of an uploaded file (UTF-8, with or without a BOM)."""
     upload.seek(0)

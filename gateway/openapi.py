@@ -13,6 +13,7 @@ from domain.application import LIFECYCLE_COMMANDS
 from domain.campaign import EDITABLE_WHILE_LIVE
 from domain.clicks import PREVIEW_AGENTS
 from domain.contact_import import MAX_LINE, MAX_VALUE
+from domain.contact_list import DUPLICATE, MAX_REPORTED
 from domain.fields import (
     _SENDER_ALPHANUMERIC,  # the patterns the validation itself uses
     _SENDER_NUMERIC,
@@ -38,7 +39,6 @@ from gateway.api import MAX_PER_PAGE
 from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY, RECEIPT_STATUSES
 from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
-from infra.contacts import DUPLICATE, MAX_REPORTED
 
 Schema = dict[str, Any]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from domain.application import CampaignPlatform
+from domain.contact_list import ImportResult
 from domain.pricing import PriceTable
-from infra.contacts import ContactStore
 from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.database import Database
@@ -14,12 +14,22 @@ from projections.messages import EventMessage
 from projections.projector import Projector
 
 
+class ContactImports(Protocol):
+    """Imports an uploaded CSV as a new contact list, whole or not at all."""
+
+    def import_stream(
+        self, stream: TextIO, name: str, *, actor: str, command_id: str | None = None
+    ) -> ImportResult: ...
+
+
 class Services(Protocol):
     app: CampaignPlatform
     database: Database
     campaign_list: CampaignListView
     projector: Projector
-    contacts: ContactStore
+
+    @property
+    def contacts(self) -> ContactImports: ...
 
     @property
     def activity(self) -> ActivityStore:

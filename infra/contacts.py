@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from domain.application import CampaignPlatform, derived_id
 from domain.contact_import import Contact, ContactFile, Rejection
-from domain.contact_list import ContactList
+from domain.contact_list import CATALOGUE, DUPLICATE, MAX_REPORTED, ContactList, ImportResult
 from domain.errors import ValidationFailed, VersionConflict
 from infra.settings import Settings
 from projections.database import Cursor, Database, SQLiteCursor, SQLiteDatabase
@@ -37,10 +37,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 5000  # contacts written per executemany
 PAGE = 5000  # contacts read per query when streaming an audience
-MAX_REPORTED = 1000  # rejected lines listed in a result; the rest are only counted
-DUPLICATE = "duplicate of an earlier line"
 SETTLE_SECONDS = 10.0  # how long a repeated command waits for the first import's event
-CATALOGUE = "contact_lists"
 
 
 def contacts_table(dialect: str) -> str:
@@ -66,40 +63,6 @@ CREATE TABLE IF NOT EXISTS contact_imports (
     result TEXT NOT NULL
 )
 """
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    list_id: uuid.UUID
-    name: str
-    accepted: int
-    duplicates: int
-    rejected: list[dict[str, Any]]  # the first MAX_REPORTED rejected lines, by line number
-    rejected_total: int  # every rejected line, duplicates included
-    columns: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.list_id),
-            "name": self.name,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "rejected_total": self.rejected_total,
-            "columns": self.columns,
-        }
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any]) -> ImportResult:
-        return cls(
-            list_id=uuid.UUID(value["id"]),
-            name=value["name"],
-            accepted=value["accepted"],
-            duplicates=value["duplicates"],
-            rejected=value["rejected"],
-            rejected_total=value["rejected_total"],
-            columns=value["columns"],
-        )
 
 
 @dataclass
