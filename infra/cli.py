@@ -96,7 +96,7 @@ def audit(args: argparse.Namespace) -> int:
     )
     for row in rows:
         change = (
-            f"{row['from_status']} -> {row['to_status']}"
+            f"{row['from_status'] or 'new'} -> {row['to_status']}"
             if row["from_status"] != row["to_status"]
             else row["to_status"]
         )
