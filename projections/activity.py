@@ -525,6 +525,7 @@ class ActivityStore:
             known = self.message_facts(cursor, sorted({c[0] for c in clicks}))
             deltas = Deltas()
             rows = []
+            first_clicks = []
             for message_id, at, agent in sorted(clicks, key=lambda click: click[1]):
                 facts = known.get(message_id)
                 if facts is None:
@@ -534,11 +535,9 @@ class ActivityStore:
                 deltas.add(facts["campaign_id"], "clicks", minute=minute_of(at), **scope)
                 if facts["clicked_at"] is None:
                     facts["clicked_at"] = format_time(at)
-                    cursor.execute(
-                        "UPDATE messages SET clicked_at = ? WHERE id = ?",
-                        (facts["clicked_at"], message_id),
-                    )
+                    first_clicks.append((facts["clicked_at"], message_id))
                     deltas.add(facts["campaign_id"], "unique_clicks", **scope)
+            cursor.executemany("UPDATE messages SET clicked_at = ? WHERE id = ?", first_clicks)
             cursor.executemany(
                 "INSERT INTO clicks (message_id, at, user_agent) VALUES (?, ?, ?)", rows
             )
