@@ -431,6 +431,7 @@ class Engine:
 
     def recover(self) -> None:
         """Finishes the batches a crash cut short (see the module's docstring)."""
+        self.record_unrecorded_batches()
         while True:
             queued = self.activity.queued(self.batch)
             if not queued:
@@ -440,14 +441,29 @@ class Engine:
                 by_campaign.setdefault(message.campaign_id, []).append(message)
             for campaign_id, messages in by_campaign.items():
                 campaign = self.app.get_campaign(uuid.UUID(campaign_id))
-                log_id = DispatchLog.id_for(campaign_id)
-                dispatch_log = self.app.find(DispatchLog, log_id)
-                recorded_until = dispatch_log.next_seq if dispatch_log else 0
-                unrecorded = [m for m in messages if m.seq >= recorded_until]
-                if unrecorded:
-                    self.record_batch(campaign_id, unrecorded, usage_of(unrecorded))
                 self.carrier.submit(messages, two_way=campaign.fields.get("type") == "two_way")
                 self.activity.mark_sent(messages, self.now())
+
+    def record_unrecorded_batches(self) -> None:
+        """Saves in the store the batch whose messages were recorded just before a crash."""
+        statuses = [
+            s.value
+            for s in (
+                Status.STARTED,
+                Status.SENDING,
+                Status.PAUSED,
+                Status.SUSPENDED,
+                Status.ABORTED,
+            )
+        ]
+        for campaign_id, _status in self.campaign_list.with_statuses(self.database, statuses):
+            dispatch_log = self.app.find(DispatchLog, DispatchLog.id_for(campaign_id))
+            recorded_until = dispatch_log.next_seq if dispatch_log else 0
+            if self.activity.next_seq(campaign_id) <= recorded_until:
+                continue
+            unrecorded = self.activity.messages_from(campaign_id, recorded_until)
+            outgoing = [message for message, status in unrecorded if status != "suppressed"]
+            self.record_batch(campaign_id, [m for m, _ in unrecorded], usage_of(outgoing))
 
 
 def usage_of(messages: list[OutgoingMessage]) -> Counter[str]:

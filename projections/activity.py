@@ -359,6 +359,18 @@ class ActivityStore:
             rows = cursor.fetchall()
         return [OutgoingMessage(*row) for row in rows]
 
+    def messages_from(self, campaign_id: str, seq: int) -> list[tuple[OutgoingMessage, str]]:
+        """The campaign's messages from a position on, with their statuses."""
+        with self.database.read() as cursor:
+            cursor.execute(
+                "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
+                "parts, cost_units, domain, optout_domain, status FROM messages "
+                "WHERE campaign_id = ? AND seq >= ? ORDER BY seq",
+                (campaign_id, seq),
+            )
+            rows = cursor.fetchall()
+        return [(OutgoingMessage(*row[:-1]), str(row[-1])) for row in rows]
+
     def mark_sent(self, messages: Sequence[OutgoingMessage], at: datetime) -> int:
         """The carrier has taken these messages: queued becomes sent, and they count."""
         if not messages:

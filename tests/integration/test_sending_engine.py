@@ -470,3 +470,39 @@ def test_the_price_table_set_for_the_platform_prices_the_messages(sending: Platf
     assert {(r[5], r[6]) for r in rows} == {(1, 200)}  # one part at 0.0200: 200 units
     history = [m for m in sending.read_events(0, 1000) if m.type == "PlatformSettings.PricesSet"]
     assert history[0].data["actor"] == "ops"
+
+
+def test_a_batch_cut_short_before_the_store_saved_it_is_recorded_on_recovery(
+    sending: Platform,
+) -> None:
+    from domain.dispatch import DispatchLog
+    from domain.link_domain import LinkDomain
+
+    add_configured(sending, SHORT, OPTOUT)
+    engine = sending.sending.engine
+    engine.batch = 50
+    campaign = new_campaign(sending, [contact_list(sending, 120)])
+    drive(sending, campaign.id, Status.READY)
+    sending.sending.activity.opt_out("+447700900003", datetime.now(UTC), source="reply")
+    drive(sending, campaign.id, Status.SENDING)
+    record_batch = engine.record_batch
+
+    def killed(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the process died here")
+
+    engine.record_batch = killed  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        engine.step()
+    engine.record_batch = record_batch  # type: ignore[method-assign]
+    engine.recover()
+
+    log = sending.app.find(DispatchLog, DispatchLog.id_for(str(campaign.id)))
+    short = sending.app.find(LinkDomain, LinkDomain.id_for(SHORT))  # type: ignore[arg-type]
+    assert log is not None and (log.next_seq, log.messages) == (50, 50)
+    assert short is not None and short.usage == 49  # the suppressed message used no domain
+    drive(sending, campaign.id, Status.FINISHED)
+    log = sending.app.find(DispatchLog, DispatchLog.id_for(str(campaign.id)))
+    short = sending.app.find(LinkDomain, LinkDomain.id_for(SHORT))  # type: ignore[arg-type]
+    assert log is not None and log.messages == 120
+    assert short is not None and short.usage == 119
+    assert sending.sending.carrier.accepted_count() == 119
