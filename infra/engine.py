@@ -361,9 +361,10 @@ class Engine:
         parts_of: dict[str, int] = {}
         units_of: dict[tuple[Any, int], int] = {}  # cost by (price per part, parts)
         messages = []
+        first_number = self.activity.reserve_numbers(len(recipients))
         for index, (seq, phone, fields) in enumerate(recipients):
             variant = variants[chooser.choose(seq)]
-            code, optout_code = link_codes(campaign_id, seq)
+            code, optout_code = link_codes(campaign_id, first_number + index)
             short_domain, optout_domain = plan.short[index], plan.optout[index]
             text = render(
                 variant["text"],

@@ -218,6 +218,14 @@ SCHEMA = (
         PRIMARY KEY (campaign_id, scope, key)
     )
     """,
+    # Numbers handed out in blocks: each message's number leads its link codes.
+    """
+    CREATE TABLE IF NOT EXISTS sequences (
+        name TEXT PRIMARY KEY,
+        next BIGINT NOT NULL
+    )
+    """,
+    "INSERT INTO sequences (name, next) VALUES ('message', 0) ON CONFLICT (name) DO NOTHING",
 )
 
 MESSAGE_COLUMNS = (
@@ -284,6 +292,18 @@ class ActivityStore:
         return found
 
     # Dispatch.
+
+    def reserve_numbers(self, count: int) -> int:
+        """Reserves `count` consecutive message numbers; returns the first. A block reserved
+        and then not used (a crash) is a gap, never a number given twice."""
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "UPDATE sequences SET next = next + ? WHERE name = 'message' RETURNING next",
+                (count,),
+            )
+            row = cursor.fetchone()
+        assert row is not None, "the sequences table has no row for messages"
+        return int(row[0]) - count
 
     def next_seq(self, campaign_id: str) -> int:
         """The first recipient position no message has been made for yet."""

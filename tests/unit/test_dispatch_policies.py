@@ -10,6 +10,7 @@ from domain.dispatch import (
     Allocation,
     DispatchLog,
     allocate,
+    encode_number,
     link_codes,
     render,
     spread,
@@ -23,14 +24,18 @@ CAMPAIGN = "4f7d2a10-3c5e-4b8a-9e61-0d2c7b9a1e55"
 
 
 def test_link_codes_are_ten_url_safe_characters() -> None:
-    for seq in range(200):
-        for code in link_codes(CAMPAIGN, seq):
+    for number in [*range(200), 64**5 - 1]:
+        for code in link_codes(CAMPAIGN, number):
             assert len(code) == CODE_LENGTH == 10
             assert URL_SAFE.fullmatch(code)
 
 
-def test_link_codes_are_stable_for_the_same_campaign_and_position() -> None:
-    # A batch rebuilt after a crash must carry the same links as the one first sent.
+def test_link_codes_widen_by_a_character_past_a_billion_messages() -> None:
+    short, optout = link_codes(CAMPAIGN, 64**5)
+    assert len(short) == len(optout) == 11
+
+
+def test_link_codes_are_stable_for_the_same_campaign_and_number() -> None:
     assert link_codes(CAMPAIGN, 41) == link_codes(CAMPAIGN, 41)
 
 
@@ -39,14 +44,26 @@ def test_the_short_link_and_the_opt_out_link_of_a_message_differ() -> None:
     assert short != optout
 
 
-def test_link_codes_are_distinct_across_positions_and_campaigns() -> None:
-    codes = [code for seq in range(20_000) for code in link_codes(CAMPAIGN, seq)]
-    codes += [code for seq in range(1000) for code in link_codes("another-campaign", seq)]
+def test_link_codes_of_distinct_numbers_are_distinct() -> None:
+    codes = [code for number in range(20_000) for code in link_codes(CAMPAIGN, number)]
+    codes += [code for number in range(20_000, 21_000) for code in link_codes("another", number)]
     assert len(set(codes)) == len(codes)
 
 
-def test_link_codes_of_another_campaign_at_the_same_position_differ() -> None:
-    assert link_codes(CAMPAIGN, 7) != link_codes("5a0e1b2c-0000-4000-8000-000000000000", 7)
+def test_link_codes_sort_in_the_order_of_their_numbers() -> None:
+    # Consecutive messages are stored side by side in the indexes on their codes.
+    numbers = [0, 1, 9, 10, 63, 64, 4095, 4096, 999_999, 64**5 - 1]
+    shorts = [link_codes(CAMPAIGN, n)[0] for n in numbers]
+    assert shorts == sorted(shorts)
+    assert [encode_number(n) for n in numbers] == sorted(encode_number(n) for n in numbers)
+
+
+def test_the_same_number_in_another_campaign_has_another_mac() -> None:
+    # Knowing one's own link and the numbering does not give another person's link.
+    mine = link_codes(CAMPAIGN, 7)
+    theirs = link_codes("5a0e1b2c-0000-4000-8000-000000000000", 7)
+    assert mine[0][:5] == theirs[0][:5]
+    assert mine[0] != theirs[0] and mine[1] != theirs[1]
 
 
 # Rendering (F4, F8).
