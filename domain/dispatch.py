@@ -22,8 +22,15 @@ MAC_LENGTH = 5  # 30 bits that make codes unguessable
 CODE_LENGTH = NUMBER_LENGTH + MAC_LENGTH
 
 
+_PAIRS = [a + b for a in DIGITS for b in DIGITS]  # every two-digit string, by value
+_FIVE = 64**5
+_MAC_MASK = 2**30 - 1
+
+
 def encode_number(number: int, width: int = NUMBER_LENGTH) -> str:
     """`number` in base 64 with ordered digits, at least `width` of them."""
+    if width == 5 and 0 <= number < _FIVE:
+        return _PAIRS[number >> 18] + _PAIRS[(number >> 6) & 4095] + DIGITS[number & 63]
     digits = []
     while number or len(digits) < width:
         number, digit = divmod(number, 64)
@@ -31,22 +38,32 @@ def encode_number(number: int, width: int = NUMBER_LENGTH) -> str:
     return "".join(reversed(digits))
 
 
+class LinkCoder:
+    """A campaign's link codes: each message's number in the platform (unique, and in
+    order of dispatch), then a MAC of the number keyed by the campaign's id, so that nobody
+    can guess another person's link from their own. Ten URL-safe characters each (eleven
+    past a billion messages)."""
+
+    __slots__ = ("keyed",)
+
+    def __init__(self, key: str) -> None:
+        self.keyed = hashlib.blake2b(key=key.encode()[:64], digest_size=8)
+
+    def codes(self, number: int) -> tuple[str, str]:
+        """(short link code, opt-out link code) of message `number`."""
+        hasher = self.keyed.copy()
+        hasher.update(number.to_bytes(8, "big"))
+        mac = int.from_bytes(hasher.digest(), "big")
+        prefix = encode_number(number)
+        return (
+            prefix + encode_number(mac & _MAC_MASK),
+            prefix + encode_number((mac >> 30) & _MAC_MASK),
+        )
+
+
 def link_codes(key: str, number: int) -> tuple[str, str]:
-    """A message's short link and opt-out link codes: its number in the platform (unique,
-    and in order of dispatch), then a MAC of the number keyed by the campaign's id, so that
-    nobody can guess another person's link from their own. Ten URL-safe characters each
-    (eleven past a billion messages)."""
-    prefix = encode_number(number)
-    digest = hashlib.blake2b(
-        number.to_bytes(8, "big"), key=key.encode()[:64], digest_size=8
-    ).digest()
-    mac = int.from_bytes(digest, "big")
-    short = mac & (2**30 - 1)
-    optout = (mac >> 30) & (2**30 - 1)
-    return (
-        prefix + encode_number(short, MAC_LENGTH),
-        prefix + encode_number(optout, MAC_LENGTH),
-    )
+    """The codes of message `number` of the campaign `key` (see LinkCoder)."""
+    return LinkCoder(key).codes(number)
 
 
 class Placeholders(dict[str, str]):

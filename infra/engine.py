@@ -29,7 +29,7 @@ from typing import Any
 from domain.application import CampaignPlatform
 from domain.campaign import Campaign
 from domain.content import content_problems
-from domain.dispatch import DispatchLog, allocate, link_codes, render, spread
+from domain.dispatch import DispatchLog, LinkCoder, allocate, render, spread
 from domain.errors import DomainError
 from domain.link_domain import ARCHIVE_AFTER_DAYS, DomainStatus, LinkDomain
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
@@ -361,10 +361,11 @@ class Engine:
         parts_of: dict[str, int] = {}
         units_of: dict[tuple[Any, int], int] = {}  # cost by (price per part, parts)
         messages = []
+        coder = LinkCoder(campaign_id)
         first_number = self.activity.reserve_numbers(len(recipients))
         for index, (seq, phone, fields) in enumerate(recipients):
             variant = variants[chooser.choose(seq)]
-            code, optout_code = link_codes(campaign_id, first_number + index)
+            code, optout_code = coder.codes(first_number + index)
             short_domain, optout_domain = plan.short[index], plan.optout[index]
             text = render(
                 variant["text"],
