@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import math
 import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from domain.stream import OUTCOMES
 from projections.activity import OutgoingMessage, Receipt
@@ -92,8 +93,7 @@ class Report:
     payload: Any = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """What will happen to one message, decided from the seed."""
 
     outcome: str
@@ -102,37 +102,73 @@ class Plan:
 
 _OUTCOME, _FINAL, _SENT, _LATE, _DUPLICATE, _ACT, _CLICK, _OPTOUT, _REPLY, _REPLY_TEXT = range(10)
 _SCALE = 1.0 / 2**32
+_WHOLE = 2**32
+
+
+def _threshold(share: float) -> int:
+    """A draw d (as an integer of 32 bits) is under `share` exactly when d < this."""
+    return max(0, min(_WHOLE, math.ceil(share * _WHOLE)))
+
+
+class Planner:
+    """Plans messages for one set of stream options: the same draws as `Draws`, compared
+    as integers against thresholds worked out once."""
+
+    def __init__(self, options: dict[str, Any], two_way: bool, delay_scale: float) -> None:
+        self.seeded = hashlib.blake2b(f"{int(options.get('seed', 1))}:".encode(), digest_size=40)
+        shares = options.get("outcomes", {"delivered": 1.0})
+        self.outcomes: list[tuple[int, str]] = []
+        total = 0.0
+        for outcome in OUTCOMES:
+            total += shares.get(outcome, 0.0)
+            self.outcomes.append((_threshold(total), outcome))
+        self.click = _threshold(float(options.get("click_rate", 0)))
+        self.optout = _threshold(float(options.get("optout_rate", 0)))
+        self.reply = _threshold(float(options.get("reply_rate", 0))) if two_way else 0
+        self.late = _threshold(LATE_SENT_SHARE)
+        self.duplicate = _threshold(DUPLICATE_SHARE)
+        self.scale = delay_scale
+
+    def outcome(self, draw: int) -> str:
+        for threshold, outcome in self.outcomes:
+            if draw < threshold:
+                return outcome
+        return "delivered"
+
+    def plan(self, message: OutgoingMessage) -> Plan:
+        hasher = self.seeded.copy()
+        hasher.update(message.id.encode())
+        draw = _DRAWS.unpack(hasher.digest())
+        mid = message.id
+        scale = self.scale
+        outcome = self.outcome(draw[_OUTCOME])
+        final_delay = (0.2 + 1.8 * draw[_FINAL] * _SCALE) * scale
+        if draw[_LATE] < self.late:
+            sent_delay = final_delay + 0.1 * scale
+        else:
+            sent_delay = (0.05 + 0.25 * draw[_SENT] * _SCALE) * scale
+        reports: list[tuple[float, str, Any]] = [
+            (sent_delay, "receipt", (mid, "sent")),
+            (final_delay, "receipt", (mid, outcome)),
+        ]
+        if draw[_DUPLICATE] < self.duplicate:
+            reports.append((final_delay + 0.3 * scale, "receipt", (mid, outcome)))
+        if outcome == "delivered":
+            later = final_delay + (0.5 + 2.5 * draw[_ACT] * _SCALE) * scale
+            if draw[_CLICK] < self.click:
+                reports.append((later, "click", mid))
+            if draw[_OPTOUT] < self.optout:
+                reports.append((later + 0.2 * scale, "optout", message.optout_code))
+            elif draw[_REPLY] < self.reply:
+                text = REPLY_TEXTS[int(draw[_REPLY_TEXT] * _SCALE * len(REPLY_TEXTS))]
+                reports.append((later + 0.4 * scale, "reply", (message.recipient, text)))
+        return Plan(outcome, reports)
 
 
 def plan_for(
     message: OutgoingMessage, options: dict[str, Any], two_way: bool, delay_scale: float
 ) -> Plan:
-    digest = hashlib.blake2b(
-        f"{int(options.get('seed', 1))}:{message.id}".encode(), digest_size=40
-    ).digest()
-    draw = [value * _SCALE for value in _DRAWS.unpack(digest)]  # as Draws gives them
-    mid = message.id
-    outcome = outcome_for(draw[_OUTCOME], options.get("outcomes", {"delivered": 1.0}))
-    final_delay = (0.2 + 1.8 * draw[_FINAL]) * delay_scale
-    sent_delay = (0.05 + 0.25 * draw[_SENT]) * delay_scale
-    if draw[_LATE] < LATE_SENT_SHARE:
-        sent_delay = final_delay + 0.1 * delay_scale
-    reports: list[tuple[float, str, Any]] = [
-        (sent_delay, "receipt", (mid, "sent")),
-        (final_delay, "receipt", (mid, outcome)),
-    ]
-    if draw[_DUPLICATE] < DUPLICATE_SHARE:
-        reports.append((final_delay + 0.3 * delay_scale, "receipt", (mid, outcome)))
-    if outcome == "delivered":
-        later = final_delay + (0.5 + 2.5 * draw[_ACT]) * delay_scale
-        if draw[_CLICK] < float(options.get("click_rate", 0)):
-            reports.append((later, "click", mid))
-        if draw[_OPTOUT] < float(options.get("optout_rate", 0)):
-            reports.append((later + 0.2 * delay_scale, "optout", message.optout_code))
-        elif two_way and draw[_REPLY] < float(options.get("reply_rate", 0)):
-            text = REPLY_TEXTS[int(draw[_REPLY_TEXT] * len(REPLY_TEXTS))]
-            reports.append((later + 0.4 * delay_scale, "reply", (message.recipient, text)))
-    return Plan(outcome, reports)
+    return Planner(options, two_way, delay_scale).plan(message)
 
 
 class DemoCarrier:
@@ -153,6 +189,7 @@ class DemoCarrier:
         self.delay_scale = delay_scale
         self.clock = clock
         self.queue: list[Report] = []
+        self.in_flight = 0  # reports taken from the queue and being handed over
         self.lock = threading.Condition()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
@@ -183,7 +220,8 @@ class DemoCarrier:
                 )
                 seen.update(str(row[0]) for row in cursor.fetchall())
             fresh = [m for m in messages if m.id not in seen]
-            plans = [plan_for(m, options, two_way, self.delay_scale) for m in fresh]
+            planner = Planner(options, two_way, self.delay_scale)
+            plans = [planner.plan(m) for m in fresh]
             cursor.executemany(
                 "INSERT INTO demo_carrier_accepted (message_id, recipient, outcome, accepted_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -196,7 +234,8 @@ class DemoCarrier:
         if not reports:
             return
         start = self.clock()
-        if self.delay_scale == 0:
+        if self.delay_scale == 0 and self.thread is None:
+            # Reporting at once and no thread of its own: the caller hands them over.
             left = self.hand_over([(kind, payload) for _d, kind, payload in reports])
             if not left:
                 return
@@ -270,10 +309,14 @@ class DemoCarrier:
                 while self.queue and self.queue[0].due <= now and len(due) < 5000:
                     due.append(heapq.heappop(self.queue))
                 wait = self.queue[0].due - now if self.queue and not due else 0
+                self.in_flight = len(due)
             if due:
                 left = self.deliver(due)
                 if left:
                     self.schedule([(1.0, r.kind, r.payload) for r in left])
+                with self.lock:
+                    self.in_flight = 0
+                if left:
                     self.stopping.wait(0.5)
             elif wait > 0:
                 self.stopping.wait(min(wait, 0.05))
@@ -286,5 +329,6 @@ class DemoCarrier:
             self.thread.join(timeout=5)
 
     def pending(self) -> int:
+        """Reports not handed over yet, those being handed over included."""
         with self.lock:
-            return len(self.queue)
+            return len(self.queue) + self.in_flight

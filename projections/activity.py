@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.fields import format_time
 from projections.database import Cursor, Database
@@ -53,9 +53,9 @@ def _receipt_order(receipt: Receipt) -> tuple[datetime, int]:
     return receipt.at, RANK.get(receipt.status, 0)
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One message as the dispatcher built it, before the carrier has it."""
+class OutgoingMessage(NamedTuple):
+    """One message as the dispatcher built it, before the carrier has it (a tuple: a
+    dispatcher makes a million of them)."""
 
     id: str  # also the short link's code
     optout_code: str
@@ -71,8 +71,7 @@ class OutgoingMessage:
     optout_domain: str | None
 
 
-@dataclass(frozen=True)
-class Receipt:
+class Receipt(NamedTuple):
     message_id: str
     status: str
     at: datetime

@@ -68,6 +68,7 @@ class SQLiteDatabase:
         self.local = threading.local()
         self.connections: list[sqlite3.Connection] = []
         self.lock = threading.Lock()
+        self.write_lock = threading.RLock()
 
     def connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self.local, "connection", None)
@@ -92,17 +93,20 @@ class SQLiteDatabase:
     @contextmanager
     def transaction(self) -> Iterator[SQLiteCursor]:
         connection = self.connection()
-        cursor = connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            yield SQLiteCursor(cursor)
-        except BaseException:
-            connection.rollback()
-            raise
-        else:
-            connection.commit()
-        finally:
-            cursor.close()
+        # Writers of this process queue on a lock, woken as soon as it is free, instead of
+        # polling SQLite's file lock with its sleeps; other processes still meet the file lock.
+        with self.write_lock:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield SQLiteCursor(cursor)
+            except BaseException:
+                connection.rollback()
+                raise
+            else:
+                connection.commit()
+            finally:
+                cursor.close()
 
     @contextmanager
     def read(self) -> Iterator[SQLiteCursor]:
