@@ -74,7 +74,7 @@ class Placeholders(dict[str, str]):
 
 
 def render(text: str, fields: dict[str, Any], short_url: str, optout_url: str) -> str:
-    values = Placeholders({k: str(v) for k, v in fields.items()})
+    values = Placeholders(fields)  # formatting a value is str() of it
     values["short_url"] = short_url
     values["optout_url"] = optout_url
     return text.format_map(values)

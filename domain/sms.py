@@ -64,4 +64,7 @@ def segments(text: str) -> Segments:
 
 
 def parts(text: str) -> int:
+    if text.isascii() and _ASCII_OUTSIDE_BASIC.isdisjoint(text):  # as segments, faster
+        length = len(text)
+        return 1 if length <= 160 else -(-length // 153)
     return segments(text).parts

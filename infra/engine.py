@@ -36,7 +36,7 @@ from domain.pricing import DEFAULT_PRICES, PriceTable, money
 from domain.ratio import RatioChooser
 from domain.rules import first_fired
 from domain.schedule import describe, is_open
-from domain.sms import segments
+from domain.sms import parts as sms_parts
 from domain.status import Status
 from domain.stream import Stream
 from infra.demo_carrier import DemoCarrier
@@ -358,7 +358,6 @@ class Engine:
         chooser = RatioChooser([v["weight"] for v in variants])
         campaign_id = str(campaign.id)
         prices = self.prices
-        parts_of: dict[str, int] = {}
         units_of: dict[tuple[Any, int], int] = {}  # cost by (price per part, parts)
         messages = []
         coder = LinkCoder(campaign_id)
@@ -373,7 +372,7 @@ class Engine:
                 f"https://{short_domain}/s/{code}" if short_domain else "",
                 f"https://{optout_domain}/o/{optout_code}" if optout_domain else "",
             )
-            parts = parts_of.get(text) or segments(text).parts
+            parts = sms_parts(text)
             price = prices.price_per_part(phone)
             units = units_of.get((price, parts))
             if units is None:

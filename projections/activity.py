@@ -467,10 +467,11 @@ class ActivityStore:
                 by_message[receipt.message_id] = [receipt]
             else:
                 mine.append(receipt)
+        rank_of = RANK.get
         with self.database.transaction() as cursor:
             known = self.receipt_facts(cursor, list(by_message))
-            deltas = Deltas()
-            flat = deltas.flat
+            queued: Counter[str] = Counter()  # messages leaving queued, by campaign
+            counts: Counter[tuple[str, str, str | None, str, str]] = Counter()
             final = []
             moved = 0
             times: dict[datetime, tuple[str, str]] = {}
@@ -481,20 +482,21 @@ class ActivityStore:
                 current = RANK[status]
                 last: tuple[str, str, str, str] | None = None
                 for receipt in mine:
-                    rank = RANK.get(receipt.status, -1)
+                    rank = rank_of(receipt.status, -1)
                     if rank <= current:
                         continue
-                    at, minute = times.get(receipt.at) or times.setdefault(
-                        receipt.at, (format_time(receipt.at), minute_of(receipt.at))
-                    )
+                    stamp = times.get(receipt.at)
+                    if stamp is None:
+                        stamp = times[receipt.at] = (format_time(receipt.at), minute_of(receipt.at))
+                    at, minute = stamp
                     moved += 1
                     last = (receipt.status, at, at, message_id)
                     if current == 0:  # queued: a receipt for a message not yet marked sent
-                        flat[(campaign_id, None, None, None, "queued")] -= 1
-                        flat[(campaign_id, variant, domain, minute, "sent")] += 1
-                        flat[(campaign_id, variant, domain, minute, "cost_units")] += cost
-                    if receipt.status in OUTCOMES:
-                        flat[(campaign_id, variant, domain, minute, receipt.status)] += 1
+                        queued[campaign_id] += 1
+                        counts[(campaign_id, variant, domain, minute, "sent")] += 1
+                        counts[(campaign_id, variant, domain, minute, "cost_units")] += cost
+                    if rank == 2:  # an outcome
+                        counts[(campaign_id, variant, domain, minute, receipt.status)] += 1
                     current = rank
                 if last is not None:
                     final.append(last)  # one write per message
@@ -503,6 +505,10 @@ class ActivityStore:
                 "WHERE id = ?",
                 final,
             )
+            deltas = Deltas()
+            deltas.flat.update(counts)
+            for campaign_id, count in queued.items():
+                deltas.add(campaign_id, "queued", -count)
             deltas.write(cursor)
         return moved
 
