@@ -16,7 +16,9 @@ at most one message, and every recipient is attempted once.
 
 from __future__ import annotations
 
+import json
 import logging
+import operator
 import threading
 import time
 import uuid
@@ -29,8 +31,16 @@ from typing import Any
 from domain.application import CampaignPlatform
 from domain.campaign import Campaign
 from domain.content import content_problems
-from domain.dispatch import DispatchLog, LinkCoder, allocate, render, spread
+from domain.dispatch import (
+    LINK_PLACEHOLDERS,
+    DispatchLog,
+    LinkCoder,
+    allocate,
+    render,
+    spread,
+)
 from domain.errors import DomainError
+from domain.fields import placeholders_in
 from domain.link_domain import ARCHIVE_AFTER_DAYS, DomainStatus, LinkDomain
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
 from domain.ratio import RatioChooser
@@ -351,46 +361,56 @@ class Engine:
     def build(
         self,
         campaign: Campaign,
-        recipients: list[tuple[int, str, dict[str, Any]]],
+        recipients: list[tuple[int, str, str]],
         plan: LinkPlan,
     ) -> list[OutgoingMessage]:
         variants = campaign.fields["variants"]
-        chooser = RatioChooser([v["weight"] for v in variants])
+        order = RatioChooser([v["weight"] for v in variants]).order
+        period = len(order)
+        texts = [v["text"] for v in variants]
+        uses_columns = [bool(set(placeholders_in(text)) - LINK_PLACEHOLDERS) for text in texts]
+        variant_ids = [v["id"] for v in variants]
         campaign_id = str(campaign.id)
+        epoch = campaign.ratio_epoch
         prices = self.prices
+        price_per_part = prices.price_per_part
         units_of: dict[tuple[Any, int], int] = {}  # cost by (price per part, parts)
+        short_base = {d: f"https://{d}/s/" for d in set(plan.short) if d}
+        optout_base = {d: f"https://{d}/o/" for d in set(plan.optout) if d}
+        codes = LinkCoder(campaign_id).codes
+        number = self.activity.reserve_numbers(len(recipients))
         messages = []
-        coder = LinkCoder(campaign_id)
-        first_number = self.activity.reserve_numbers(len(recipients))
-        for index, (seq, phone, fields) in enumerate(recipients):
-            variant = variants[chooser.choose(seq)]
-            code, optout_code = coder.codes(first_number + index)
-            short_domain, optout_domain = plan.short[index], plan.optout[index]
+        for (seq, phone, fields), short_domain, optout_domain in zip(
+            recipients, plan.short, plan.optout, strict=True
+        ):
+            variant = order[seq % period]
+            code, optout_code = codes(number)
+            number += 1
             text = render(
-                variant["text"],
-                fields,
-                f"https://{short_domain}/s/{code}" if short_domain else "",
-                f"https://{optout_domain}/o/{optout_code}" if optout_domain else "",
+                texts[variant],
+                json.loads(fields) if uses_columns[variant] else {},
+                short_base[short_domain] + code if short_domain else "",
+                optout_base[optout_domain] + optout_code if optout_domain else "",
             )
             parts = sms_parts(text)
-            price = prices.price_per_part(phone)
+            price = price_per_part(phone)
             units = units_of.get((price, parts))
             if units is None:
                 units = units_of[(price, parts)] = to_units(prices.cost(phone, parts))
             messages.append(
                 OutgoingMessage(
-                    id=code,
-                    optout_code=optout_code,
-                    campaign_id=campaign_id,
-                    seq=seq,
-                    recipient=phone,
-                    variant_id=variant["id"],
-                    epoch=campaign.ratio_epoch,
-                    text=text,
-                    parts=parts,
-                    cost_units=units,
-                    domain=short_domain,
-                    optout_domain=optout_domain,
+                    code,
+                    optout_code,
+                    campaign_id,
+                    seq,
+                    phone,
+                    variant_ids[variant],
+                    epoch,
+                    text,
+                    parts,
+                    units,
+                    short_domain,
+                    optout_domain,
                 )
             )
         return messages
@@ -409,14 +429,14 @@ class Engine:
     ) -> None:
         """Saves the batch and its domains' usage in one transaction of the store."""
         log_id = DispatchLog.id_for(campaign_id)
+        cost = money(from_units(sum(map(operator.attrgetter("cost_units"), messages))))
+        by_domain = Counter(map(operator.attrgetter("domain"), messages))
+        by_domain.pop(None, None)  # type: ignore[call-overload]
+        by_variant = Counter(map(operator.attrgetter("variant_id"), messages))
         for _attempt in range(5):
             dispatch_log = self.app.find(DispatchLog, log_id) or DispatchLog.open(campaign_id)
             dispatch_log.record_batch(
-                messages[0].seq,
-                messages[-1].seq,
-                money(from_units(sum(m.cost_units for m in messages))),
-                dict(Counter(m.domain for m in messages if m.domain)),
-                dict(Counter(m.variant_id for m in messages)),
+                messages[0].seq, messages[-1].seq, cost, dict(by_domain), dict(by_variant)
             )
             domains = []
             for name, count in usage.items():
@@ -470,6 +490,13 @@ class Engine:
 def usage_of(messages: list[OutgoingMessage]) -> Counter[str]:
     """Messages per domain: a message counts once for each domain its links use."""
     usage: Counter[str] = Counter()
-    for message in messages:
-        usage.update({name for name in (message.domain, message.optout_domain) if name})
+    pairs = Counter(map(_LINK_DOMAINS, messages))
+    for (short, optout), count in pairs.items():
+        if short:
+            usage[short] += count
+        if optout and optout != short:
+            usage[optout] += count
     return usage
+
+
+_LINK_DOMAINS = operator.attrgetter("domain", "optout_domain")

@@ -266,9 +266,8 @@ class ActivityStore:
             row = cursor.fetchone()
         return int(row[0]) if row else 0
 
-    def recipients_from(
-        self, campaign_id: str, seq: int, limit: int
-    ) -> list[tuple[int, str, dict[str, Any]]]:
+    def recipients_from(self, campaign_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
+        """(position, phone, columns as JSON) of up to `limit` recipients from `seq` on."""
         with self.database.read() as cursor:
             cursor.execute(
                 "SELECT seq, phone, fields FROM recipients WHERE campaign_id = ? AND seq >= ? "
@@ -276,7 +275,7 @@ class ActivityStore:
                 (campaign_id, seq, limit),
             )
             rows = cursor.fetchall()
-        return [(int(s), str(p), json.loads(f)) for s, p, f in rows]
+        return [(int(s), str(p), str(f)) for s, p, f in rows]
 
     def opted_out(self, phones: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -776,6 +775,12 @@ class ActivityStore:
         """The audience `snapshot_audience` would fix, as a query of (phone, fields): the
         lists merged, each number once with the first given list's columns, opted-out
         numbers removed."""
+        if len(list_ids) == 1:  # a list holds each number once: nothing to merge
+            sql = (
+                f"SELECT phone, fields FROM {self.contacts_table} AS merged WHERE list_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone = merged.phone)"
+            )
+            return sql, [list_ids[0]]
         marks = ", ".join("?" for _ in list_ids)
         precedence = " ".join(f"WHEN ? THEN {i}" for i in range(len(list_ids)))
         sql = (
