@@ -474,7 +474,7 @@ class ActivityStore:
             final = []
             moved = 0
             times: dict[datetime, tuple[str, str]] = {}
-            for message_id, (campaign_id, variant, domain, status, cost) in known.items():
+            for message_id, campaign_id, variant, domain, status, cost in known:
                 mine = by_message[message_id]
                 if len(mine) > 1:
                     mine.sort(key=_receipt_order)
@@ -513,9 +513,9 @@ class ActivityStore:
 
     def receipt_facts(
         self, cursor: Cursor, ids: Sequence[str]
-    ) -> dict[str, tuple[str, str, str | None, str, int]]:
-        """(campaign, variant, domain, status, cost units) of messages by id, locked."""
-        found: dict[str, tuple[str, str, str | None, str, int]] = {}
+    ) -> list[tuple[str, str, str, str | None, str, int]]:
+        """(id, campaign, variant, domain, status, cost units) of messages, locked."""
+        found: list[tuple[str, str, str, str | None, str, int]] = []
         ids = sorted(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -524,8 +524,7 @@ class ActivityStore:
                 f"FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})" + self.locking,
                 chunk,
             )
-            for row in cursor.fetchall():
-                found[str(row[0])] = (row[1], row[2], row[3], row[4], int(row[5]))
+            found += cursor.fetchall()  # type: ignore[arg-type]
         return found
 
     def message_facts(self, cursor: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -562,15 +561,19 @@ class ActivityStore:
             deltas = Deltas()
             rows = []
             first_clicks = []
+            times: dict[datetime, tuple[str, str]] = {}
             for message_id, at, agent in sorted(clicks, key=lambda click: click[1]):
                 facts = known.get(message_id)
                 if facts is None:
                     continue
-                rows.append((message_id, format_time(at), agent[:300]))
+                stamp = times.get(at)
+                if stamp is None:
+                    stamp = times[at] = (format_time(at), minute_of(at))
+                rows.append((message_id, stamp[0], agent[:300]))
                 scope = {"variant": facts["variant_id"], "domain": facts["domain"]}
-                deltas.add(facts["campaign_id"], "clicks", minute=minute_of(at), **scope)
+                deltas.add(facts["campaign_id"], "clicks", minute=stamp[1], **scope)
                 if facts["clicked_at"] is None:
-                    facts["clicked_at"] = format_time(at)
+                    facts["clicked_at"] = stamp[0]
                     first_clicks.append((facts["clicked_at"], message_id))
                     deltas.add(facts["campaign_id"], "unique_clicks", **scope)
             cursor.executemany("UPDATE messages SET clicked_at = ? WHERE id = ?", first_clicks)
