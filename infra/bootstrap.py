@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from domain.application import CampaignPlatform
 from domain.pricing import PriceTable
 from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages
+from infra.kafka_feed import KafkaFeed
+from infra.relay import Relay
 from infra.sending import Sending, build_sending
 from infra.settings import Settings
 from projections.activity import ActivityStore
@@ -80,11 +85,37 @@ class Platform:
     sending: Sending
 
     def start(self) -> None:
-        """Catches the read models up, keeps them fed in the background, and starts sending."""
-        self.feed.catch_up()
-        self.feed.start()
+        """Catches the read models up, keeps them fed in the background (unless Kafka feeds
+        them, from the projector process), and starts sending."""
+        if self.settings.kafka is None:
+            self.feed.catch_up()
+            self.feed.start()
         if self.settings.sending:
             self.sending.start()
+
+    def kafka_feed(self) -> KafkaFeed:
+        """The scale-out feed of the read models (`campaigns project`)."""
+        assert self.settings.kafka is not None
+        return KafkaFeed(self.settings.kafka, self.settings.events_topic, self.projector)
+
+    def relay(self) -> Relay:
+        """The store's log onto Kafka (`campaigns relay`)."""
+        pg, kafka = self.settings.postgres, self.settings.kafka
+        assert pg is not None and kafka is not None
+        return Relay(self.read_events, pg.url, pg.schema, kafka, self.settings.events_topic)
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Replays the whole store into the read models (see Projector.rebuild)."""
+        return self.projector.rebuild(self.read_events, progress)
+
+    def verify(self) -> list[str]:
+        """Differences between the read models and a fresh replay of the store."""
+        with tempfile.TemporaryDirectory(prefix="campaigns-verify-") as folder:
+            scratch = SQLiteDatabase(Path(folder) / "replay.sqlite3")
+            try:
+                return self.projector.verify(self.read_events, scratch)
+            finally:
+                scratch.close()
 
     def close(self) -> None:
         self.sending.stop()
@@ -117,6 +148,7 @@ class Platform:
 
 
 def build(settings: Settings) -> Platform:
+    settings.check()
     if settings.postgres is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     else:

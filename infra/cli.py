@@ -6,9 +6,12 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from infra.settings import Settings, SettingsError
@@ -107,6 +110,106 @@ def audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def stop_on_signals(stop: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT stop a worker cleanly."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_args: stop())
+
+
+def relay(args: argparse.Namespace) -> int:
+    from infra.bootstrap import build
+    from infra.relay import run_relay
+
+    settings = settings_from(args).with_changes(sending=False)
+    require_kafka(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with build(settings) as platform:
+        worker = platform.relay()
+        stop_on_signals(worker.stop)
+        print(f"relay: {settings.store_description} -> {settings.events_topic}", flush=True)
+        run_relay(worker)
+    return 0
+
+
+def project(args: argparse.Namespace) -> int:
+    from infra.bootstrap import build
+
+    settings = settings_from(args).with_changes(sending=False)
+    require_kafka(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with build(settings) as platform:
+        feed = platform.kafka_feed()
+        stop_on_signals(feed.stopping.set)
+        print(f"projector: {settings.events_topic} -> read models", flush=True)
+        feed.run()
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from infra.bootstrap import build
+
+    settings = settings_from(args).with_changes(sending=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stopping = threading.Event()
+    with build(settings) as platform:
+        stop_on_signals(stopping.set)
+        if settings.kafka is None:
+            platform.feed.catch_up()
+            platform.feed.start()
+        platform.sending.start()
+        print("dispatcher: sending", flush=True)
+        stopping.wait()
+    return 0
+
+
+def require_kafka(settings: Settings) -> None:
+    if settings.kafka is None:
+        raise SettingsError("this command needs CAMPAIGNS_KAFKA (host:port of the brokers)")
+
+
+def rebuild(args: argparse.Namespace) -> int:
+    from infra.bootstrap import build
+
+    with build(settings_from(args).with_changes(sending=False)) as platform:
+        last = platform.app.recorder.max_notification_id() or 0
+        started = time.monotonic()
+        shown = [0.0]
+
+        def progress(position: int, replayed: int) -> None:
+            now = time.monotonic()
+            if now - shown[0] >= 0.5:
+                shown[0] = now
+                rate = replayed / max(now - started, 1e-9)
+                share = 100 * position / max(last, position, 1)
+                print(
+                    f"\r{args.view}: {position:,}/{max(last, position):,} ({share:.0f}%), "
+                    f"{rate:,.0f} events/s",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        replayed = platform.rebuild(progress)
+        elapsed = time.monotonic() - started
+    rate = replayed / max(elapsed, 1e-9)
+    print(f"\rrebuilt {args.view}: {replayed:,} events in {elapsed:.1f} s ({rate:,.0f} events/s)")
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    from infra.bootstrap import build
+
+    with build(settings_from(args).with_changes(sending=False)) as platform:
+        differences = platform.verify()
+    for line in differences:
+        print(line)
+    if differences:
+        print(f"the read models differ from a replay of the store ({len(differences)} lines)")
+        return 1
+    print("the read models equal a fresh replay of the store")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="campaigns",
@@ -128,7 +231,36 @@ def parser() -> argparse.ArgumentParser:
     audit_parser.add_argument("campaign_id", help="the campaign's id")
     audit_parser.add_argument("--json", action="store_true", help="one JSON object per line")
     add_store_options(audit_parser)
+    for name, text in (
+        ("relay", "publish the store's events to Kafka (scale-out; one active at a time)"),
+        ("project", "feed the read models from Kafka (scale-out)"),
+        ("dispatch", "run the sending engine and the demo carrier only, without the API"),
+    ):
+        add_store_options(commands.add_parser(name, help=text))
+    rebuild_parser = commands.add_parser(
+        "rebuild", help="drop a read model and rebuild it from the store, with progress"
+    )
+    rebuild_parser.add_argument(
+        "view", choices=VIEWS, help="campaigns: the campaign list and the audit trail"
+    )
+    add_store_options(rebuild_parser)
+    add_store_options(
+        commands.add_parser(
+            "verify", help="compare every read model with a fresh replay of the store"
+        )
+    )
     return root
+
+
+VIEWS = ("campaigns",)
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "audit": audit,
+    "relay": relay,
+    "project": project,
+    "dispatch": dispatch,
+    "rebuild": rebuild,
+    "verify": verify,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,8 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args)
         if args.command == "demo":
             return serve(args, with_demo=True)
-        if args.command == "audit":
-            return audit(args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

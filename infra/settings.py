@@ -20,6 +20,10 @@ ENVIRONMENT_VARIABLES = {
     "process's own writes; 2",
     "CAMPAIGNS_SENDING": "on: this process runs the sending engine and the demo carrier; off "
     "for a process that only serves the API; on",
+    "CAMPAIGNS_KAFKA": "host:port[,host:port...] of Kafka brokers: the read models are fed "
+    "from Kafka (scale-out, needs PostgreSQL) by `campaigns relay` and `campaigns project`; "
+    "unset: fed from the store's log in this process",
+    "CAMPAIGNS_KAFKA_TOPIC_PREFIX": "first part of the Kafka topics' names; campaigns",
 }
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -51,6 +55,8 @@ class Settings:
     port: int = 8000
     read_wait: float = 2.0
     sending: bool = True
+    kafka: str | None = None  # bootstrap servers
+    topic_prefix: str = "campaigns"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -64,10 +70,25 @@ class Settings:
             port=parse_int(env, "CAMPAIGNS_PORT", 8000),
             read_wait=float(env.get("CAMPAIGNS_READ_WAIT", "2")),
             sending=parse_switch(env, "CAMPAIGNS_SENDING", True),
+            kafka=env.get("CAMPAIGNS_KAFKA", "").strip() or None,
+            topic_prefix=parse_topic_prefix(env.get("CAMPAIGNS_KAFKA_TOPIC_PREFIX", "campaigns")),
         )
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def events_topic(self) -> str:
+        """The store's events as integration messages, published by the relay."""
+        return f"{self.topic_prefix}.events"
+
+    def check(self) -> None:
+        """Refuses combinations that cannot run."""
+        if self.kafka and self.postgres is None:
+            raise SettingsError(
+                "CAMPAIGNS_KAFKA needs CAMPAIGNS_DATABASE_URL: the scale-out topology keeps "
+                "the store and the read models in PostgreSQL"
+            )
 
     @property
     def store_description(self) -> str:
@@ -96,6 +117,18 @@ def parse_switch(env: Mapping[str, str], key: str, default: bool) -> bool:
     if value in ("off", "0", "false", "no"):
         return False
     raise SettingsError(f"{key} must be on or off, not {value!r}")
+
+
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$")
+
+
+def parse_topic_prefix(value: str) -> str:
+    value = value.strip() or "campaigns"
+    if not _TOPIC_PREFIX.match(value):
+        raise SettingsError(
+            f"CAMPAIGNS_KAFKA_TOPIC_PREFIX {value!r} may hold letters, digits, '.', '_', '-'"
+        )
+    return value
 
 
 def parse_database_url(url: str, schema: str) -> PostgresLocation:

@@ -38,6 +38,9 @@ class Database(Protocol):
     def read(self) -> Any:
         """A context manager giving a Cursor for reading only."""
 
+    def snapshot(self) -> Any:
+        """A context manager giving a Cursor whose reads all see one moment."""
+
     def close(self) -> None: ...
 
 
@@ -118,6 +121,17 @@ class SQLiteDatabase:
         finally:
             cursor.close()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[SQLiteCursor]:
+        """A cursor whose reads all see one moment of the database (no write lock)."""
+        cursor = self.connection().cursor()
+        cursor.execute("BEGIN")
+        try:
+            yield SQLiteCursor(cursor)
+        finally:
+            cursor.execute("COMMIT")
+            cursor.close()
+
     def close(self) -> None:
         with self.lock:
             for connection in self.connections:
@@ -165,6 +179,13 @@ class PostgresDatabase:
 
     def read(self) -> Any:
         return self.transaction()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[PostgresCursor]:
+        """A cursor whose reads all see one moment of the database."""
+        with self.transaction() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield cursor
 
     def close(self) -> None:
         self.pool.close()

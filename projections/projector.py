@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from projections.database import Cursor, Database
 from projections.messages import EventMessage
+
+Reader = Callable[[int, int], list[EventMessage]]  # (after position, limit) -> messages
 
 
 class View(Protocol):
@@ -26,12 +30,38 @@ class View(Protocol):
         """Applies a batch of messages, in position order, in the caller's transaction."""
 
 
+REBUILD_BATCH = 2000
+POLL_SECONDS = 0.02  # how often a waiting reader looks at the stored position
+
 TRACKING_TABLE = """
 CREATE TABLE IF NOT EXISTS projection_tracking (
     projection TEXT PRIMARY KEY,
     position BIGINT NOT NULL
 )
 """
+
+
+# Fed from Kafka: per partition of a topic, the next offset to read and the last store
+# position applied from it, written in the same transaction as the rows.
+PARTITIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS projection_partitions (
+    projection TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition_no INTEGER NOT NULL,
+    next_offset BIGINT NOT NULL,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (projection, topic, partition_no)
+)
+"""
+
+
+@dataclass(frozen=True)
+class PartitionBatch:
+    """Messages read from one partition, and the offset after the last of them."""
+
+    partition: int
+    next_offset: int
+    messages: Sequence[EventMessage]
 
 
 class Projector:
@@ -47,8 +77,15 @@ class Projector:
     def create_tables(self) -> None:
         with self.database.transaction() as cursor:
             cursor.execute(TRACKING_TABLE)
+            cursor.execute(PARTITIONS_TABLE)
             for view in self.views:
                 view.create_tables(cursor, self.database.dialect)
+            # The row exists from the start, so that feeders can queue on it.
+            cursor.execute(
+                "INSERT INTO projection_tracking (projection, position) VALUES (?, 0) "
+                "ON CONFLICT (projection) DO NOTHING",
+                (self.name,),
+            )
             self.known_position = self.read_position(cursor)
 
     def drop_tables(self) -> None:
@@ -58,19 +95,23 @@ class Projector:
             for view in self.views:
                 for table in view.tables:
                     cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute("DELETE FROM projection_tracking WHERE projection = ?", (self.name,))
+            cursor.execute(
+                "UPDATE projection_tracking SET position = 0 WHERE projection = ?", (self.name,)
+            )
         with self.changed:
             self.known_position = 0
 
-    def read_position(self, cursor: Cursor) -> int:
+    def read_position(self, cursor: Cursor, *, lock: bool = False) -> int:
         cursor.execute(
-            "SELECT position FROM projection_tracking WHERE projection = ?", (self.name,)
+            "SELECT position FROM projection_tracking WHERE projection = ?"
+            + (self.locking if lock else ""),
+            (self.name,),
         )
         row = cursor.fetchone()
         return int(row[0]) if row else 0
 
     def position(self) -> int:
-        with self.database.transaction() as cursor:
+        with self.database.read() as cursor:
             position = self.read_position(cursor)
         with self.changed:
             self.known_position = max(self.known_position, position)
@@ -81,31 +122,175 @@ class Projector:
         if not messages:
             return 0
         with self.database.transaction() as cursor:
-            position = self.read_position(cursor)
+            position = self.read_position(cursor, lock=True)
             fresh = [m for m in messages if m.position > position]
             if fresh:
                 for view in self.views:
                     view.apply(cursor, fresh)
                 position = fresh[-1].position
-                cursor.execute(
-                    "INSERT INTO projection_tracking (projection, position) VALUES (?, ?) "
-                    "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
-                    (self.name, position),
-                )
+                self.write_position(cursor, position)
         with self.changed:
             self.known_position = max(self.known_position, position)
             self.changed.notify_all()
         return len(fresh)
 
-    def wait_for(self, position: int, timeout: float) -> bool:
-        """Waits until the rows reflect `position`; False when the time ran out."""
-        deadline = time.monotonic() + timeout
+    # Rebuilding and verifying.
+
+    def rebuild(self, read: Reader, progress: Callable[[int, int], None] | None = None) -> int:
+        """Drops the views' tables and replays the whole store into them, in one
+        transaction: readers see the old rows until the new ones are complete, and a live
+        feed waits on the tracking row, then goes on after the rebuilt position with no
+        gap (the Kafka feed's partitions skip what the replay covered). Returns how many
+        events were replayed."""
+        with self.database.transaction() as cursor:
+            cursor.execute(PARTITIONS_TABLE)
+            self.read_position(cursor, lock=True)
+            for view in self.views:
+                for table in view.tables:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                view.create_tables(cursor, self.database.dialect)
+            position = replayed = 0
+            while messages := read(position, REBUILD_BATCH):
+                for view in self.views:
+                    view.apply(cursor, messages)
+                position = messages[-1].position
+                replayed += len(messages)
+                if progress:
+                    progress(position, replayed)
+            self.write_position(cursor, position)
+            cursor.execute(
+                "UPDATE projection_partitions SET position = ? "
+                "WHERE projection = ? AND position < ?",
+                (position, self.name, position),
+            )
         with self.changed:
-            while self.known_position < position:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.changed.wait(min(remaining, 0.05))
-        if self.known_position >= position:
-            return True
-        return self.position() >= position
+            self.known_position = position
+            self.changed.notify_all()
+        return replayed
+
+    def verify(self, read: Reader, scratch: Database) -> list[str]:
+        """Compares the views' rows with a fresh replay of the store, up to the position
+        the rows reflect, into `scratch` (an empty database); returns the differences."""
+        with self.database.snapshot() as cursor:
+            position = self.read_position(cursor)
+            live = {
+                table: table_rows(cursor, table) for view in self.views for table in view.tables
+            }
+        replay = Projector(scratch, [type(view)() for view in self.views], self.name)
+        replay.create_tables()
+        after = 0
+        while after < position and (messages := read(after, REBUILD_BATCH)):
+            wanted = [m for m in messages if m.position <= position]
+            if wanted:
+                replay.handle(wanted)
+            after = messages[-1].position
+        differences = []
+        with scratch.snapshot() as cursor:
+            for table, rows in live.items():
+                fresh = table_rows(cursor, table)
+                missing, extra = fresh - rows, rows - fresh
+                for row in sorted(missing, key=repr)[:5]:
+                    differences.append(f"{table}: missing {row}")
+                for row in sorted(extra, key=repr)[:5]:
+                    differences.append(f"{table}: not in the replay {row}")
+                if len(missing) > 5 or len(extra) > 5:
+                    differences.append(
+                        f"{table}: {len(missing)} rows missing, {len(extra)} not in the replay"
+                    )
+        return differences
+
+    def next_offsets(self, topic: str) -> dict[int, int]:
+        """Per partition of `topic`, the offset to read next (partitions never read: absent)."""
+        with self.database.transaction() as cursor:
+            cursor.execute(PARTITIONS_TABLE)
+            cursor.execute(
+                "SELECT partition_no, next_offset FROM projection_partitions "
+                "WHERE projection = ? AND topic = ?",
+                (self.name, topic),
+            )
+            return {int(p): int(o) for p, o in cursor.fetchall()}
+
+    def handle_partitions(self, topic: str, batches: Sequence[PartitionBatch]) -> int:
+        """Applies messages read from Kafka, with the offsets they were read up to, in one
+        transaction. Per partition, messages at or below the last position applied from it
+        are skipped: a relay that published again after a crash, or a record delivered
+        twice, changes nothing. Returns how many messages were applied."""
+        fresh: list[EventMessage] = []
+        with self.database.transaction() as cursor:
+            for batch in batches:
+                cursor.execute(
+                    "SELECT position FROM projection_partitions "
+                    "WHERE projection = ? AND topic = ? AND partition_no = ?" + self.locking,
+                    (self.name, topic, batch.partition),
+                )
+                row = cursor.fetchone()
+                last = int(row[0]) if row else 0
+                mine = [m for m in batch.messages if m.position > last]
+                fresh += mine
+                cursor.execute(
+                    "INSERT INTO projection_partitions "
+                    "(projection, topic, partition_no, next_offset, position) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (projection, topic, partition_no) "
+                    "DO UPDATE SET next_offset = excluded.next_offset, "
+                    "position = excluded.position",
+                    (
+                        self.name,
+                        topic,
+                        batch.partition,
+                        batch.next_offset,
+                        max([last, *(m.position for m in mine)]),
+                    ),
+                )
+            position = self.read_position(cursor, lock=True)
+            if fresh:
+                fresh.sort(key=lambda m: m.position)
+                for view in self.views:
+                    view.apply(cursor, fresh)
+                position = max(position, fresh[-1].position)
+                self.write_position(cursor, position)
+        with self.changed:
+            self.known_position = max(self.known_position, position)
+            self.changed.notify_all()
+        return len(fresh)
+
+    def write_position(self, cursor: Cursor, position: int) -> None:
+        cursor.execute(
+            "INSERT INTO projection_tracking (projection, position) VALUES (?, ?) "
+            "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+            (self.name, position),
+        )
+
+    @property
+    def locking(self) -> str:
+        """Two feeders of one projection (a rebuild and the live feed) queue on the row."""
+        return " FOR UPDATE" if self.database.dialect == "postgres" else ""
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Waits until the rows reflect `position`; False when the time ran out. Woken by
+        this process's own feed, and reading the stored position now and then for a feed
+        in another process (the scale-out projector)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.changed:
+                if self.known_position < position:
+                    self.changed.wait(max(0.0, min(deadline - time.monotonic(), POLL_SECONDS)))
+                if self.known_position >= position:
+                    return True
+            if self.position() >= position:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+
+
+def table_rows(cursor: Cursor, table: str) -> Counter[tuple[str | None, ...]]:
+    """Every row of a table as text, counted (the same in SQLite and PostgreSQL)."""
+    cursor.execute(f"SELECT * FROM {table}")
+    return Counter(
+        tuple(None if value is None else _text(value) for value in row) for row in cursor.fetchall()
+    )
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float):
+        return repr(round(value, 9))
+    return str(value)

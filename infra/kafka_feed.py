@@ -1,0 +1,119 @@
+"""The scale-out feed: the events topic into a projector, exactly once in effect.
+
+Offsets are managed by hand: the projector writes its rows, the offset after the records and
+the last position applied per partition in one transaction, and on (re)assignment the
+consumer is moved to the offsets stored there, not to what Kafka remembers. Offsets are
+committed to Kafka as well, only so that its tools can show the group's lag.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from projections.messages import EventMessage
+from projections.projector import PartitionBatch, Projector
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 50
+MAX_RECORDS = 2000
+
+
+def decode(value: bytes) -> EventMessage:
+    return EventMessage.from_json(json.loads(value))
+
+
+class KafkaFeed:
+    def __init__(self, bootstrap: str, topic: str, projector: Projector) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.projector = projector
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.consumed = 0  # messages applied by this process (a metric)
+        self.lags: dict[int, int] = {}  # per partition, records behind its end (a metric)
+
+    def new_consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap.split(","),
+            group_id=f"projector.{self.projector.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=MAX_RECORDS,
+            fetch_max_wait_ms=POLL_MS,
+        )
+
+    def run(self) -> None:
+        """Consumes until stopped, starting again after a failure."""
+        while not self.stopping.is_set():
+            try:
+                self.consume()
+            except Exception:
+                log.exception("the Kafka feed of %s failed; starting again", self.projector.name)
+                self.stopping.wait(1)
+
+    def consume(self) -> None:
+        from kafka import ConsumerRebalanceListener
+
+        consumer = self.new_consumer()
+        feed = self
+
+        class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                pass
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                stored = feed.projector.next_offsets(feed.topic)
+                for partition in assigned:
+                    if partition.partition in stored:
+                        consumer.seek(partition, stored[partition.partition])
+                    else:
+                        consumer.seek_to_beginning(partition)
+
+        try:
+            consumer.subscribe([self.topic], listener=SeekToStored())
+            while not self.stopping.is_set():
+                records = consumer.poll(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
+                if not records:
+                    continue
+                self.apply(records)
+                consumer.commit_async(
+                    {tp: _offset(batch[-1].offset + 1) for tp, batch in records.items()}
+                )
+                for tp, batch in records.items():
+                    end = consumer.highwater(tp)
+                    if end is not None:
+                        self.lags[tp.partition] = max(0, end - batch[-1].offset - 1)
+        finally:
+            consumer.close(autocommit=False)
+
+    def apply(self, records: dict[Any, list[Any]]) -> None:
+        batches = [
+            PartitionBatch(
+                partition=tp.partition,
+                next_offset=batch[-1].offset + 1,
+                messages=[decode(record.value) for record in batch],
+            )
+            for tp, batch in records.items()
+        ]
+        self.consumed += self.projector.handle_partitions(self.topic, batches)
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.run, name="kafka-feed", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread:
+            self.thread.join(timeout=10)
+
+
+def _offset(offset: int) -> Any:
+    from kafka.structs import OffsetAndMetadata
+
+    return OffsetAndMetadata(offset, "", -1)

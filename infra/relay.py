@@ -1,0 +1,158 @@
+"""The relay: the store's notification log onto Kafka, in order, at least once.
+
+It tails the log from a position it keeps in PostgreSQL, publishes each event as a versioned
+integration message (the public shape of `projections.messages`, not the stored bytes) keyed
+by its aggregate's id with its position in a header, waits until the broker has every one of
+a batch (idempotent producer, `acks=all`), and only then moves its position on. A crash
+between the two publishes a batch again; projectors skip what they have by position.
+
+One relay is active at a time: it holds a PostgreSQL advisory lock for as long as it runs,
+and a second one waits for the lock (a warm standby).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from projections.messages import MESSAGE_VERSION, EventMessage, dumps
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+POLL_SECONDS = 0.02  # the SQL log cannot push: poll it often, it is one indexed query
+LOCK_RETRY_SECONDS = 1.0
+SEND_TIMEOUT = 120.0
+
+TRACKING_TABLE = """
+CREATE TABLE IF NOT EXISTS relay_tracking (
+    topic TEXT PRIMARY KEY,
+    position BIGINT NOT NULL
+)
+"""
+
+
+def lock_key(name: str) -> int:
+    """A 64-bit advisory lock key for a name (the schema and topic make it unique)."""
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def encode(message: EventMessage) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of the record that carries a message."""
+    headers = [
+        ("position", str(message.position).encode()),
+        ("message-version", str(MESSAGE_VERSION).encode()),
+        ("type", message.type.encode()),
+    ]
+    return message.aggregate_id.encode(), dumps(message.to_json()).encode(), headers
+
+
+def new_producer(bootstrap: str) -> Any:
+    from kafka import KafkaProducer
+
+    return KafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        compression_type=None,
+        max_in_flight_requests_per_connection=5,  # order is kept with idempotence
+        retries=2**31 - 1,
+        delivery_timeout_ms=int(SEND_TIMEOUT * 1000),
+    )
+
+
+class Relay:
+    def __init__(
+        self,
+        read: Callable[[int, int], list[EventMessage]],
+        database_url: str,
+        schema: str,
+        bootstrap: str,
+        topic: str,
+        *,
+        producer_factory: Callable[[str], Any] = new_producer,
+    ) -> None:
+        self.read = read
+        self.database_url = database_url
+        self.schema = schema
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.producer_factory = producer_factory
+        self.stopping = threading.Event()
+        self.published = 0  # messages published by this process (a metric)
+        self.position = 0
+
+    def run(self, on_active: Callable[[], None] | None = None) -> None:
+        """Waits to be the active relay, then publishes until stopped."""
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            connection.execute(f'SET search_path TO "{self.schema}"')
+            connection.execute(TRACKING_TABLE)
+            key = lock_key(f"relay:{self.schema}:{self.topic}")
+            while not connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:  # type: ignore[index]
+                if self.stopping.wait(LOCK_RETRY_SECONDS):
+                    return
+            log.info("relay active for %s", self.topic)
+            if on_active:
+                on_active()
+            producer = self.producer_factory(self.bootstrap)
+            try:
+                self.publish_until_stopped(connection, producer)
+            finally:
+                producer.close(timeout=10)
+
+    def publish_until_stopped(self, connection: Any, producer: Any) -> None:
+        self.position = self.stored_position(connection)
+        while not self.stopping.is_set():
+            messages = self.read(self.position, BATCH)
+            if not messages:
+                self.stopping.wait(POLL_SECONDS)
+                continue
+            self.publish(producer, messages)
+            self.position = messages[-1].position
+            connection.execute(
+                "INSERT INTO relay_tracking (topic, position) VALUES (%s, %s) "
+                "ON CONFLICT (topic) DO UPDATE SET position = excluded.position",
+                (self.topic, self.position),
+            )
+
+    def publish(self, producer: Any, messages: list[EventMessage]) -> None:
+        """Sends a batch and returns once the broker has acknowledged all of it."""
+        futures = []
+        for message in messages:
+            key, value, headers = encode(message)
+            futures.append(producer.send(self.topic, key=key, value=value, headers=headers))
+        producer.flush(timeout=SEND_TIMEOUT)
+        for future in futures:
+            future.get(timeout=SEND_TIMEOUT)  # raises if the broker refused one
+        self.published += len(messages)
+
+    def stored_position(self, connection: Any) -> int:
+        row = connection.execute(
+            "SELECT position FROM relay_tracking WHERE topic = %s", (self.topic,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def run_relay(relay: Relay) -> None:
+    """Runs a relay, starting again after a failure (the broker or the database away)."""
+    while not relay.stopping.is_set():
+        try:
+            relay.run()
+        except Exception:
+            log.exception("the relay failed; starting again")
+            relay.stopping.wait(1)
+        else:
+            return
+        time.sleep(0)
