@@ -1,0 +1,724 @@
+"""A throwaway single-node Apache Kafka broker (KRaft) for tests, benchmarks and local runs.
+
+The broker is the real one: its jars come from Maven Central (``infra/kafka/pom.xml``, fetched
+with ``mvn``) and run on the machine's Java 17+. Importing this module starts nothing and reads
+no environment.
+
+Usage::
+
+    python -m infra.local_kafka start --dir var/test-kafka --port 59092 [--controller-port 59093]
+    python -m infra.local_kafka status --dir var/test-kafka
+    python -m infra.local_kafka url --dir var/test-kafka
+    python -m infra.local_kafka stop --dir var/test-kafka
+
+``start`` prints progress on stderr and the bootstrap address alone on the last line of stdout::
+
+    127.0.0.1:<port>
+
+Layout
+------
+Everything lives in ``<dir>``::
+
+    <dir>/.lock                     flock taken by start/stop
+    <dir>/lib/                      the broker's jars (fetched once; .fetched marks a full copy)
+    <dir>/config/server.properties  rewritten on every start (ports may change)
+    <dir>/config/log4j2.properties
+    <dir>/data/                     log.dirs: topics and the KRaft metadata log
+    <dir>/.formatted                written once the storage was formatted
+    <dir>/server.log                the broker's log
+    <dir>/console.log               the JVM's stdout and stderr (crashes before logging starts)
+    <dir>/kafka.pid                 PID of the running broker
+
+``start`` is idempotent: a broker already running from ``<dir>`` on ``port`` is reused. The
+storage is formatted once; later starts (after ``stop``, a crash or a SIGKILL) reuse it with its
+topics and offsets. The quorum is static (``controller.quorum.voters``), so the ports may differ
+from one start to the next. If a port is held by anything else, ``start`` fails: the caller
+chooses the ports. ``stop`` sends SIGTERM to the PID in ``kafka.pid`` (SIGKILL after 30 s); it
+never looks for processes by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["bootstrap_address", "ensure_installed", "is_running", "start", "stop"]
+
+HOST = "127.0.0.1"
+NODE_ID = 1
+POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 30.0
+KILL_TIMEOUT_S = 10.0
+MAVEN_TIMEOUT_S = 900.0
+MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL = "kafka.tools.StorageTool"
+APT_PACKAGES = ("openjdk-17-jre-headless", "maven")
+
+# Sized for a 2-core test machine; a benchmark may want more heap and the default G1.
+JVM_FLAGS = (
+    "-Xms256m",
+    "-Xmx512m",
+    "-XX:+UseSerialGC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+
+_SERVER_PROPERTIES = """\
+# Written by infra/local_kafka.py on every start; edits are lost.
+process.roles=broker,controller
+node.id={node_id}
+# A static quorum: the voter's address is not stored in the data, so ports may change.
+controller.quorum.voters={node_id}@{host}:{controller_port}
+listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+advertised.listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={data_dir}
+
+# One node: every internal topic must accept replication factor 1, or consumer groups and
+# transactions wait forever for replicas that will never exist.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+default.replication.factor=1
+min.insync.replicas=1
+
+# Fast tests: no wait for more group members, one partition per internal topic.
+group.initial.rebalance.delay.ms=0
+offsets.topic.num.partitions=1
+transaction.state.log.num.partitions=1
+# After a SIGKILL the restarted broker may only register once its old session expired (9 s by
+# default); heartbeats stay in-process, so a short session is safe here.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+
+# Small machine: few threads; the cleaner's dedupe buffer (128 MiB by default) is on the heap.
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+log.cleaner.threads=1
+log.cleaner.dedupe.buffer.size=16777216
+"""
+
+_LOG4J2_PROPERTIES = """\
+# Written by infra/local_kafka.py: the broker logs to one file, nothing to the console.
+status = warn
+name = local-kafka
+# Log4j's own shutdown hook would close the file while the broker's hook is still shutting
+# down, losing the last lines; every line is flushed as written, so nothing is lost without it.
+shutdownHook = disable
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log_file}
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+# One line per request is far too much for tests.
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    base_dir: Path
+
+    @property
+    def lib(self) -> Path:
+        return self.base_dir / "lib"
+
+    @property
+    def fetched(self) -> Path:
+        return self.lib / ".fetched"
+
+    @property
+    def config(self) -> Path:
+        return self.base_dir / "config"
+
+    @property
+    def server_properties(self) -> Path:
+        return self.config / "server.properties"
+
+    @property
+    def log4j2_properties(self) -> Path:
+        return self.config / "log4j2.properties"
+
+    @property
+    def data(self) -> Path:
+        return self.base_dir / "data"
+
+    @property
+    def formatted(self) -> Path:
+        return self.base_dir / ".formatted"
+
+    @property
+    def log(self) -> Path:
+        return self.base_dir / "server.log"
+
+    @property
+    def console(self) -> Path:
+        return self.base_dir / "console.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.base_dir / "kafka.pid"
+
+
+def _say(message: str) -> None:
+    print(f"local_kafka: {message}", file=sys.stderr, flush=True)
+
+
+def bootstrap_address(port: int) -> str:
+    return f"{HOST}:{port}"
+
+
+def _layout(base_dir: Path) -> _Layout:
+    return _Layout(base_dir=Path(base_dir).absolute())
+
+
+def _tail_text(text: str, lines: int = 40) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _file_tail(path: Path, since: int = 0, lines: int = 40) -> str:
+    """The last ``lines`` lines written to ``path`` after byte offset ``since``."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(since)
+            content = handle.read().decode(errors="replace")
+    except FileNotFoundError:
+        return f"--- {path}: (missing) ---"
+    except OSError as exc:
+        return f"--- {path}: (unreadable: {exc}) ---"
+    return f"--- last lines of {path} ---\n{_tail_text(content, lines) or '(empty)'}"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# --------------------------------------------------------------------------- installation
+
+
+def _apt(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(
+        argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+
+
+def _apt_install() -> None:
+    """Install Java and Maven from Debian packages (root only), like local_postgres does."""
+    apt_get = shutil.which("apt-get")
+    packages = " ".join(APT_PACKAGES)
+    if os.geteuid() != 0 or apt_get is None:
+        raise RuntimeError(
+            "java and mvn are needed to run the Kafka broker and cannot be installed "
+            "automatically (not root, or no apt-get); install OpenJDK 17+ and Maven, e.g. "
+            f"`sudo apt-get install -y {packages}`, and retry"
+        )
+    install = [apt_get, "install", "-y", "-q", *APT_PACKAGES]
+    _say(f"java or mvn not found; installing {packages} with apt-get (one-time)")
+    if _apt(install).returncode == 0:
+        return
+    # Fresh images ship without package lists; refresh them once and retry.
+    update = _apt([apt_get, "update", "-q"])
+    if update.returncode != 0:
+        raise RuntimeError(
+            f"`apt-get update` failed (exit {update.returncode}):\n"
+            f"{_tail_text(update.stdout + update.stderr)}"
+        )
+    second = _apt(install)
+    if second.returncode != 0:
+        raise RuntimeError(
+            f"`apt-get install -y {packages}` failed (exit {second.returncode}):\n"
+            f"{_tail_text(second.stdout + second.stderr)}"
+        )
+
+
+def _java() -> str | None:
+    java_home = os.environ.get("JAVA_HOME", "")
+    if java_home and (Path(java_home) / "bin" / "java").is_file():
+        return str(Path(java_home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def ensure_installed() -> tuple[str, str]:
+    """Return the paths of ``java`` and ``mvn``, installing them with apt-get if needed."""
+    java, mvn = _java(), shutil.which("mvn")
+    if java is None or mvn is None:
+        _apt_install()
+        java, mvn = _java(), shutil.which("mvn")
+    if java is None or mvn is None:
+        raise RuntimeError(f"installed {' '.join(APT_PACKAGES)} but java or mvn is still missing")
+    return java, mvn
+
+
+def _pom_digest() -> str:
+    return hashlib.sha256(POM.read_bytes()).hexdigest()
+
+
+def _fetch_jars(mvn: str, layout: _Layout) -> None:
+    """Copy the broker's jars into ``<dir>/lib`` unless a complete copy of this POM is there.
+
+    The marker holds the POM's digest, so changing a version in the POM fetches again; the
+    folder is emptied first so two versions of a jar never share the classpath.
+    """
+    digest = _pom_digest()
+    with contextlib.suppress(OSError):
+        if layout.fetched.read_text().strip() == digest:
+            return
+    if layout.lib.exists():
+        shutil.rmtree(layout.lib)
+    _say(f"fetching the Kafka broker jars ({POM}) from Maven Central into {layout.lib}")
+    _say("(one-time for this directory, about 45 MB; Maven caches the downloads in ~/.m2)")
+    began = time.monotonic()
+    argv = [
+        mvn,
+        "-q",
+        "-B",
+        "-Dstyle.color=never",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-Dkafka.lib.dir={layout.lib}",
+    ]
+    try:
+        result = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=MAVEN_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"mvn did not finish within {MAVEN_TIMEOUT_S:.0f} s") from exc
+    jars = sorted(layout.lib.glob("*.jar")) if layout.lib.is_dir() else []
+    if result.returncode != 0 or not any(j.name.startswith("kafka_") for j in jars):
+        raise RuntimeError(
+            f"fetching the Kafka jars with mvn failed (exit {result.returncode}):\n"
+            f"{_tail_text(result.stdout + result.stderr) or '(no output)'}\n"
+            f"command: {' '.join(argv)}"
+        )
+    layout.fetched.write_text(digest + "\n")
+    megabytes = sum(j.stat().st_size for j in jars) / 1e6
+    _say(f"fetched {len(jars)} jars ({megabytes:.0f} MB) in {time.monotonic() - began:.1f} s")
+
+
+# --------------------------------------------------------------------------- process helpers
+
+
+@contextlib.contextmanager
+def _locked(base_dir: Path) -> Iterator[None]:
+    """Serialise start/stop on one directory (e.g. two test runs started at once)."""
+    base_dir.mkdir(parents=True, exist_ok=True)
+    with (base_dir / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_pid(layout: _Layout) -> int | None:
+    try:
+        return int(layout.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the broker is our child (a restart inside a test)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _is_our_broker(layout: _Layout, pid: int) -> bool:
+    """True if ``pid`` is alive (not a zombie) and is the broker started from this directory.
+
+    Checking the command line guards against a PID reused by an unrelated process after the
+    broker died without removing its PID file.
+    """
+    _reap(pid)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    if state in ("Z", "X"):
+        return False
+    return MAIN_CLASS.encode() in argv and str(layout.server_properties).encode() in argv
+
+
+def _running_pid(layout: _Layout) -> int | None:
+    pid = _read_pid(layout)
+    return pid if pid is not None and _is_our_broker(layout, pid) else None
+
+
+def is_running(base_dir: Path) -> bool:
+    """True if the broker started from ``base_dir`` is alive."""
+    return _running_pid(_layout(base_dir)) is not None
+
+
+def _configured_port(layout: _Layout, listener: str = "PLAINTEXT") -> int | None:
+    """The port of ``listener`` in the current server.properties (that of a running broker)."""
+    try:
+        lines = layout.server_properties.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() != "listeners":
+            continue
+        for entry in value.split(","):
+            name, _, address = entry.strip().partition("://")
+            if name == listener:
+                with contextlib.suppress(ValueError):
+                    return int(address.rsplit(":", 1)[1])
+    return None
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The JVM sets SO_REUSEADDR on its listeners, so TIME_WAIT leftovers must not count as
+        # "taken"; an active listener (on 127.0.0.1 or 0.0.0.0) still makes bind() fail.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _write_config(layout: _Layout, port: int, controller_port: int) -> None:
+    layout.config.mkdir(parents=True, exist_ok=True)
+    layout.server_properties.write_text(
+        _SERVER_PROPERTIES.format(
+            node_id=NODE_ID,
+            host=HOST,
+            port=port,
+            controller_port=controller_port,
+            data_dir=layout.data,
+        )
+    )
+    layout.log4j2_properties.write_text(_LOG4J2_PROPERTIES.format(log_file=layout.log))
+
+
+def _cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, base64url without padding (22 characters).
+
+    Kafka's own Uuid.randomUuid() also avoids ids starting with "-", which read as an option
+    on command lines; doing the same here saves a JVM start for StorageTool random-uuid.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+def _java_argv(java: str, layout: _Layout, main_class: str, *args: str) -> list[str]:
+    return [
+        java,
+        *JVM_FLAGS,
+        f"-Dlog4j2.configurationFile={layout.log4j2_properties}",
+        "-cp",
+        f"{layout.lib}/*",
+        main_class,
+        *args,
+    ]
+
+
+def _format_storage(java: str, layout: _Layout) -> None:
+    """Format ``<dir>/data`` once; a half-formatted directory is thrown away and redone."""
+    if layout.formatted.exists():
+        return
+    if layout.data.exists():
+        _say(f"discarding incompletely formatted storage in {layout.data}")
+        shutil.rmtree(layout.data)
+    cluster_id = _cluster_id()
+    _say(f"formatting {layout.data} (cluster id {cluster_id})")
+    argv = _java_argv(
+        java,
+        layout,
+        STORAGE_TOOL,
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(layout.server_properties),
+    )
+    result = subprocess.run(
+        argv,
+        cwd=layout.base_dir,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"formatting the Kafka storage in {layout.data} failed (exit {result.returncode}):\n"
+            f"{_tail_text(result.stdout + result.stderr) or '(no output)'}"
+        )
+    layout.formatted.write_text(f"cluster.id={cluster_id}\n")
+
+
+# --------------------------------------------------------------------------- broker lifecycle
+
+
+@dataclass(frozen=True)
+class _LogMarks:
+    """Sizes of the logs before a start, so errors show only what this start wrote."""
+
+    log: int
+    console: int
+
+
+def _launch(java: str, layout: _Layout) -> tuple[int, _LogMarks]:
+    marks = _LogMarks(log=_size(layout.log), console=_size(layout.console))
+    argv = _java_argv(java, layout, MAIN_CLASS, str(layout.server_properties))
+    with layout.console.open("ab") as console:
+        # Its own session: the broker outlives the caller and ignores the terminal's Ctrl-C.
+        process = subprocess.Popen(
+            argv,
+            cwd=layout.base_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    layout.pid_file.write_text(f"{process.pid}\n")
+    return process.pid, marks
+
+
+def _metadata_ok(address: str) -> str | None:
+    """Ask the broker for its topics with the project's client; return the error, if any."""
+    from kafka import KafkaAdminClient  # here: stop and status need no client
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=address,
+            client_id="local-kafka-probe",
+            request_timeout_ms=5000,
+        )
+    except Exception as exc:  # any client failure just means "not ready yet"
+        return f"{type(exc).__name__}: {exc}"
+    try:
+        admin.list_topics()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        admin.close()
+    return None
+
+
+def _logs(layout: _Layout, marks: _LogMarks) -> str:
+    return f"{_file_tail(layout.log, marks.log)}\n{_file_tail(layout.console, marks.console, 20)}"
+
+
+def _wait_ready(layout: _Layout, pid: int, port: int, marks: _LogMarks) -> None:
+    """Wait until the client port accepts connections and answers a metadata request."""
+    address = bootstrap_address(port)
+    began = time.monotonic()
+    deadline = began + START_TIMEOUT_S
+    next_note = began + 10
+    last = "the port does not accept connections yet"
+    while True:
+        if not _is_our_broker(layout, pid):
+            layout.pid_file.unlink(missing_ok=True)
+            raise RuntimeError(
+                f"the Kafka broker (pid {pid}) exited during startup:\n{_logs(layout, marks)}"
+            )
+        if _port_answers(port):
+            error = _metadata_ok(address)
+            if error is None:
+                _say(f"broker ready on {address} after {time.monotonic() - began:.1f} s")
+                return
+            last = f"metadata request failed: {error}"
+        now = time.monotonic()
+        if now >= deadline:
+            raise RuntimeError(
+                f"the Kafka broker (pid {pid}) was not ready on {address} within "
+                f"{START_TIMEOUT_S:.0f} s ({last}); it is left running, stop it with "
+                f"`python -m infra.local_kafka stop --dir {layout.base_dir}`:\n"
+                f"{_logs(layout, marks)}"
+            )
+        if now >= next_note:
+            _say(f"still waiting for the broker on {address} ({last})")
+            next_note = now + 10
+        time.sleep(0.2)
+
+
+def _wait_exit(layout: _Layout, pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _is_our_broker(layout, pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def start(base_dir: Path, port: int, controller_port: int | None = None) -> str:
+    """Start (or reuse) the broker in ``base_dir``; return its bootstrap address.
+
+    The client listener is 127.0.0.1:``port``, the controller's 127.0.0.1:``controller_port``
+    (``port + 1`` when not given). Raises RuntimeError with the reason (and the log tail).
+    """
+    controller_port = port + 1 if controller_port is None else controller_port
+    for value in (port, controller_port):
+        if not 1 <= value <= 65535:
+            raise RuntimeError(f"invalid port {value}")
+    if port == controller_port:
+        raise RuntimeError(f"the client and controller ports must differ (both {port})")
+    layout = _layout(base_dir)
+    java, mvn = ensure_installed()
+    with _locked(layout.base_dir):
+        pid = _running_pid(layout)
+        if pid is not None:
+            running_port = _configured_port(layout)
+            if running_port != port:
+                raise RuntimeError(
+                    f"the broker in {layout.base_dir} is already running on port "
+                    f"{running_port}, not {port}; stop it first (python -m infra.local_kafka "
+                    f"stop --dir {layout.base_dir})"
+                )
+            _say(f"reusing the broker already running from {layout.base_dir} (pid {pid})")
+            marks = _LogMarks(
+                log=max(0, _size(layout.log) - 4096), console=max(0, _size(layout.console) - 4096)
+            )
+        else:
+            layout.pid_file.unlink(missing_ok=True)  # stale: that process is gone
+            for value in (port, controller_port):
+                if not _port_is_free(value):
+                    raise RuntimeError(
+                        f"port {value} on {HOST} is already in use by something other than "
+                        f"the broker in {layout.base_dir}; stop that process or choose "
+                        "other ports"
+                    )
+            _fetch_jars(mvn, layout)
+            _write_config(layout, port, controller_port)
+            _format_storage(java, layout)
+            _say(f"starting Kafka on {bootstrap_address(port)} (log: {layout.log})")
+            pid, marks = _launch(java, layout)
+        _wait_ready(layout, pid, port, marks)
+    return bootstrap_address(port)
+
+
+def stop(base_dir: Path) -> None:
+    """Stop the broker started from ``base_dir``: SIGTERM, SIGKILL after 30 s. Idempotent."""
+    layout = _layout(base_dir)
+    if not layout.base_dir.is_dir():
+        return
+    with _locked(layout.base_dir):
+        pid = _running_pid(layout)
+        if pid is None:
+            layout.pid_file.unlink(missing_ok=True)
+            return
+        _say(f"stopping the Kafka broker (pid {pid}) in {layout.base_dir}")
+        # The broker's shutdown hook closes the logs cleanly, so a restart needs no recovery.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not _wait_exit(layout, pid, STOP_TIMEOUT_S):
+            _say(f"no exit within {STOP_TIMEOUT_S:.0f} s of SIGTERM; sending SIGKILL")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            if not _wait_exit(layout, pid, KILL_TIMEOUT_S):
+                raise RuntimeError(f"the Kafka broker (pid {pid}) survived SIGKILL")
+        layout.pid_file.unlink(missing_ok=True)
+
+
+def _status(base_dir: Path) -> str | None:
+    """``<address> (pid N)`` for a running broker in ``base_dir``, else None."""
+    layout = _layout(base_dir)
+    pid = _running_pid(layout)
+    port = _configured_port(layout)
+    if pid is None or port is None:
+        return None
+    return f"{bootstrap_address(port)} (pid {pid})"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local_kafka",
+        description="Run a throwaway single-node Kafka broker (tests, benchmarks, local runs).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    start_cmd = commands.add_parser("start", help="start (or reuse) the broker; print its address")
+    start_cmd.add_argument("--dir", required=True, type=Path, help="broker base directory")
+    start_cmd.add_argument("--port", required=True, type=int, help="client port on 127.0.0.1")
+    start_cmd.add_argument(
+        "--controller-port", type=int, default=None, help="controller port (default: port + 1)"
+    )
+    for name, text in (
+        ("stop", "stop the broker if it is running"),
+        ("status", "say whether the broker is running (exit 1 if not)"),
+        ("url", "print the bootstrap address of the running broker (exit 1 if not running)"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--dir", required=True, type=Path, help="broker base directory")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "start":
+            print(start(args.dir, args.port, args.controller_port), flush=True)
+        elif args.command == "stop":
+            stop(args.dir)
+        else:
+            status = _status(args.dir)
+            if args.command == "status":
+                print(f"running: {status}" if status else "not running", flush=True)
+            elif status:
+                print(status.split()[0], flush=True)
+            else:
+                print(f"local_kafka: no broker running in {args.dir}", file=sys.stderr)
+            return 0 if status else 1
+    except RuntimeError as exc:
+        print(f"local_kafka: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
