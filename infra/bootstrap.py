@@ -102,7 +102,14 @@ class Platform:
         """The store's log onto Kafka (`campaigns relay`)."""
         pg, kafka = self.settings.postgres, self.settings.kafka
         assert pg is not None and kafka is not None
-        return Relay(self.read_events, pg.url, pg.schema, kafka, self.settings.events_topic)
+        return Relay(
+            self.read_events,
+            pg.url,
+            pg.schema,
+            kafka,
+            self.settings.events_topic,
+            replication=self.settings.kafka_replication,
+        )
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Replays the whole store into the read models (see Projector.rebuild)."""

@@ -41,7 +41,7 @@ class KafkaFeed:
 
         return KafkaConsumer(
             bootstrap_servers=self.bootstrap.split(","),
-            group_id=f"projector.{self.projector.name}",
+            group_id=f"{self.topic}.{self.projector.name}",  # one group per deployment
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=MAX_RECORDS,

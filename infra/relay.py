@@ -68,6 +68,22 @@ def new_producer(bootstrap: str) -> Any:
     )
 
 
+def ensure_topic(bootstrap: str, topic: str, replication: int) -> None:
+    """Creates the events topic if it is missing: one partition, so that every consumer
+    sees the store's order (positions) exactly as the log has it."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=replication)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
 class Relay:
     def __init__(
         self,
@@ -77,8 +93,10 @@ class Relay:
         bootstrap: str,
         topic: str,
         *,
+        replication: int = 1,
         producer_factory: Callable[[str], Any] = new_producer,
     ) -> None:
+        self.replication = replication
         self.read = read
         self.database_url = database_url
         self.schema = schema
@@ -95,12 +113,13 @@ class Relay:
 
         with psycopg.connect(self.database_url, autocommit=True) as connection:
             connection.execute(f'SET search_path TO "{self.schema}"')
-            connection.execute(TRACKING_TABLE)
             key = lock_key(f"relay:{self.schema}:{self.topic}")
             while not connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:  # type: ignore[index]
                 if self.stopping.wait(LOCK_RETRY_SECONDS):
                     return
             log.info("relay active for %s", self.topic)
+            connection.execute(TRACKING_TABLE)  # under the lock: no race to create it
+            ensure_topic(self.bootstrap, self.topic, self.replication)
             if on_active:
                 on_active()
             producer = self.producer_factory(self.bootstrap)

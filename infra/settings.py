@@ -24,6 +24,8 @@ ENVIRONMENT_VARIABLES = {
     "from Kafka (scale-out, needs PostgreSQL) by `campaigns relay` and `campaigns project`; "
     "unset: fed from the store's log in this process",
     "CAMPAIGNS_KAFKA_TOPIC_PREFIX": "first part of the Kafka topics' names; campaigns",
+    "CAMPAIGNS_KAFKA_REPLICATION": "replication factor of the topics the platform creates; "
+    "1 (3 on a real cluster)",
 }
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -57,6 +59,7 @@ class Settings:
     sending: bool = True
     kafka: str | None = None  # bootstrap servers
     topic_prefix: str = "campaigns"
+    kafka_replication: int = 1
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +75,7 @@ class Settings:
             sending=parse_switch(env, "CAMPAIGNS_SENDING", True),
             kafka=env.get("CAMPAIGNS_KAFKA", "").strip() or None,
             topic_prefix=parse_topic_prefix(env.get("CAMPAIGNS_KAFKA_TOPIC_PREFIX", "campaigns")),
+            kafka_replication=parse_int(env, "CAMPAIGNS_KAFKA_REPLICATION", 1),
         )
 
     def with_changes(self, **changes: object) -> Settings:

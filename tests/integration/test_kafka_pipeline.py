@@ -1,0 +1,246 @@
+"""The scale-out path on the real broker and PostgreSQL: store -> relay -> Kafka -> projector.
+
+The relay and the projector run as real `campaigns` processes where a test kills them;
+otherwise in threads of the test's process. Every test ends with `verify`: the read models
+equal a fresh replay of the store.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from infra.bootstrap import Platform, build
+from infra.relay import Relay, encode
+from infra.settings import Settings, parse_database_url
+from tests.integration.conftest import drop_schema, postgres_url
+from tests.integration.scenarios import create, stored_events
+
+KAFKA_VARIABLE = "CAMPAIGNS_TEST_KAFKA_BOOTSTRAP"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kafka_bootstrap() -> str:
+    bootstrap = os.environ.get(KAFKA_VARIABLE, "").strip()
+    if not bootstrap:
+        pytest.fail(
+            f"{KAFKA_VARIABLE} is not set: run the tests with ./infra/test, which starts a real "
+            "Kafka broker; these tests are never skipped.",
+            pytrace=False,
+        )
+    return bootstrap
+
+
+@pytest.fixture
+def scale_out(tmp_path: Path) -> Iterator[Settings]:
+    """PostgreSQL in a fresh schema and Kafka under fresh topic names."""
+    schema = f"k_{uuid.uuid4().hex[:12]}"
+    location = parse_database_url(postgres_url(), schema)
+    settings = Settings(
+        data_dir=tmp_path,
+        postgres=location,
+        sending=False,
+        kafka=kafka_bootstrap(),
+        topic_prefix=f"test-{uuid.uuid4().hex[:12]}",
+        read_wait=10.0,
+    )
+    try:
+        yield settings
+    finally:
+        drop_schema(location.url, schema)
+
+
+class Workers:
+    """A relay and a projector in threads of this process."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.relay = platform.relay()
+        self.feed = platform.kafka_feed()
+        self.relay_thread = threading.Thread(target=self.relay.run, daemon=True)
+
+    def __enter__(self) -> Workers:
+        self.relay_thread.start()
+        self.feed.start()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.relay.stop()
+        self.feed.stop()
+        self.relay_thread.join(timeout=15)
+
+
+def wait_until_projected(platform: Platform, timeout: float = 60.0) -> None:
+    target = stored_events(platform)
+    deadline = time.monotonic() + timeout
+    while platform.projector.position() < target:
+        assert time.monotonic() < deadline, (
+            f"the read models reached {platform.projector.position()} of {target}"
+        )
+        time.sleep(0.05)
+
+
+def test_campaigns_created_over_the_api_reach_the_list_through_kafka(
+    scale_out: Settings,
+) -> None:
+    platform = build(scale_out)
+    with TestClient(create_app(platform, own_platform=True)) as client, Workers(platform):
+        ids = [create(client, name=f"Through Kafka {n}")["id"] for n in range(5)]
+        # The API waits for the read models to show its own writes, here fed from Kafka.
+        response = client.get("/api/campaigns", params={"per_page": 50})
+        assert response.status_code == 200, response.text
+        assert {item["id"] for item in response.json()["items"]} == set(ids)
+        response = client.patch(f"/api/campaigns/{ids[0]}", json={"name": "Renamed"})
+        assert response.status_code == 200, response.text
+        wait_until_projected(platform)
+        history = platform.campaign_list.history(platform.database, ids[0])
+        assert [row["version"] for row in history] == [1, 2]
+        assert platform.verify() == []
+
+
+def test_a_record_delivered_twice_is_counted_once(scale_out: Settings) -> None:
+    platform = build(scale_out)
+    with TestClient(create_app(platform, own_platform=True)) as client, Workers(platform):
+        for n in range(4):
+            create(client, name=f"Once {n}")
+        wait_until_projected(platform)
+        history_before = platform.campaign_list.history(
+            platform.database,
+            platform.campaign_list.with_statuses(platform.database, ["Draft"])[0][0],
+        )
+        # Publish the whole log again, as a relay would after a crash before saving its
+        # position: every record arrives a second time.
+        from infra.relay import new_producer
+
+        producer = new_producer(scale_out.kafka or "")
+        try:
+            for message in platform.read_events(0, 1000):
+                key, value, headers = encode(message)
+                producer.send(scale_out.events_topic, key=key, value=value, headers=headers)
+            producer.flush(timeout=30)
+        finally:
+            producer.close(timeout=10)
+        marker = create(client, name="After the duplicates")
+        wait_until_projected(platform)
+        campaign_id = platform.campaign_list.with_statuses(platform.database, ["Draft"])[0][0]
+        assert platform.campaign_list.history(platform.database, campaign_id) == history_before
+        listed = client.get("/api/campaigns", params={"per_page": 50}).json()
+        assert listed["total"] == 5 and marker["id"] in [i["id"] for i in listed["items"]]
+        assert platform.verify() == []
+
+
+def worker(settings: Settings, command: str) -> subprocess.Popen[bytes]:
+    assert settings.postgres is not None
+    env = {
+        **os.environ,
+        "CAMPAIGNS_DATABASE_URL": settings.postgres.url,
+        "CAMPAIGNS_DATABASE_SCHEMA": settings.postgres.schema,
+        "CAMPAIGNS_KAFKA": settings.kafka or "",
+        "CAMPAIGNS_KAFKA_TOPIC_PREFIX": settings.topic_prefix,
+        "CAMPAIGNS_DATA_DIR": str(settings.data_dir),
+        "CAMPAIGNS_SENDING": "off",
+    }
+    log = (settings.data_dir / f"{command}.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", command],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def logs(settings: Settings) -> str:
+    return "\n".join(
+        f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:]
+        for path in sorted(settings.data_dir.glob("*.log"))
+    )
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def test_the_relay_and_the_projector_killed_mid_stream_lose_and_double_nothing(
+    scale_out: Settings,
+) -> None:
+    platform = build(scale_out)
+    try:
+        relay, projector = worker(scale_out, "relay"), worker(scale_out, "project")
+        writing = threading.Event()
+        created: list[str] = []
+
+        def write() -> None:
+            for n in range(300):
+                campaign = platform.app.create_campaign({"name": f"Stream {n}"}, actor="test")
+                created.append(str(campaign.id))
+                if n == 30:
+                    writing.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writing.wait(30)
+        for _round in range(2):
+            time.sleep(0.3)
+            kill(relay)
+            relay = worker(scale_out, "relay")
+            time.sleep(0.3)
+            kill(projector)
+            projector = worker(scale_out, "project")
+        writer.join(timeout=120)
+        try:
+            wait_until_projected(platform, timeout=120)
+        except AssertionError:
+            print(logs(scale_out))
+            raise
+        with platform.database.transaction() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM campaign_list")
+            row = cursor.fetchone()
+        assert row is not None and int(row[0]) == len(created) == 300
+        assert platform.verify() == []
+    finally:
+        for process in (relay, projector):
+            process.terminate()
+            process.wait(timeout=30)
+        platform.close()
+
+
+def test_one_relay_is_active_at_a_time(scale_out: Settings) -> None:
+    platform = build(scale_out)
+    try:
+        first, second = platform.relay(), platform.relay()
+        active: list[Relay] = []
+        threads = [
+            threading.Thread(target=r.run, kwargs={"on_active": lambda r=r: active.append(r)})
+            for r in (first, second)
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while not active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)
+        assert len(active) == 1
+        active[0].stop()
+        deadline = time.monotonic() + 30
+        while len(active) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(active) == 2  # the standby took over once the first let go
+    finally:
+        first.stop()
+        second.stop()
+        for thread in threads:
+            thread.join(timeout=15)
+        platform.close()
