@@ -96,7 +96,12 @@ class Platform:
     def kafka_feed(self) -> KafkaFeed:
         """The scale-out feed of the read models (`campaigns project`)."""
         assert self.settings.kafka is not None
-        return KafkaFeed(self.settings.kafka, self.settings.events_topic, self.projector)
+        return KafkaFeed(
+            self.settings.kafka,
+            self.settings.events_topic,
+            self.projector,
+            replication=self.settings.kafka_replication,
+        )
 
     def relay(self) -> Relay:
         """The store's log onto Kafka (`campaigns relay`)."""

@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any
 
+from infra.relay import ensure_topic
 from projections.messages import EventMessage
 from projections.projector import PartitionBatch, Projector
 
@@ -27,8 +28,11 @@ def decode(value: bytes) -> EventMessage:
 
 
 class KafkaFeed:
-    def __init__(self, bootstrap: str, topic: str, projector: Projector) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, projector: Projector, *, replication: int = 1
+    ) -> None:
         self.bootstrap = bootstrap
+        self.replication = replication
         self.topic = topic
         self.projector = projector
         self.stopping = threading.Event()
@@ -46,6 +50,7 @@ class KafkaFeed:
             auto_offset_reset="earliest",
             max_poll_records=MAX_RECORDS,
             fetch_max_wait_ms=POLL_MS,
+            metadata_max_age_ms=10_000,
         )
 
     def run(self) -> None:
@@ -60,6 +65,9 @@ class KafkaFeed:
     def consume(self) -> None:
         from kafka import ConsumerRebalanceListener
 
+        # Subscribing to a topic that does not exist yet would leave the group without
+        # partitions until the next metadata refresh: make sure it is there first.
+        ensure_topic(self.bootstrap, self.topic, self.replication)
         consumer = self.new_consumer()
         feed = self
 

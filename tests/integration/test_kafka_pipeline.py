@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from infra.bootstrap import Platform, build
-from infra.relay import Relay, encode
+from infra.relay import Relay, encode, run_relay
 from infra.settings import Settings, parse_database_url
 from tests.integration.conftest import drop_schema, postgres_url
 from tests.integration.scenarios import create, stored_events
@@ -68,7 +68,7 @@ class Workers:
     def __init__(self, platform: Platform) -> None:
         self.relay = platform.relay()
         self.feed = platform.kafka_feed()
-        self.relay_thread = threading.Thread(target=self.relay.run, daemon=True)
+        self.relay_thread = threading.Thread(target=run_relay, args=(self.relay,), daemon=True)
 
     def __enter__(self) -> Workers:
         self.relay_thread.start()
@@ -243,4 +243,36 @@ def test_one_relay_is_active_at_a_time(scale_out: Settings) -> None:
         second.stop()
         for thread in threads:
             thread.join(timeout=15)
+        platform.close()
+
+
+def test_the_broker_stopped_and_started_again_mid_stream_loses_nothing(
+    scale_out: Settings,
+) -> None:
+    folder = os.environ.get("CAMPAIGNS_TEST_KAFKA_DIR", "").strip()
+    if not folder:
+        pytest.fail("CAMPAIGNS_TEST_KAFKA_DIR is not set: run the tests with ./infra/test")
+    from infra import local_kafka
+
+    port = int((scale_out.kafka or "").rsplit(":", 1)[1])
+    platform = build(scale_out)
+    try:
+        with Workers(platform):
+            for n in range(20):
+                platform.app.create_campaign({"name": f"Before {n}"}, actor="test")
+            wait_until_projected(platform)  # the pipeline is flowing
+            local_kafka.stop(Path(folder))
+            for n in range(20):  # the store goes on while the broker is away
+                platform.app.create_campaign({"name": f"While down {n}"}, actor="test")
+            local_kafka.start(Path(folder), port)
+            for n in range(20):
+                platform.app.create_campaign({"name": f"After {n}"}, actor="test")
+            wait_until_projected(platform, timeout=180)
+        with platform.database.transaction() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM campaign_list")
+            row = cursor.fetchone()
+        assert row is not None and int(row[0]) == 60
+        assert platform.verify() == []
+    finally:
+        local_kafka.start(Path(folder), port)  # running again for the tests after this one
         platform.close()
