@@ -31,7 +31,7 @@ def encode_number(number: int, width: int = NUMBER_LENGTH) -> str:
     """`number` in base 64 with ordered digits, at least `width` of them."""
     if width == 5 and 0 <= number < _FIVE:
         return _PAIRS[number >> 18] + _PAIRS[(number >> 6) & 4095] + DIGITS[number & 63]
-    digits = []
+    digits: list[str] = []
     while number or len(digits) < width:
         number, digit = divmod(number, 64)
         digits.append(DIGITS[digit])

@@ -40,11 +40,49 @@ async def readyz(request: Request) -> Response:
         }
     except Exception as error:
         checks["read_models"] = {"ok": False, "error": str(error)}
+    try:
+        kafka = await run_in_threadpool(platform.kafka_check)
+        if kafka is not None:
+            checks["kafka"] = kafka
+    except Exception as error:
+        checks["kafka"] = {"ok": False, "error": str(error)}
     ready = all(check["ok"] for check in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+METRICS = {
+    "stored": "Events saved in the store (its last position).",
+    "relayed": "Events the relay has published to Kafka (the last position it reached).",
+    "projected": "Events applied to the read models (the last position they reflect).",
+}
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text: positions along the pipeline as counters (their rates are the
+    throughputs) and the lags between them."""
+    platform: Services = request.app.state.platform
+    positions = await run_in_threadpool(platform.positions)
+    lines = []
+    for name, value in positions.items():
+        metric = f"campaigns_events_{name}_total"
+        lines += [
+            f"# HELP {metric} {METRICS[name]}",
+            f"# TYPE {metric} counter",
+            f"{metric} {value}",
+        ]
+    stored = positions["stored"]
+    for name in ("relayed", "projected"):
+        if name in positions:
+            metric = f"campaigns_{name}_lag_events"
+            lines += [
+                f"# HELP {metric} Events stored but not yet {name}.",
+                f"# TYPE {metric} gauge",
+                f"{metric} {max(0, stored - positions[name])}",
+            ]
+    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 async def openapi(_request: Request) -> Response:
@@ -68,6 +106,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *api.routes,
         *campaign_activity.routes,

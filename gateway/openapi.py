@@ -611,8 +611,9 @@ def response_schemas() -> dict[str, Schema]:
                 "status": enum(["ready", "not ready"]),
                 "checks": {
                     "type": "object",
-                    "description": "`store` and `read_models`: each `ok`, with its `position` "
-                    "or the `error`.",
+                    "description": "`store`, `read_models` and, where Kafka is configured, "
+                    "`kafka` (the relay's `position`): each `ok`, with its `position` or the "
+                    "`error`.",
                     "additionalProperties": record(
                         {"ok": boolean(), "position": integer(), "error": string()},
                         optional=("position", "error"),
@@ -776,6 +777,19 @@ def operations_paths() -> dict[str, Schema]:
                 responses={
                     "200": answer("Ready.", "Readiness"),
                     "503": answer("Not ready; `checks` says what failed.", "Readiness"),
+                },
+            )
+        },
+        "/metrics": {
+            "get": operation(
+                "metrics",
+                "Prometheus metrics: events stored, relayed and projected, and the lags",
+                tag="operations",
+                responses={
+                    "200": {
+                        "description": "Prometheus text format 0.0.4.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
                 },
             )
         },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from domain.application import CampaignPlatform
 from domain.contact_list import ImportResult
@@ -40,3 +40,9 @@ class Services(Protocol):
     def prices(self) -> PriceTable: ...
 
     def read_events(self, after: int, limit: int) -> list[EventMessage]: ...
+
+    def kafka_check(self) -> dict[str, Any] | None:
+        """Kafka's part of readiness; None where Kafka is not configured."""
+
+    def positions(self) -> dict[str, int]:
+        """Store positions reached along the pipeline (stored, relayed, projected)."""

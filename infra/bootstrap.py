@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,6 +117,39 @@ class Platform:
             replication=self.settings.kafka_replication,
         )
 
+    def kafka_check(self) -> dict[str, Any] | None:
+        """Whether a broker answers, and how far the relay got; None without Kafka."""
+        if self.settings.kafka is None:
+            return None
+        reachable = any(broker_answers(address) for address in self.settings.kafka.split(","))
+        check: dict[str, Any] = {"ok": reachable, "position": self.relay_position()}
+        if not reachable:
+            check["error"] = f"no broker of {self.settings.kafka} accepts connections"
+        return check
+
+    def relay_position(self) -> int:
+        """The last store position the relay has published (0 before it first ran)."""
+        with self.database.read() as cursor:
+            cursor.execute("SELECT to_regclass('relay_tracking') IS NOT NULL")
+            exists = cursor.fetchone()
+            if not exists or not exists[0]:
+                return 0  # the relay has not run yet: it creates its table
+            cursor.execute(
+                "SELECT position FROM relay_tracking WHERE topic = ?",
+                (self.settings.events_topic,),
+            )
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def positions(self) -> dict[str, int]:
+        """Store positions reached along the pipeline: events stored, relayed (with Kafka),
+        and applied to the read models. Counters: their rates are the throughputs."""
+        found = {"stored": self.app.recorder.max_notification_id() or 0}
+        if self.settings.kafka is not None:
+            found["relayed"] = self.relay_position()
+        found["projected"] = self.projector.position()
+        return found
+
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Replays the whole store into the read models (see Projector.rebuild)."""
         return self.projector.rebuild(self.read_events, progress)
@@ -176,3 +210,12 @@ def build(settings: Settings) -> Platform:
     feed = LogFeed(app, projector)
     sending = build_sending(app, database, campaign_list, CONTACTS_TABLE[database.dialect])
     return Platform(settings, app, database, campaign_list, projector, feed, contacts, sending)
+
+
+def broker_answers(address: str, timeout: float = 1.0) -> bool:
+    host, _, port = address.strip().rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False

@@ -431,7 +431,7 @@ class Engine:
         log_id = DispatchLog.id_for(campaign_id)
         cost = money(from_units(sum(map(operator.attrgetter("cost_units"), messages))))
         by_domain = Counter(map(operator.attrgetter("domain"), messages))
-        by_domain.pop(None, None)  # type: ignore[call-overload]
+        by_domain.pop(None, None)
         by_variant = Counter(map(operator.attrgetter("variant_id"), messages))
         for _attempt in range(5):
             dispatch_log = self.app.find(DispatchLog, log_id) or DispatchLog.open(campaign_id)

@@ -524,7 +524,7 @@ class ActivityStore:
                 f"FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})" + self.locking,
                 chunk,
             )
-            found += cursor.fetchall()  # type: ignore[arg-type]
+            found += cursor.fetchall()
         return found
 
     def message_facts(self, cursor: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:

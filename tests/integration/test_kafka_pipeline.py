@@ -107,6 +107,12 @@ def test_campaigns_created_over_the_api_reach_the_list_through_kafka(
         history = platform.campaign_list.history(platform.database, ids[0])
         assert [row["version"] for row in history] == [1, 2]
         assert platform.verify() == []
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready" and ready["checks"]["kafka"]["ok"] is True
+        assert ready["checks"]["kafka"]["position"] == stored_events(platform)
+        metrics = client.get("/metrics").text
+        assert f"campaigns_events_relayed_total {stored_events(platform)}" in metrics
+        assert "campaigns_relayed_lag_events 0" in metrics
 
 
 def test_a_record_delivered_twice_is_counted_once(scale_out: Settings) -> None:

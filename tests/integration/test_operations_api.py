@@ -95,3 +95,24 @@ def test_the_event_history_takes_after_limit_and_type(
 def test_the_event_history_refuses_a_bad_position_or_limit(client: TestClient) -> None:
     for query in ("?after=-1", "?after=x", "?limit=0", "?limit=many"):
         assert_error(client.get(f"/api/events{query}"), 422, "validation_failed")
+
+
+def test_metrics_show_events_stored_and_projected_and_the_lag(
+    client: TestClient, platform: Platform
+) -> None:
+    create(client, name="Counted")
+    platform.feed.catch_up()
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = dict(
+        line.split(" ", 1) for line in response.text.splitlines() if not line.startswith("#")
+    )
+    assert int(lines["campaigns_events_stored_total"]) >= 1
+    assert lines["campaigns_events_projected_total"] == lines["campaigns_events_stored_total"]
+    assert lines["campaigns_projected_lag_events"] == "0"
+    assert "campaigns_events_relayed_total" not in lines  # no Kafka on the embedded default
+
+
+def test_readiness_names_no_kafka_check_without_kafka(client: TestClient) -> None:
+    assert set(client.get("/readyz").json()["checks"]) == {"store", "read_models"}
