@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from domain.pricing import PriceTable
 from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages
 from infra.kafka_feed import KafkaFeed
-from infra.relay import Relay
+from infra.relay import Relay, lock_key
 from infra.sending import Sending, build_sending
 from infra.settings import Settings
 from projections.activity import ActivityStore
@@ -197,19 +198,38 @@ def build(settings: Settings) -> Platform:
     settings.check()
     if settings.postgres is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        ensure_schema(settings)
-    app = CampaignPlatform(env=store_environment(settings))
-    app.ensure_demo_stream()
-    database = read_database(settings)
-    contacts = contact_store(settings, database, app)
-    contacts.create_tables()  # first: the read models' database attaches its file
-    campaign_list = CampaignListView()
-    projector = Projector(database, [campaign_list], PROJECTOR_NAME)
-    projector.create_tables()
-    feed = LogFeed(app, projector)
-    sending = build_sending(app, database, campaign_list, CONTACTS_TABLE[database.dialect])
+    with schema_lock(settings):
+        app = CampaignPlatform(env=store_environment(settings))
+        app.ensure_demo_stream()
+        database = read_database(settings)
+        contacts = contact_store(settings, database, app)
+        contacts.create_tables()  # first: the read models' database attaches its file
+        campaign_list = CampaignListView()
+        projector = Projector(database, [campaign_list], PROJECTOR_NAME)
+        projector.create_tables()
+        feed = LogFeed(app, projector)
+        sending = build_sending(app, database, campaign_list, CONTACTS_TABLE[database.dialect])
     return Platform(settings, app, database, campaign_list, projector, feed, contacts, sending)
+
+
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """On PostgreSQL, processes starting together (the roles of the scale-out topology)
+    create the schema and the tables one at a time: `CREATE ... IF NOT EXISTS` run at the
+    same moment by two of them can still clash."""
+    if settings.postgres is None:
+        yield
+        return
+    import psycopg
+
+    key = lock_key(f"schema:{settings.postgres.schema}")
+    with psycopg.connect(settings.postgres.url, autocommit=True) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.postgres.schema}"')
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def broker_answers(address: str, timeout: float = 1.0) -> bool:

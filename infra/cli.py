@@ -210,6 +210,28 @@ def verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def stack(args: argparse.Namespace) -> int:
+    from infra import stack as topology
+
+    where = topology.Stack(
+        Path(args.dir),
+        port=args.port or 8000,
+        postgres_port=args.postgres_port,
+        kafka_port=args.kafka_port,
+    )
+    if args.action == "up":
+        address = topology.up(where)
+        print(f"gateway: {address}", flush=True)
+    elif args.action == "down":
+        topology.down(where)
+    else:
+        running = topology.status(where)
+        for role, pid in running.items():
+            print(f"{role:<9} {'pid ' + str(pid) if pid else 'not running'}")
+        return 0 if all(running.values()) else 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="campaigns",
@@ -249,6 +271,23 @@ def parser() -> argparse.ArgumentParser:
             "verify", help="compare every read model with a fresh replay of the store"
         )
     )
+    stack_parser = commands.add_parser(
+        "stack",
+        help="run the whole scale-out topology locally: PostgreSQL, Kafka, relay, projector, "
+        "dispatcher, gateway",
+    )
+    stack_parser.add_argument("action", choices=("up", "down", "status"))
+    stack_parser.add_argument("--dir", default="var/stack", help="its folder (default var/stack)")
+    stack_parser.add_argument("--port", type=int, help="the gateway's port (default 8000)")
+    stack_parser.add_argument(
+        "--postgres-port", type=int, default=55442, help="PostgreSQL's port (default 55442)"
+    )
+    stack_parser.add_argument(
+        "--kafka-port",
+        type=int,
+        default=59102,
+        help="the broker's port (default 59102; its controller: the next one)",
+    )
     return root
 
 
@@ -260,6 +299,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "dispatch": dispatch,
     "rebuild": rebuild,
     "verify": verify,
+    "stack": stack,
 }
 
 

@@ -1,0 +1,150 @@
+"""The whole scale-out topology on one machine: `campaigns stack up | down | status`.
+
+PostgreSQL and a Kafka broker (both the project's own local copies), then one process per
+role: the relay, the projector, the dispatcher and a gateway, each started detached with its
+log and PID file under the stack's folder, and stopped by those PIDs, never by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra import local_kafka, local_postgres
+
+ROLES = ("relay", "project", "dispatch", "serve")  # started in this order, stopped in reverse
+READY_SECONDS = 90.0
+STOP_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Stack:
+    folder: Path
+    port: int = 8000  # the gateway's
+    postgres_port: int = 55442
+    kafka_port: int = 59102
+
+    @property
+    def pids(self) -> Path:
+        return self.folder / "pids"
+
+    @property
+    def logs(self) -> Path:
+        return self.folder / "logs"
+
+    def environment(self, database_url: str, bootstrap: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CAMPAIGNS_DATABASE_URL": database_url,
+            "CAMPAIGNS_KAFKA": bootstrap,
+            "CAMPAIGNS_DATA_DIR": str(self.folder / "data"),
+            "CAMPAIGNS_PORT": str(self.port),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+
+def say(message: str) -> None:
+    print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+def up(stack: Stack) -> str:
+    """Starts whatever is not running yet; returns the gateway's address."""
+    stack.pids.mkdir(parents=True, exist_ok=True)
+    stack.logs.mkdir(parents=True, exist_ok=True)
+    database_url = local_postgres.start(stack.folder / "postgres", stack.postgres_port)
+    bootstrap = local_kafka.start(stack.folder / "kafka", stack.kafka_port)
+    env = stack.environment(database_url, bootstrap)
+    for role in ROLES:
+        if running_pid(stack, role) is None:
+            start_role(stack, role, env)
+    address = f"http://127.0.0.1:{stack.port}/"
+    wait_ready(stack, address)
+    return address
+
+
+def start_role(stack: Stack, role: str, env: dict[str, str]) -> None:
+    role_env = dict(env)
+    role_env["CAMPAIGNS_SENDING"] = "on" if role == "dispatch" else "off"
+    log = (stack.logs / f"{role}.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", role],
+        env=role_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # the stack outlives the command that started it
+    )
+    (stack.pids / f"{role}.pid").write_text(str(process.pid))
+    say(f"started {role} (pid {process.pid}, log {stack.logs / f'{role}.log'})")
+
+
+def wait_ready(stack: Stack, address: str) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    last = "no answer"
+    while time.monotonic() < deadline:
+        for role in ROLES:
+            if not alive(int((stack.pids / f"{role}.pid").read_text())):
+                raise RuntimeError(f"the {role} process exited; see {stack.logs / role}.log")
+        try:
+            with urllib.request.urlopen(address + "readyz", timeout=2) as response:
+                body = json.loads(response.read())
+                if body.get("status") == "ready":
+                    return
+                last = json.dumps(body)
+        except OSError as error:
+            last = str(error)
+        time.sleep(0.25)
+    raise RuntimeError(f"the gateway was not ready after {READY_SECONDS:.0f} s: {last}")
+
+
+def running_pid(stack: Stack, role: str) -> int | None:
+    """The PID of the role's process when it is alive and is ours."""
+    path = stack.pids / f"{role}.pid"
+    try:
+        pid = int(path.read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    if b"infra.cli" not in command or role.encode() not in command:
+        return None  # the PID was reused by something else
+    return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def down(stack: Stack) -> None:
+    for role in reversed(ROLES):
+        stop_role(stack, role)
+    local_kafka.stop(stack.folder / "kafka")
+    local_postgres.stop(stack.folder / "postgres")
+
+
+def stop_role(stack: Stack, role: str) -> None:
+    pid = running_pid(stack, role)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
+        while running_pid(stack, role) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if running_pid(stack, role) is not None:
+            os.kill(pid, signal.SIGKILL)
+        say(f"stopped {role} (pid {pid})")
+    (stack.pids / f"{role}.pid").unlink(missing_ok=True)
+
+
+def status(stack: Stack) -> dict[str, int | None]:
+    return {role: running_pid(stack, role) for role in ROLES}
