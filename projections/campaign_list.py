@@ -231,6 +231,10 @@ class CampaignListView:
             )
             """
         )
+        # Tags are replaced by campaign: without this index each replacement scans them all.
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS campaign_tags_campaign ON campaign_tags (campaign_id)"
+        )
         cursor.execute(
             """
             CREATE TABLE IF NOT EXISTS campaign_history (
