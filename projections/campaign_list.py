@@ -15,7 +15,7 @@ from typing import Any
 from domain.campaign import STATUS_AFTER
 from domain.fields import format_time
 from domain.status import Status
-from projections.database import Cursor, Database, insert_rows
+from projections.database import Cursor, Database
 from projections.messages import EventMessage, dumps
 
 LIST_COLUMNS = (
@@ -89,13 +89,13 @@ class ListBatch:
         self.history.append(history_row(message, from_status))
 
     def write(self, cursor: Cursor) -> None:
-        insert_rows(
-            cursor,
-            "INSERT INTO campaign_list (id, version, name, name_folded, description, status, "
-            "status_reason, tags, type, stream, sender, created_at, updated_at, position)",
-            self.inserts,
-            "ON CONFLICT (id) DO NOTHING",
-        )
+        if self.inserts:
+            cursor.executemany(
+                "INSERT INTO campaign_list (id, version, name, name_folded, description, status, "
+                "status_reason, tags, type, stream, sender, created_at, updated_at, position) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                self.inserts,
+            )
         by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for campaign_id, sets in self.updates.items():
             columns = tuple(sorted(sets))
@@ -103,24 +103,20 @@ class ListBatch:
         for columns, rows in by_columns.items():
             assignments = ", ".join(f"{column} = ?" for column in columns)
             cursor.executemany(f"UPDATE campaign_list SET {assignments} WHERE id = ?", rows)
-        ids = list(self.tags)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            cursor.execute(
-                f"DELETE FROM campaign_tags WHERE campaign_id IN ({', '.join('?' for _ in chunk)})",
-                chunk,
+        if self.tags:
+            cursor.executemany(
+                "DELETE FROM campaign_tags WHERE campaign_id = ?", [(i,) for i in self.tags]
             )
-        insert_rows(
-            cursor,
-            "INSERT INTO campaign_tags (campaign_id, tag)",
-            [(i, tag) for i, tags in self.tags.items() for tag in dict.fromkeys(tags)],
-        )
-        insert_rows(
-            cursor,
+            rows = [(i, tag) for i, tags in self.tags.items() for tag in tags]
+            if rows:
+                cursor.executemany(
+                    "INSERT INTO campaign_tags (campaign_id, tag) VALUES (?, ?)", rows
+                )
+        cursor.executemany(
             "INSERT INTO campaign_history (position, campaign_id, version, at, type, actor, "
-            "from_status, to_status, reason, command_id, details)",
+            "from_status, to_status, reason, command_id, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
             self.history,
-            "ON CONFLICT (position) DO NOTHING",
         )
 
 

@@ -189,17 +189,3 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self.pool.close()
-
-
-def insert_rows(
-    cursor: Cursor, head: str, rows: Sequence[Sequence[Any]], tail: str = "", chunk: int = 500
-) -> None:
-    """`head VALUES (...), (...), ... tail` for up to `chunk` rows a statement: one round
-    trip per chunk instead of one per row (PostgreSQL's executemany sends each row)."""
-    if not rows:
-        return
-    marks = "(" + ", ".join("?" for _ in rows[0]) + ")"
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        params = [value for row in part for value in row]
-        cursor.execute(f"{head} VALUES {', '.join(marks for _ in part)} {tail}", params)
