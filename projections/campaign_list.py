@@ -89,13 +89,14 @@ class ListBatch:
         self.history.append(history_row(message, from_status))
 
     def write(self, cursor: Cursor) -> None:
-        if self.inserts:
-            cursor.executemany(
-                "INSERT INTO campaign_list (id, version, name, name_folded, description, status, "
-                "status_reason, tags, type, stream, sender, created_at, updated_at, position) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                self.inserts,
-            )
+        # New rows cannot clash: a campaign with a row is never inserted again (`add`), and
+        # a history position is applied once (the projector's tracking).
+        cursor.copy_rows(
+            "campaign_list",
+            "id, version, name, name_folded, description, status, status_reason, tags, type, "
+            "stream, sender, created_at, updated_at, position",
+            self.inserts,
+        )
         by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for campaign_id, sets in self.updates.items():
             columns = tuple(sorted(sets))
@@ -103,19 +104,19 @@ class ListBatch:
         for columns, rows in by_columns.items():
             assignments = ", ".join(f"{column} = ?" for column in columns)
             cursor.executemany(f"UPDATE campaign_list SET {assignments} WHERE id = ?", rows)
-        if self.tags:
-            cursor.executemany(
-                "DELETE FROM campaign_tags WHERE campaign_id = ?", [(i,) for i in self.tags]
-            )
-            rows = [(i, tag) for i, tags in self.tags.items() for tag in tags]
-            if rows:
-                cursor.executemany(
-                    "INSERT INTO campaign_tags (campaign_id, tag) VALUES (?, ?)", rows
-                )
-        cursor.executemany(
-            "INSERT INTO campaign_history (position, campaign_id, version, at, type, actor, "
-            "from_status, to_status, reason, command_id, details) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
+        inserted = {row[0] for row in self.inserts}
+        replaced = [(i,) for i in self.tags if i not in inserted]  # new rows have no tags yet
+        if replaced:
+            cursor.executemany("DELETE FROM campaign_tags WHERE campaign_id = ?", replaced)
+        cursor.copy_rows(
+            "campaign_tags",
+            "campaign_id, tag",
+            [(i, tag) for i, tags in self.tags.items() for tag in dict.fromkeys(tags)],
+        )
+        cursor.copy_rows(
+            "campaign_history",
+            "position, campaign_id, version, at, type, actor, from_status, to_status, reason, "
+            "command_id, details",
             self.history,
         )
 

@@ -25,6 +25,9 @@ CACHE_KIB = -65536
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def copy_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Inserts new rows (no conflict handling) the fastest way the database has."""
+
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
 
@@ -53,6 +56,11 @@ class SQLiteCursor:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.cursor.executemany(sql, rows)
+
+    def copy_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            marks = ", ".join("?" for _ in rows[0])
+            self.cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
     def fetchone(self) -> Row | None:
         row: Row | None = self.cursor.fetchone()
@@ -149,6 +157,14 @@ class PostgresCursor:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.cursor.executemany(sql.replace("?", "%s"), rows)
+
+    def copy_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        # COPY: rows go out in one stream, formatted in C, where executemany spends its time
+        # adapting each row's parameters in Python.
+        if rows:
+            with self.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
 
     def fetchone(self) -> Row | None:
         row: Row | None = self.cursor.fetchone()
