@@ -14,7 +14,8 @@ from domain.application import CampaignPlatform
 from domain.pricing import PriceTable
 from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages
-from infra.kafka_feed import KafkaFeed
+from infra.kafka_feed import KafkaFeed, StatsFeed
+from infra.outbox import OutboxPublisher
 from infra.relay import Relay, lock_key
 from infra.sending import Sending, build_sending
 from infra.settings import Settings
@@ -102,6 +103,27 @@ class Platform:
             self.settings.kafka,
             self.settings.events_topic,
             self.projector,
+            replication=self.settings.kafka_replication,
+        )
+
+    def stats_feed(self) -> StatsFeed:
+        """The activity topic into the stats (`campaigns project`)."""
+        assert self.settings.kafka is not None
+        return StatsFeed(
+            self.settings.kafka,
+            self.settings.activity_topic,
+            self.projector,
+            self.activity,
+            replication=self.settings.kafka_replication,
+        )
+
+    def outbox_publisher(self) -> OutboxPublisher:
+        """The activity outbox onto Kafka (`campaigns relay`)."""
+        assert self.settings.kafka is not None
+        return OutboxPublisher(
+            self.database,
+            self.settings.kafka,
+            self.settings.activity_topic,
             replication=self.settings.kafka_replication,
         )
 
@@ -208,7 +230,13 @@ def build(settings: Settings) -> Platform:
         projector = Projector(database, [campaign_list], PROJECTOR_NAME)
         projector.create_tables()
         feed = LogFeed(app, projector)
-        sending = build_sending(app, database, campaign_list, CONTACTS_TABLE[database.dialect])
+        sending = build_sending(
+            app,
+            database,
+            campaign_list,
+            CONTACTS_TABLE[database.dialect],
+            outbox=settings.kafka is not None,  # counters go through Kafka
+        )
     return Platform(settings, app, database, campaign_list, projector, feed, contacts, sending)
 
 

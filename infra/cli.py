@@ -110,10 +110,15 @@ def audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def stop_on_signals(stop: Callable[[], None]) -> None:
-    """SIGTERM and SIGINT stop a worker cleanly."""
+def stop_on_signals(*stops: Callable[[], object]) -> None:
+    """SIGTERM and SIGINT stop the workers cleanly."""
+
+    def stop_all(*_args: object) -> None:
+        for stop in stops:
+            stop()
+
     for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_args: stop())
+        signal.signal(number, stop_all)
 
 
 def relay(args: argparse.Namespace) -> int:
@@ -125,9 +130,18 @@ def relay(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with build(settings) as platform:
         worker = platform.relay()
-        stop_on_signals(worker.stop)
-        print(f"relay: {settings.store_description} -> {settings.events_topic}", flush=True)
+        outbox = platform.outbox_publisher()
+        stop_on_signals(worker.stop, outbox.stop)
+        print(
+            f"relay: {settings.store_description} -> {settings.events_topic}, "
+            f"activity outbox -> {settings.activity_topic}",
+            flush=True,
+        )
+        publisher = threading.Thread(target=outbox.run, name="activity-outbox")
+        publisher.start()
         run_relay(worker)
+        outbox.stop()
+        publisher.join(timeout=30)
     return 0
 
 
@@ -138,10 +152,16 @@ def project(args: argparse.Namespace) -> int:
     require_kafka(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with build(settings) as platform:
-        feed = platform.kafka_feed()
-        stop_on_signals(feed.stopping.set)
-        print(f"projector: {settings.events_topic} -> read models", flush=True)
+        feed, stats = platform.kafka_feed(), platform.stats_feed()
+        stop_on_signals(feed.stopping.set, stats.stopping.set)
+        print(
+            f"projector: {settings.events_topic} -> read models, "
+            f"{settings.activity_topic} -> stats",
+            flush=True,
+        )
+        stats.start()
         feed.run()
+        stats.stop()
     return 0
 
 

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from infra.relay import ensure_topic
+from projections.activity import ActivityStore
 from projections.messages import EventMessage
 from projections.projector import PartitionBatch, Projector
 
@@ -39,13 +40,14 @@ class KafkaFeed:
         self.thread: threading.Thread | None = None
         self.consumed = 0  # messages applied by this process (a metric)
         self.lags: dict[int, int] = {}  # per partition, records behind its end (a metric)
+        self.name = projector.name
 
     def new_consumer(self) -> Any:
         from kafka import KafkaConsumer
 
         return KafkaConsumer(
             bootstrap_servers=self.bootstrap.split(","),
-            group_id=f"{self.topic}.{self.projector.name}",  # one group per deployment
+            group_id=f"{self.topic}.{self.name}",  # one group per deployment
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=MAX_RECORDS,
@@ -76,7 +78,7 @@ class KafkaFeed:
                 pass
 
             def on_partitions_assigned(self, assigned: Any) -> None:
-                stored = feed.projector.next_offsets(feed.topic)
+                stored = feed.next_offsets()
                 for partition in assigned:
                     if partition.partition in stored:
                         consumer.seek(partition, stored[partition.partition])
@@ -99,6 +101,9 @@ class KafkaFeed:
                         self.lags[tp.partition] = max(0, end - batch[-1].offset - 1)
         finally:
             consumer.close(autocommit=False)
+
+    def next_offsets(self) -> dict[int, int]:
+        return self.projector.next_offsets(self.topic)
 
     def apply(self, records: dict[Any, list[Any]]) -> None:
         batches = [
@@ -125,3 +130,47 @@ def _offset(offset: int) -> Any:
     from kafka.structs import OffsetAndMetadata
 
     return OffsetAndMetadata(offset, "", -1)
+
+
+STATS = "activity_stats"
+
+
+class StatsFeed(KafkaFeed):
+    """The activity topic into the stats: outbox records applied once each, with the
+    offsets read up to, in one transaction."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        projector: Projector,
+        activity: ActivityStore,
+        *,
+        replication: int = 1,
+    ) -> None:
+        super().__init__(bootstrap, topic, projector, replication=replication)
+        self.activity = activity
+        self.name = STATS
+
+    def next_offsets(self) -> dict[int, int]:
+        with self.projector.database.read() as cursor:
+            cursor.execute(
+                "SELECT partition_no, next_offset FROM projection_partitions "
+                "WHERE projection = ? AND topic = ?",
+                (STATS, self.topic),
+            )
+            return {int(p): int(o) for p, o in cursor.fetchall()}
+
+    def apply(self, records: dict[Any, list[Any]]) -> None:
+        with self.projector.database.transaction() as cursor:
+            for tp, batch in records.items():
+                self.consumed += self.activity.apply_records(
+                    cursor, [(int(record.key), record.value.decode()) for record in batch]
+                )
+                cursor.execute(
+                    "INSERT INTO projection_partitions "
+                    "(projection, topic, partition_no, next_offset, position) "
+                    "VALUES (?, ?, ?, ?, 0) ON CONFLICT (projection, topic, partition_no) "
+                    "DO UPDATE SET next_offset = excluded.next_offset",
+                    (STATS, self.topic, tp.partition, batch[-1].offset + 1),
+                )

@@ -60,8 +60,9 @@ def build_sending(
     *,
     delay_scale: float = 1.0,
     batch: int | None = None,
+    outbox: bool = False,
 ) -> Sending:
-    activity = ActivityStore(database, contacts_table)
+    activity = ActivityStore(database, contacts_table, outbox=outbox)
     activity.create_tables()
     reports = ActivityReports(activity)
 

@@ -86,6 +86,11 @@ class Settings:
         """The store's events as integration messages, published by the relay."""
         return f"{self.topic_prefix}.events"
 
+    @property
+    def activity_topic(self) -> str:
+        """Per-message activity: batches of counter changes from the activity outbox."""
+        return f"{self.topic_prefix}.activity"
+
     def check(self) -> None:
         """Refuses combinations that cannot run."""
         if self.kafka and self.postgres is None:

@@ -233,17 +233,75 @@ MESSAGE_COLUMNS = (
 )
 
 
-class ActivityStore:
-    """The activity tables and every way they change."""
+OUTBOX_TABLE = """
+CREATE TABLE IF NOT EXISTS activity_outbox (
+    id BIGSERIAL PRIMARY KEY,
+    record TEXT NOT NULL
+)
+"""
+APPLIED_TABLE = """
+CREATE TABLE IF NOT EXISTS activity_applied (
+    id BIGINT PRIMARY KEY
+)
+"""
 
-    def __init__(self, database: Database, contacts_table: str = "contacts") -> None:
+
+class ActivityStore:
+    """The activity tables and every way they change.
+
+    With `outbox` (the scale-out topology), the counter changes of each write are not
+    applied to the stats here: they are kept in the same transaction as an outbox record,
+    which the relay publishes to Kafka and the stats projector applies (`apply_record`),
+    exactly once."""
+
+    def __init__(
+        self, database: Database, contacts_table: str = "contacts", *, outbox: bool = False
+    ) -> None:
         self.database = database
         self.contacts_table = contacts_table  # where the contact lists' rows are
+        self.outbox = outbox
+
+    def count(self, cursor: Cursor, deltas: Deltas) -> None:
+        """Applies counter changes to the stats, or keeps them for Kafka (see the class)."""
+        if not deltas.flat:
+            return
+        if not self.outbox:
+            deltas.write(cursor)
+            return
+        changes = [[*key, amount] for key, amount in deltas.flat.items() if amount]
+        cursor.execute(
+            "INSERT INTO activity_outbox (record) VALUES (?)",
+            (json.dumps({"v": 1, "counters": changes}, separators=(",", ":")),),
+        )
+
+    def apply_records(self, cursor: Cursor, records: Sequence[tuple[int, str]]) -> int:
+        """Applies published outbox records (id, JSON) to the stats, each once, however
+        often it was delivered; returns how many were new."""
+        deltas = Deltas()
+        fresh = 0
+        for record_id, text in records:
+            cursor.execute(
+                "INSERT INTO activity_applied (id) VALUES (?) ON CONFLICT (id) DO NOTHING "
+                "RETURNING id",
+                (record_id,),
+            )
+            if cursor.fetchone() is None:
+                continue  # applied before
+            fresh += 1
+            for campaign_id, variant, domain, minute, metric, amount in json.loads(text)[
+                "counters"
+            ]:
+                deltas.flat[(campaign_id, variant, domain, minute, metric)] += int(amount)
+        deltas.write(cursor)
+        return fresh
 
     def create_tables(self) -> None:
         with self.database.transaction() as cursor:
             for statement in SCHEMA:
                 cursor.execute(statement)
+            if self.outbox:
+                cursor.execute(OUTBOX_TABLE)
+                cursor.execute(APPLIED_TABLE)
 
     # Audience (preparation).
 
@@ -362,7 +420,7 @@ class ActivityStore:
             deltas.add(messages[0].campaign_id, "queued", len(messages) - blocked)
             if blocked:
                 deltas.add(messages[0].campaign_id, "suppressed", blocked)
-            deltas.write(cursor)
+            self.count(cursor, deltas)
         return len(messages)
 
     def queued(self, limit: int) -> list[OutgoingMessage]:
@@ -410,7 +468,7 @@ class ActivityStore:
                 flat[(m.campaign_id, None, None, None, "queued")] -= 1
                 flat[(m.campaign_id, m.variant_id, m.domain, minute, "sent")] += 1
                 flat[(m.campaign_id, m.variant_id, m.domain, minute, "cost_units")] += m.cost_units
-            deltas.write(cursor)
+            self.count(cursor, deltas)
         return len(fresh)
 
     def queued_among(self, cursor: Cursor, messages: Sequence[OutgoingMessage]) -> set[str]:
@@ -508,7 +566,7 @@ class ActivityStore:
             deltas.flat.update(counts)
             for campaign_id, count in queued.items():
                 deltas.add(campaign_id, "queued", -count)
-            deltas.write(cursor)
+            self.count(cursor, deltas)
         return moved
 
     def receipt_facts(
@@ -580,7 +638,7 @@ class ActivityStore:
             cursor.executemany(
                 "INSERT INTO clicks (message_id, at, user_agent) VALUES (?, ?, ?)", rows
             )
-            deltas.write(cursor)
+            self.count(cursor, deltas)
         return len(rows)
 
     def opt_out(
@@ -614,7 +672,7 @@ class ActivityStore:
         if campaign_id:
             deltas = Deltas()
             deltas.add(campaign_id, "opt_outs", minute=minute_of(at))
-            deltas.write(cursor)
+            self.count(cursor, deltas)
         return True
 
     def opt_out_by_code(self, code: str, at: datetime, source: str) -> MessageRef | None:
@@ -703,7 +761,7 @@ class ActivityStore:
             if campaign_id:
                 deltas = Deltas()
                 deltas.add(campaign_id, "replies", minute=minute_of(at))
-                deltas.write(cursor)
+                self.count(cursor, deltas)
         return campaign_id, opted
 
     # Reading.
