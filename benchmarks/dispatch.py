@@ -1,6 +1,6 @@
 """Dispatch of a large campaign on the embedded default, against bare SQLite in the same run.
 
-    .venv/bin/python -m benchmarks.dispatch [--recipients 1000000] [--batch 2000]
+    .venv/bin/python -m benchmarks.dispatch [--recipients 1000000] [--batch 2000] [--kafka]
 
 The pipeline: preparation (audience snapshot), then batches of messages built (variant by
 ratio, placeholders, two links per message on rotating domains, parts and cost), recorded
@@ -18,14 +18,18 @@ import resource
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from domain.dispatch import link_codes, render
 from domain.status import Status
+from infra import local_kafka, local_postgres
 from infra.bootstrap import build
-from infra.settings import Settings
+from infra.settings import Settings, parse_database_url
 
 TEXT = "Hi {first_name}, 20% off all week: {short_url} Stop: {optout_url}"
 
@@ -34,17 +38,36 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def contacts(list_id: str, count: int) -> Iterator[tuple[str, str, str]]:
+    for n in range(count):
+        yield list_id, f"+447{n:09d}", json.dumps({"first_name": f"Person{n}"})
+
+
 def fill_contacts(database_path: Path, list_id: str, count: int) -> None:
     connection = sqlite3.connect(database_path)
     with connection:
         connection.executemany(
             "INSERT INTO contacts (list_id, phone, fields) VALUES (?, ?, ?)",
-            (
-                (list_id, f"+447{n:09d}", json.dumps({"first_name": f"Person{n}"}))
-                for n in range(count)
-            ),
+            contacts(list_id, count),
         )
     connection.close()
+
+
+class KafkaWorkers:
+    """The scale-out half of the pipeline, in threads: the activity outbox published to
+    Kafka and the stats projector applying it."""
+
+    def __init__(self, platform: Any) -> None:
+        self.publisher = platform.outbox_publisher()
+        self.stats = platform.stats_feed()
+        self.thread = threading.Thread(target=self.publisher.run, daemon=True)
+        self.thread.start()
+        self.stats.start()
+
+    def stop(self) -> None:
+        self.publisher.stop()
+        self.stats.stop()
+        self.thread.join(timeout=30)
 
 
 def bare(folder: Path, count: int, batch: int) -> float:
@@ -77,9 +100,13 @@ def bare(folder: Path, count: int, batch: int) -> float:
     return count / elapsed
 
 
-def pipeline(folder: Path, count: int, batch: int) -> tuple[float, float, dict[str, int]]:
+def pipeline(
+    folder: Path, count: int, batch: int, settings: Settings | None = None
+) -> tuple[float, float, dict[str, int]]:
     """(messages per second from launch to finished, preparation seconds, counters)."""
-    platform = build(Settings(data_dir=folder / "var"))
+    settings = settings or Settings(data_dir=folder / "var")
+    platform = build(settings)
+    workers = KafkaWorkers(platform) if settings.kafka else None
     try:
         app = platform.app
         domains = ["go.example.com", "go2.example.com", "out.example.com"]
@@ -88,7 +115,13 @@ def pipeline(folder: Path, count: int, batch: int) -> tuple[float, float, dict[s
             app.change_domain_status(name, "configure", actor="bench")
         app.set_domain_limit({"limit": 1_000_000_000}, actor="bench")
         list_id = str(uuid.uuid4())
-        fill_contacts(folder / "var" / "contacts.sqlite3", list_id, count)
+        if settings.postgres is None:
+            fill_contacts(folder / "var" / "contacts.sqlite3", list_id, count)
+        else:
+            with platform.database.transaction() as cursor:
+                cursor.copy_rows(
+                    "contacts", "list_id, phone, fields", list(contacts(list_id, count))
+                )
         campaign = app.create_campaign(
             {
                 "name": "Benchmark",
@@ -127,29 +160,78 @@ def pipeline(folder: Path, count: int, batch: int) -> tuple[float, float, dict[s
                 last_report = time.perf_counter()
                 sent = platform.sending.activity.campaign_counters(str(campaign.id))["sent"]
                 print(f"  ... {sent:,} sent, {sent / (last_report - started):,.0f}/s", flush=True)
+        assert status is Status.FINISHED, f"the campaign ended {status}"
+        if workers is not None:  # until the stats rows, fed through Kafka, show every outcome
+            wait_for_outcomes(platform.sending.activity, str(campaign.id), count)
         elapsed = time.perf_counter() - started
         counters = platform.sending.activity.campaign_counters(str(campaign.id))
-        assert status is Status.FINISHED, f"the campaign ended {status}"
         return count / elapsed, (prepared_at or started) - started, counters
     finally:
+        if workers is not None:
+            workers.stop()
         platform.close()
+
+
+def wait_for_outcomes(activity: Any, campaign_id: str, count: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        counters = activity.campaign_counters(campaign_id)
+        if sum(counters[k] for k in OUTCOMES) >= count:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the stats reached {counters}")
+        time.sleep(0.05)
+
+
+OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
+PG_DIR, PG_PORT = Path("var/bench-dispatch-postgres"), 55732
+KAFKA_DIR, KAFKA_PORT = Path("var/bench-dispatch-kafka"), 59792
+
+
+def scale_out_settings(folder: Path) -> Settings:
+    """PostgreSQL and a Kafka broker of the benchmark's own, a fresh schema and topics."""
+    url = local_postgres.start(PG_DIR, PG_PORT)
+    bootstrap = local_kafka.start(KAFKA_DIR, KAFKA_PORT)
+    tag = uuid.uuid4().hex[:10]
+    return Settings(
+        data_dir=folder / "var",
+        postgres=parse_database_url(url, f"dispatch_{tag}"),
+        kafka=bootstrap,
+        topic_prefix=f"bench-{tag}",
+        sending=False,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument(
+        "--kafka",
+        action="store_true",
+        help="the scale-out pipeline: PostgreSQL, and the counters through Kafka to the stats",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="campaigns-dispatch-"))
     try:
         print(f"dispatch benchmark: {args.recipients:,} recipients, batches of {args.batch}")
         bare_rate = bare(folder, args.recipients, args.batch)
         print(f"bare SQLite (render + executemany): {bare_rate:,.0f} messages/s")
-        rate, preparation, counters = pipeline(folder, args.recipients, args.batch)
-        outcomes = sum(
-            counters[k] for k in ("delivered", "undelivered", "failed", "no_route", "rejected")
-        )
-        print(f"pipeline (launch -> Finished, every receipt applied): {rate:,.0f} messages/s")
+        settings = scale_out_settings(folder) if args.kafka else None
+        try:
+            rate, preparation, counters = pipeline(folder, args.recipients, args.batch, settings)
+        finally:
+            if args.kafka:
+                local_kafka.stop(KAFKA_DIR)
+                local_postgres.stop(PG_DIR)
+        outcomes = sum(counters[k] for k in OUTCOMES)
+        if args.kafka:
+            print(
+                "pipeline (PostgreSQL; launch -> every outcome in the stats rows, through "
+                f"the outbox, Kafka and the stats projector): {rate:,.0f} messages/s"
+            )
+        else:
+            print(f"pipeline (launch -> Finished, every receipt applied): {rate:,.0f} messages/s")
         print(f"  of which preparation: {preparation:.1f} s")
         sent, clicks = counters["sent"], counters["clicks"]
         print(f"  sent {sent:,}, receipts' outcomes {outcomes:,}, clicks {clicks:,}")
