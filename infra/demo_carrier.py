@@ -222,9 +222,9 @@ class DemoCarrier:
             fresh = [m for m in messages if m.id not in seen]
             planner = Planner(options, two_way, self.delay_scale)
             plans = [planner.plan(m) for m in fresh]
-            cursor.executemany(
-                "INSERT INTO demo_carrier_accepted (message_id, recipient, outcome, accepted_at) "
-                "VALUES (?, ?, ?, ?)",
+            cursor.copy_rows(
+                "demo_carrier_accepted",
+                "message_id, recipient, outcome, accepted_at",
                 [(m.id, m.recipient, p.outcome, now) for m, p in zip(fresh, plans, strict=True)],
             )
         self.schedule([report for plan in plans for report in plan.reports])
