@@ -184,8 +184,8 @@ def wait_for_outcomes(activity: Any, campaign_id: str, count: int, timeout: floa
 
 
 OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
-PG_DIR, PG_PORT = Path("var/bench-dispatch-postgres"), 55732
-KAFKA_DIR, KAFKA_PORT = Path("var/bench-dispatch-kafka"), 59792
+PG_DIR, PG_PORT = Path("var/bench-dispatch-postgres"), 25732
+KAFKA_DIR, KAFKA_PORT = Path("var/bench-dispatch-kafka"), 29792
 
 
 def scale_out_settings(folder: Path) -> Settings:

@@ -3,8 +3,8 @@
     .venv/bin/python -m benchmarks.pipeline [--events 100000] [--backlog 20000]
         [--lag-seconds 20] [--rate 200] [--threads 4]
 
-It starts its own PostgreSQL (`infra.local_postgres`, var/bench-postgres, port 55632) and its
-own Kafka broker (`infra.local_kafka`, var/bench-kafka, ports 59692/59693), and stops both at
+It starts its own PostgreSQL (`infra.local_postgres`, var/bench-postgres, port 25632) and its
+own Kafka broker (`infra.local_kafka`, var/bench-kafka, ports 29692/29693), and stops both at
 the end, whatever happens. Every run uses a fresh schema and fresh topic names.
 
 Measured, in one run:
@@ -42,9 +42,9 @@ from infra.settings import Settings, parse_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DIR = ROOT / "var" / "bench-postgres"
-PG_PORT = 55632
+PG_PORT = 25632
 KAFKA_DIR = ROOT / "var" / "bench-kafka"
-KAFKA_PORT, KAFKA_CONTROLLER_PORT = 59692, 59693
+KAFKA_PORT, KAFKA_CONTROLLER_PORT = 29692, 29693
 RECORD_BYTES = 400
 WAIT_SECONDS = 300.0
 

@@ -300,13 +300,13 @@ def parser() -> argparse.ArgumentParser:
     stack_parser.add_argument("--dir", default="var/stack", help="its folder (default var/stack)")
     stack_parser.add_argument("--port", type=int, help="the gateway's port (default 8000)")
     stack_parser.add_argument(
-        "--postgres-port", type=int, default=55442, help="PostgreSQL's port (default 55442)"
+        "--postgres-port", type=int, default=25442, help="PostgreSQL's port (default 25442)"
     )
     stack_parser.add_argument(
         "--kafka-port",
         type=int,
-        default=59102,
-        help="the broker's port (default 59102; its controller: the next one)",
+        default=29102,
+        help="the broker's port (default 29102; its controller: the next one)",
     )
     return root
 

@@ -21,6 +21,7 @@ from projections.projector import PartitionBatch, Projector
 log = logging.getLogger(__name__)
 
 POLL_MS = 50
+METADATA_SECONDS = 30.0
 MAX_RECORDS = 2000
 
 
@@ -65,28 +66,21 @@ class KafkaFeed:
                 self.stopping.wait(1)
 
     def consume(self) -> None:
-        from kafka import ConsumerRebalanceListener
-
-        # Subscribing to a topic that does not exist yet would leave the group without
-        # partitions until the next metadata refresh: make sure it is there first.
         ensure_topic(self.bootstrap, self.topic, self.replication)
         consumer = self.new_consumer()
-        feed = self
-
-        class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
-            def on_partitions_revoked(self, revoked: Any) -> None:
-                pass
-
-            def on_partitions_assigned(self, assigned: Any) -> None:
-                stored = feed.next_offsets()
-                for partition in assigned:
-                    if partition.partition in stored:
-                        consumer.seek(partition, stored[partition.partition])
-                    else:
-                        consumer.seek_to_beginning(partition)
-
         try:
-            consumer.subscribe([self.topic], listener=SeekToStored())
+            # Partitions are assigned by hand, not by a consumer group: the offsets live in
+            # the database anyway, and no rebalance can stall the feed (waiting out a killed
+            # member's session, or a topic the group leader does not know yet). Two feeders
+            # of one projection take turns on its tracking rows and skip what the other did.
+            partitions = self.partitions(consumer)
+            consumer.assign(partitions)
+            stored = self.next_offsets()
+            for partition in partitions:
+                if partition.partition in stored:
+                    consumer.seek(partition, stored[partition.partition])
+                else:
+                    consumer.seek_to_beginning(partition)
             while not self.stopping.is_set():
                 records = consumer.poll(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
                 if not records:
@@ -101,6 +95,21 @@ class KafkaFeed:
                         self.lags[tp.partition] = max(0, end - batch[-1].offset - 1)
         finally:
             consumer.close(autocommit=False)
+
+    def partitions(self, consumer: Any) -> list[Any]:
+        """The topic's partitions, once the broker's metadata shows them."""
+        from kafka import TopicPartition
+
+        waited = 0.0
+        while not self.stopping.is_set():
+            found = consumer.partitions_for_topic(self.topic)
+            if found:
+                return [TopicPartition(self.topic, number) for number in sorted(found)]
+            if waited > METADATA_SECONDS:
+                raise RuntimeError(f"the broker shows no partitions for {self.topic}")
+            self.stopping.wait(0.1)
+            waited += 0.1
+        return []
 
     def next_offsets(self) -> dict[int, int]:
         return self.projector.next_offsets(self.topic)

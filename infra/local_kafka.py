@@ -6,7 +6,7 @@ no environment.
 
 Usage::
 
-    python -m infra.local_kafka start --dir var/test-kafka --port 59092 [--controller-port 59093]
+    python -m infra.local_kafka start --dir var/test-kafka --port 29092 [--controller-port 29093]
     python -m infra.local_kafka status --dir var/test-kafka
     python -m infra.local_kafka url --dir var/test-kafka
     python -m infra.local_kafka stop --dir var/test-kafka

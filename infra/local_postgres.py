@@ -4,7 +4,7 @@ Standard library only. Importing this module starts nothing and reads no environ
 
 Usage::
 
-    python -m infra.local_postgres start --dir var/test-postgres --port 55432
+    python -m infra.local_postgres start --dir var/test-postgres --port 25432
     python -m infra.local_postgres stop --dir var/test-postgres
 
 ``start`` prints progress on stderr and the database URL alone on the last line of stdout::

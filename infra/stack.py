@@ -28,8 +28,8 @@ STOP_SECONDS = 20.0
 class Stack:
     folder: Path
     port: int = 8000  # the gateway's
-    postgres_port: int = 55442
-    kafka_port: int = 59102
+    postgres_port: int = 25442
+    kafka_port: int = 29102
 
     @property
     def pids(self) -> Path:

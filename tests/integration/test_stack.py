@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PORT, POSTGRES_PORT, KAFKA_PORT = 8093, 55462, 59122
+PORT, POSTGRES_PORT, KAFKA_PORT = 8093, 25462, 29122
 SCALE_OUT = {
     "CAMPAIGNS_DATABASE_URL": f"postgresql://campaigns:campaigns@127.0.0.1:{POSTGRES_PORT}/campaigns",
     "CAMPAIGNS_KAFKA": f"127.0.0.1:{KAFKA_PORT}",
