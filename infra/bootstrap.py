@@ -182,9 +182,10 @@ class Platform:
         with tempfile.TemporaryDirectory(prefix="campaigns-verify-") as folder:
             scratch = SQLiteDatabase(Path(folder) / "replay.sqlite3")
             try:
-                return self.projector.verify(self.read_events, scratch)
+                differences = self.projector.verify(self.read_events, scratch)
             finally:
                 scratch.close()
+        return differences + self.activity.verify_stats()
 
     def close(self) -> None:
         self.sending.stop()

@@ -778,6 +778,95 @@ class ActivityStore:
                 self.count(cursor, deltas)
         return campaign_id, opted
 
+    # Recounting: the stats from the rows they count.
+
+    def recount(self, cursor: Cursor) -> dict[tuple[str, str, str], Counter[str]]:
+        """Every stats row as the activity rows say it should be (zero counters left out):
+        each message counts by its status, at the minute it was sent and the minute its
+        outcome came; clicks, opt-outs and replies at their own minutes."""
+        deltas = Deltas()
+        flat = deltas.flat
+        cursor.execute(
+            "SELECT campaign_id, variant_id, domain, status, COUNT(*), SUM(cost_units), "
+            "SUBSTR(sent_at, 1, 16), SUBSTR(updated_at, 1, 16), "
+            "SUM(CASE WHEN clicked_at IS NULL THEN 0 ELSE 1 END) FROM messages "
+            "GROUP BY campaign_id, variant_id, domain, status, "
+            "SUBSTR(sent_at, 1, 16), SUBSTR(updated_at, 1, 16)"
+        )
+        for (
+            campaign,
+            variant,
+            domain,
+            status,
+            count,
+            cost,
+            sent,
+            updated,
+            clicked,
+        ) in cursor.fetchall():
+            count, cost, clicked = int(count), int(cost or 0), int(clicked or 0)
+            if status in ("queued", "suppressed"):
+                flat[(campaign, None, None, None, status)] += count
+                continue
+            sent_minute = f"{sent}Z" if sent else None
+            flat[(campaign, variant, domain, sent_minute, "sent")] += count
+            flat[(campaign, variant, domain, sent_minute, "cost_units")] += cost
+            if status in OUTCOMES:
+                flat[(campaign, variant, domain, f"{updated}Z", status)] += count
+            flat[(campaign, variant, domain, None, "unique_clicks")] += clicked
+        cursor.execute(
+            "SELECT m.campaign_id, m.variant_id, m.domain, SUBSTR(c.at, 1, 16), COUNT(*) "
+            "FROM clicks c JOIN messages m ON m.id = c.message_id "
+            "GROUP BY m.campaign_id, m.variant_id, m.domain, SUBSTR(c.at, 1, 16)"
+        )
+        for campaign, variant, domain, minute, count in cursor.fetchall():
+            flat[(campaign, variant, domain, f"{minute}Z", "clicks")] += int(count)
+        for table, metric in (("opt_outs", "opt_outs"), ("replies", "replies")):
+            cursor.execute(
+                f"SELECT campaign_id, SUBSTR(at, 1, 16), COUNT(*) FROM {table} "
+                "WHERE campaign_id IS NOT NULL GROUP BY campaign_id, SUBSTR(at, 1, 16)"
+            )
+            for campaign, minute, count in cursor.fetchall():
+                flat[(campaign, None, None, f"{minute}Z", metric)] += int(count)
+        return {key: counts for key, counts in deltas.scoped().items() if +counts}
+
+    def stored_stats(self, cursor: Cursor) -> dict[tuple[str, str, str], Counter[str]]:
+        cursor.execute(f"SELECT campaign_id, scope, key, {', '.join(COUNTERS)} FROM stats")
+        found = {}
+        for row in cursor.fetchall():
+            counts = Counter({c: int(v) for c, v in zip(COUNTERS, row[3:], strict=True) if v})
+            if counts:
+                found[(str(row[0]), str(row[1]), str(row[2]))] = counts
+        return found
+
+    def verify_stats(self) -> list[str]:
+        """Differences between the stats and a recount from the activity rows."""
+        with self.database.snapshot() as cursor:
+            stored, expected = self.stored_stats(cursor), self.recount(cursor)
+        differences = []
+        for key in sorted(set(stored) | set(expected)):
+            if stored.get(key, Counter()) != expected.get(key, Counter()):
+                differences.append(
+                    f"stats {key}: stored {dict(stored.get(key, {}))}, "
+                    f"recounted {dict(expected.get(key, {}))}"
+                )
+        return differences
+
+    def rebuild_stats(self) -> int:
+        """Replaces the stats with a recount from the activity rows; returns the rows."""
+        with self.database.transaction() as cursor:
+            cursor.execute("DELETE FROM stats")
+            rows = self.recount(cursor)
+            cursor.executemany(
+                f"INSERT INTO stats (campaign_id, scope, key, {', '.join(COUNTERS)}) "
+                f"VALUES (?, ?, ?, {', '.join('?' for _ in COUNTERS)})",
+                [
+                    (campaign, scope, key, *(counts.get(c, 0) for c in COUNTERS))
+                    for (campaign, scope, key), counts in sorted(rows.items())
+                ],
+            )
+        return len(rows)
+
     # Reading.
 
     def counters(self, campaign_id: str) -> dict[tuple[str, str], dict[str, int]]:

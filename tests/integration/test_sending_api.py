@@ -525,3 +525,34 @@ def test_the_estimate_of_a_draft_without_lists_or_texts_is_empty(world: World) -
 
     assert (estimate["recipients"], estimate["parts"], estimate["cost"]) == (0, 0, "0.0000")
     assert estimate["variants"] == [] and estimate["cost_per_message"] is None
+
+
+# The stats as a read model: recounted from the activity rows.
+
+
+def test_the_stats_equal_a_recount_of_the_activity_rows(world: World) -> None:
+    world.demo_stream(
+        click_rate=0.3,
+        optout_rate=0.1,
+        reply_rate=0.2,
+        outcomes={"delivered": 0.7, "undelivered": 0.1, "failed": 0.1, "rejected": 0.1},
+    )
+    campaign_id = world.campaign([world.contact_list(phones(60))], type="two_way", sender="12345")
+    world.launch_and_finish(campaign_id)
+    activity = world.platform.activity
+    assert world.stats(campaign_id)["clicks"] > 0
+    assert activity.verify_stats() == []
+    with world.platform.database.transaction() as cursor:
+        cursor.execute(
+            "UPDATE stats SET delivered = delivered + 1 "
+            "WHERE campaign_id = ? AND scope = 'campaign'",
+            (campaign_id,),
+        )
+    differences = activity.verify_stats()
+    assert len(differences) == 1 and "delivered" in differences[0]
+    before = world.stats(campaign_id)
+    activity.rebuild_stats()
+    assert activity.verify_stats() == []
+    after = world.stats(campaign_id)
+    assert after["delivered"] == before["delivered"] - 1
+    assert after["series"] == before["series"] and after["by_variant"] == before["by_variant"]
