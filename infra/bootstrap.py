@@ -22,10 +22,12 @@ from infra.settings import Settings
 from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
+from projections.domain_usage import DomainUsageView
 from projections.messages import EventMessage
 from projections.projector import Projector
 
 PROJECTOR_NAME = "campaign_views"
+DOMAINS_PROJECTOR_NAME = "domain_views"
 
 
 def store_environment(settings: Settings) -> dict[str, str]:
@@ -86,25 +88,41 @@ class Platform:
     feed: LogFeed
     contacts: ContactStore
     sending: Sending
+    domain_usage: DomainUsageView
+    domain_projector: Projector  # its own position: a view added later catches up alone
+    domain_feed: LogFeed
+
+    @property
+    def projectors(self) -> dict[str, Projector]:
+        """The event-fed read models by the name `rebuild` knows them by."""
+        return {"campaigns": self.projector, "domains": self.domain_projector}
 
     def start(self) -> None:
         """Catches the read models up, keeps them fed in the background (unless Kafka feeds
         them, from the projector process), and starts sending."""
         if self.settings.kafka is None:
-            self.feed.catch_up()
-            self.feed.start()
+            for feed in (self.feed, self.domain_feed):
+                feed.catch_up()
+                feed.start()
         if self.settings.sending:
             self.sending.start()
 
     def kafka_feed(self) -> KafkaFeed:
-        """The scale-out feed of the read models (`campaigns project`)."""
+        """The scale-out feed of the campaign list and audit trail (`campaigns project`)."""
+        return self.kafka_feeds()[0]
+
+    def kafka_feeds(self) -> list[KafkaFeed]:
+        """A scale-out feed per event-fed read model (`campaigns project`)."""
         assert self.settings.kafka is not None
-        return KafkaFeed(
-            self.settings.kafka,
-            self.settings.events_topic,
-            self.projector,
-            replication=self.settings.kafka_replication,
-        )
+        return [
+            KafkaFeed(
+                self.settings.kafka,
+                self.settings.events_topic,
+                projector,
+                replication=self.settings.kafka_replication,
+            )
+            for projector in self.projectors.values()
+        ]
 
     def stats_feed(self) -> StatsFeed:
         """The activity topic into the stats (`campaigns project`)."""
@@ -173,23 +191,29 @@ class Platform:
         found["projected"] = self.projector.position()
         return found
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Replays the whole store into the read models (see Projector.rebuild)."""
-        return self.projector.rebuild(self.read_events, progress)
+    def rebuild(
+        self, progress: Callable[[int, int], None] | None = None, view: str = "campaigns"
+    ) -> int:
+        """Replays the whole store into an event-fed read model (see Projector.rebuild)."""
+        return self.projectors[view].rebuild(self.read_events, progress)
 
     def verify(self) -> list[str]:
-        """Differences between the read models and a fresh replay of the store."""
+        """Differences between the read models and a fresh replay of the store (the stats:
+        a recount of the activity rows)."""
+        differences = []
         with tempfile.TemporaryDirectory(prefix="campaigns-verify-") as folder:
-            scratch = SQLiteDatabase(Path(folder) / "replay.sqlite3")
-            try:
-                differences = self.projector.verify(self.read_events, scratch)
-            finally:
-                scratch.close()
+            for name, projector in self.projectors.items():
+                scratch = SQLiteDatabase(Path(folder) / f"{name}.sqlite3")
+                try:
+                    differences += projector.verify(self.read_events, scratch)
+                finally:
+                    scratch.close()
         return differences + self.activity.verify_stats()
 
     def close(self) -> None:
         self.sending.stop()
         self.feed.stop()
+        self.domain_feed.stop()
         self.contacts.close()
         self.database.close()
         self.app.close()
@@ -231,6 +255,9 @@ def build(settings: Settings) -> Platform:
         projector = Projector(database, [campaign_list], PROJECTOR_NAME)
         projector.create_tables()
         feed = LogFeed(app, projector)
+        domain_usage = DomainUsageView()
+        domain_projector = Projector(database, [domain_usage], DOMAINS_PROJECTOR_NAME)
+        domain_projector.create_tables()
         sending = build_sending(
             app,
             database,
@@ -238,7 +265,19 @@ def build(settings: Settings) -> Platform:
             CONTACTS_TABLE[database.dialect],
             outbox=settings.kafka is not None,  # counters go through Kafka
         )
-    return Platform(settings, app, database, campaign_list, projector, feed, contacts, sending)
+    return Platform(
+        settings,
+        app,
+        database,
+        campaign_list,
+        projector,
+        feed,
+        contacts,
+        sending,
+        domain_usage,
+        domain_projector,
+        LogFeed(app, domain_projector),
+    )
 
 
 @contextmanager

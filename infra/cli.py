@@ -13,8 +13,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infra.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from infra.bootstrap import Platform
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -152,17 +156,32 @@ def project(args: argparse.Namespace) -> int:
     require_kafka(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with build(settings) as platform:
-        feed, stats = platform.kafka_feed(), platform.stats_feed()
-        stop_on_signals(feed.stopping.set, stats.stopping.set)
+        catch_up_from_the_store(platform)
+        feed, *others = platform.kafka_feeds()
+        stats = platform.stats_feed()
+        stop_on_signals(feed.stopping.set, *(other.stopping.set for other in [*others, stats]))
         print(
             f"projector: {settings.events_topic} -> read models, "
             f"{settings.activity_topic} -> stats",
             flush=True,
         )
-        stats.start()
+        for other in [*others, stats]:
+            other.start()
         feed.run()
-        stats.stop()
+        for other in [*others, stats]:
+            other.stop()
     return 0
+
+
+def catch_up_from_the_store(platform: Platform) -> None:
+    """A read model that has never been fed (a new view, or a new deployment of an old
+    store) is rebuilt from the store before Kafka feeds it: the topic need not hold the
+    whole history, and the feed then skips what the rebuild covered."""
+    stored = platform.app.recorder.max_notification_id() or 0
+    for name, projector in platform.projectors.items():
+        if stored and projector.position() == 0:
+            replayed = platform.rebuild(view=name)
+            print(f"projector: {name} rebuilt from the store ({replayed:,} events)", flush=True)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -217,7 +236,7 @@ def rebuild(args: argparse.Namespace) -> int:
                     flush=True,
                 )
 
-        replayed = platform.rebuild(progress)
+        replayed = platform.rebuild(progress, args.view)
         elapsed = time.monotonic() - started
     rate = replayed / max(elapsed, 1e-9)
     print(f"\rrebuilt {args.view}: {replayed:,} events in {elapsed:.1f} s ({rate:,.0f} events/s)")
@@ -293,8 +312,9 @@ def parser() -> argparse.ArgumentParser:
     rebuild_parser.add_argument(
         "view",
         choices=VIEWS,
-        help="campaigns: the campaign list and the audit trail, replayed from the store; "
-        "stats: recounted from the activity rows (messages, clicks, opt-outs, replies)",
+        help="campaigns: the campaign list and the audit trail, and domains: the domains' "
+        "usage, replayed from the store; stats: recounted from the activity rows "
+        "(messages, clicks, opt-outs, replies)",
     )
     add_store_options(rebuild_parser)
     add_store_options(
@@ -322,7 +342,7 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-VIEWS = ("campaigns", "stats")
+VIEWS = ("campaigns", "domains", "stats")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": audit,
     "relay": relay,

@@ -556,3 +556,25 @@ def test_the_stats_equal_a_recount_of_the_activity_rows(world: World) -> None:
     after = world.stats(campaign_id)
     assert after["delivered"] == before["delivered"] - 1
     assert after["series"] == before["series"] and after["by_variant"] == before["by_variant"]
+
+
+def test_domain_usage_rows_follow_the_domains_and_equal_a_replay(world: World) -> None:
+    campaign_id = world.campaign([world.contact_list(phones(30))])
+    world.launch_and_finish(campaign_id)
+    platform = world.platform
+    platform.domain_feed.catch_up()
+    rows = {row["name"]: row for row in platform.domain_usage.domains(platform.database)}
+    for name in (SHORT, OPTOUT):
+        domain = next(d for d in platform.app.list_domains() if d.name == name)
+        assert rows[name]["usage"] == domain.usage == 30
+        assert rows[name]["status"] == domain.status.value == "Configured"
+    assert platform.domain_usage.campaign_usage(platform.database, campaign_id) == {
+        OPTOUT: 30,
+        SHORT: 30,
+    }
+    assert platform.verify() == []
+    with platform.database.transaction() as cursor:
+        cursor.execute("UPDATE domain_usage SET usage = 0")
+    assert any("domain_usage" in line for line in platform.verify())
+    platform.rebuild(view="domains")
+    assert platform.verify() == []

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT, POSTGRES_PORT, KAFKA_PORT = 8093, 25462, 29122
+SCHEMA = f"stack_{uuid.uuid4().hex[:10]}"  # the cluster may outlive a run: a schema of its own
 SCALE_OUT = {
     "CAMPAIGNS_DATABASE_URL": f"postgresql://campaigns:campaigns@127.0.0.1:{POSTGRES_PORT}/campaigns",
+    "CAMPAIGNS_DATABASE_SCHEMA": SCHEMA,
     "CAMPAIGNS_KAFKA": f"127.0.0.1:{KAFKA_PORT}",
 }
 
@@ -44,7 +47,7 @@ def stack(tmp_path: Path) -> Iterator[httpx.Client]:
         *("--postgres-port", str(POSTGRES_PORT), "--kafka-port", str(KAFKA_PORT)),
     )
     try:
-        out = campaigns(folder, "stack", "up", *where)
+        out = campaigns(folder, "stack", "up", *where, env={"CAMPAIGNS_DATABASE_SCHEMA": SCHEMA})
         assert f"gateway: http://127.0.0.1:{PORT}/" in out
         with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=30) as client:
             yield client
