@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from infra.relay import ensure_topic
+from infra.relay import RECONNECT, ensure_topic
 from projections.activity import ActivityStore
 from projections.messages import EventMessage
 from projections.projector import PartitionBatch, Projector
@@ -54,6 +54,7 @@ class KafkaFeed:
             max_poll_records=MAX_RECORDS,
             fetch_max_wait_ms=POLL_MS,
             metadata_max_age_ms=10_000,
+            **RECONNECT,
         )
 
     def run(self) -> None:

@@ -53,6 +53,11 @@ def encode(message: EventMessage) -> tuple[bytes, bytes, list[tuple[str, bytes]]
     return message.aggregate_id.encode(), dumps(message.to_json()).encode(), headers
 
 
+# Back off at most a second between attempts to reach a broker (the library's default grows
+# to 30 s): a broker back from a restart is used again at once.
+RECONNECT = {"reconnect_backoff_ms": 50, "reconnect_backoff_max_ms": 1000}
+
+
 def new_producer(bootstrap: str) -> Any:
     from kafka import KafkaProducer
 
@@ -65,6 +70,7 @@ def new_producer(bootstrap: str) -> Any:
         max_in_flight_requests_per_connection=5,  # order is kept with idempotence
         retries=2**31 - 1,
         delivery_timeout_ms=int(SEND_TIMEOUT * 1000),
+        **RECONNECT,
     )
 
 
@@ -75,7 +81,9 @@ def ensure_topic(bootstrap: str, topic: str, replication: int) -> None:
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap.split(","), request_timeout_ms=10_000, **RECONNECT
+    )
     try:
         admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=replication)])
     except TopicAlreadyExistsError:

@@ -31,6 +31,7 @@ class View(Protocol):
 
 
 REBUILD_BATCH = 2000
+REBUILT = "*rebuilt*"  # the topic name of a rebuild's floor row in projection_partitions
 POLL_SECONDS = 0.02  # how often a waiting reader looks at the stored position
 
 TRACKING_TABLE = """
@@ -158,10 +159,14 @@ class Projector:
                 if progress:
                     progress(position, replayed)
             self.write_position(cursor, position)
+            # The replay covers every partition of every topic up to `position`, those this
+            # projector has not read from yet included: a floor for all of them.
             cursor.execute(
-                "UPDATE projection_partitions SET position = ? "
-                "WHERE projection = ? AND position < ?",
-                (position, self.name, position),
+                "INSERT INTO projection_partitions "
+                "(projection, topic, partition_no, next_offset, position) "
+                "VALUES (?, ?, -1, 0, ?) ON CONFLICT (projection, topic, partition_no) "
+                "DO UPDATE SET position = excluded.position",
+                (self.name, REBUILT, position),
             )
         with self.changed:
             self.known_position = position
@@ -217,6 +222,13 @@ class Projector:
         twice, changes nothing. Returns how many messages were applied."""
         fresh: list[EventMessage] = []
         with self.database.transaction() as cursor:
+            cursor.execute(
+                "SELECT position FROM projection_partitions "
+                "WHERE projection = ? AND topic = ? AND partition_no = -1" + self.locking,
+                (self.name, REBUILT),
+            )
+            row = cursor.fetchone()
+            floor = int(row[0]) if row else 0  # what the last rebuild covered
             for batch in batches:
                 cursor.execute(
                     "SELECT position FROM projection_partitions "
@@ -224,7 +236,7 @@ class Projector:
                     (self.name, topic, batch.partition),
                 )
                 row = cursor.fetchone()
-                last = int(row[0]) if row else 0
+                last = max(int(row[0]) if row else 0, floor)
                 mine = [m for m in batch.messages if m.position > last]
                 fresh += mine
                 cursor.execute(

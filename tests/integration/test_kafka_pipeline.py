@@ -341,3 +341,58 @@ def wait_for_counter(platform: Platform, campaign_id: str, metric: str, value: i
     while platform.activity.campaign_counters(campaign_id).get(metric, 0) != value:
         assert time.monotonic() < deadline, platform.activity.campaign_counters(campaign_id)
         time.sleep(0.05)
+
+
+def test_the_pipeline_starts_while_the_broker_is_down_and_flows_once_it_is_up(
+    scale_out: Settings,
+) -> None:
+    folder = os.environ.get("CAMPAIGNS_TEST_KAFKA_DIR", "").strip()
+    if not folder:
+        pytest.fail("CAMPAIGNS_TEST_KAFKA_DIR is not set: run the tests with ./infra/test")
+    from infra import local_kafka
+
+    port = int((scale_out.kafka or "").rsplit(":", 1)[1])
+    platform = build(scale_out)
+    local_kafka.stop(Path(folder))
+    try:
+        with Workers(platform):
+            for n in range(10):
+                platform.app.create_campaign({"name": f"Early {n}"}, actor="test")
+            time.sleep(3)  # the relay and the feed keep trying meanwhile
+            local_kafka.start(Path(folder), port)
+            wait_until_projected(platform, timeout=120)
+        assert platform.verify() == []
+    finally:
+        local_kafka.start(Path(folder), port)  # running again for the tests after this one
+        platform.close()
+
+
+def test_a_feed_that_starts_after_a_rebuild_skips_what_the_rebuild_covered(
+    scale_out: Settings,
+) -> None:
+    platform = build(scale_out)
+    relay = platform.relay()
+    thread = threading.Thread(target=run_relay, args=(relay,), daemon=True)
+    thread.start()
+    try:
+        for n in range(15):
+            platform.app.create_campaign({"name": f"Before the rebuild {n}"}, actor="test")
+        deadline = time.monotonic() + 60
+        while relay.position < stored_events(platform):
+            assert time.monotonic() < deadline, "the relay did not publish the log"
+            time.sleep(0.05)
+        platform.rebuild()  # the view is complete; its feed has never read the topic
+        feed = platform.kafka_feed()
+        feed.start()
+        try:
+            platform.app.create_campaign({"name": "After the rebuild"}, actor="test")
+            wait_until_projected(platform)
+            assert feed.consumed == 1  # everything older was skipped, not applied again
+            assert feed.thread is not None and feed.thread.is_alive()
+        finally:
+            feed.stop()
+        assert platform.verify() == []
+    finally:
+        relay.stop()
+        thread.join(timeout=15)
+        platform.close()

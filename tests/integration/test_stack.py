@@ -121,11 +121,10 @@ def test_a_campaign_runs_from_draft_to_finished_through_the_whole_topology(
     while True:
         listed = ok(client.get("/api/campaigns", params={"status": "Finished", "per_page": 100}))
         mine = [item for item in listed["items"] if item["id"] == campaign["id"]]
-        assert len(mine) == 1
         stats = ok(client.get(f"/api/campaigns/{campaign['id']}/stats"))
-        if mine[0]["recipients"]["sent"] == 50 and stats["delivered"] == 50:
+        if mine and mine[0]["recipients"]["sent"] == 50 and stats["delivered"] == 50:
             break
-        assert time.monotonic() < deadline, (mine[0]["recipients"], stats)
+        assert time.monotonic() < deadline, (mine, stats)
         time.sleep(0.25)
     metrics = client.get("/metrics").text
     assert "campaigns_events_relayed_total" in metrics
