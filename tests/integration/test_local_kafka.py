@@ -62,9 +62,9 @@ def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
 
 
 def consume(consumer: KafkaConsumer, count: int) -> list[bytes]:
-    """Poll until ``count`` records arrived (or ~10 s passed)."""
+    """Poll until ``count`` records arrived (or ~30 s passed)."""
     values: list[bytes] = []
-    for _ in range(50):
+    for _ in range(150):
         for records in consumer.poll(timeout_ms=200).values():
             values.extend(record.value for record in records)
         if len(values) >= count:
@@ -78,6 +78,9 @@ def group_consumer(bootstrap: str, group: str) -> KafkaConsumer:
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        # A group whose leader joined before the new topic's metadata reached it starts with
+        # no partitions and rebalances at the next refresh: make that refresh come soon.
+        metadata_max_age_ms=1000,
     )
 
 
