@@ -6,6 +6,7 @@ Without `CAMPAIGNS_TEST_KAFKA_BOOTSTRAP` these tests fail; they are never skippe
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -72,16 +73,21 @@ def consume(consumer: KafkaConsumer, count: int) -> list[bytes]:
     return values
 
 
-def group_consumer(bootstrap: str, group: str) -> KafkaConsumer:
-    return KafkaConsumer(
+def group_consumer(bootstrap: str, group: str, topic: str) -> KafkaConsumer:
+    """A group member subscribed to `topic`, once its metadata shows the topic's partitions
+    (a group whose leader joins without them starts with no partitions at all)."""
+    consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        # A group whose leader joined before the new topic's metadata reached it starts with
-        # no partitions and rebalances at the next refresh: make that refresh come soon.
-        metadata_max_age_ms=1000,
     )
+    deadline = time.monotonic() + 30
+    while not consumer.partitions_for_topic(topic):
+        assert time.monotonic() < deadline, f"no partitions of {topic} in the metadata"
+        time.sleep(0.1)
+    consumer.subscribe([topic])
+    return consumer
 
 
 def test_topic_creation_is_visible(admin: KafkaAdminClient) -> None:
@@ -99,9 +105,8 @@ def test_records_round_trip_with_manual_commits(bootstrap: str, admin: KafkaAdmi
     sent = [f"message {n}".encode() for n in range(5)]
     produce(bootstrap, topic, sent)
 
-    consumer = group_consumer(bootstrap, group)
+    consumer = group_consumer(bootstrap, group, topic)
     try:
-        consumer.subscribe([topic])
         assert consume(consumer, len(sent)) == sent
         consumer.commit()
         assert consumer.committed(TopicPartition(topic, 0)) == len(sent)
@@ -110,9 +115,8 @@ def test_records_round_trip_with_manual_commits(bootstrap: str, admin: KafkaAdmi
 
     # The committed offsets survive the consumer: a new member of the group starts after them.
     produce(bootstrap, topic, [b"later"])
-    consumer = group_consumer(bootstrap, group)
+    consumer = group_consumer(bootstrap, group, topic)
     try:
-        consumer.subscribe([topic])
         assert consume(consumer, 1) == [b"later"]
     finally:
         consumer.close(autocommit=False)
