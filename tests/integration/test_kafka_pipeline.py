@@ -23,6 +23,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from infra import local_kafka
 from infra.bootstrap import Platform, build
 from infra.relay import Relay, encode, run_relay
 from infra.settings import Settings, parse_database_url
@@ -253,25 +254,28 @@ def test_one_relay_is_active_at_a_time(scale_out: Settings) -> None:
         platform.close()
 
 
-def test_the_broker_stopped_and_started_again_mid_stream_loses_nothing(
-    scale_out: Settings,
-) -> None:
+def broker_of(settings: Settings) -> tuple[Path, int]:
+    """The tests' broker's folder and port, so that a test can stop and start it."""
     folder = os.environ.get("CAMPAIGNS_TEST_KAFKA_DIR", "").strip()
     if not folder:
         pytest.fail("CAMPAIGNS_TEST_KAFKA_DIR is not set: run the tests with ./infra/test")
-    from infra import local_kafka
+    return Path(folder), int((settings.kafka or "").rsplit(":", 1)[1])
 
-    port = int((scale_out.kafka or "").rsplit(":", 1)[1])
+
+def test_the_broker_stopped_and_started_again_mid_stream_loses_nothing(
+    scale_out: Settings,
+) -> None:
+    folder, port = broker_of(scale_out)
     platform = build(scale_out)
     try:
         with Workers(platform):
             for n in range(20):
                 platform.app.create_campaign({"name": f"Before {n}"}, actor="test")
             wait_until_projected(platform)  # the pipeline is flowing
-            local_kafka.stop(Path(folder))
+            local_kafka.stop(folder)
             for n in range(20):  # the store goes on while the broker is away
                 platform.app.create_campaign({"name": f"While down {n}"}, actor="test")
-            local_kafka.start(Path(folder), port)
+            local_kafka.start(folder, port)
             for n in range(20):
                 platform.app.create_campaign({"name": f"After {n}"}, actor="test")
             wait_until_projected(platform, timeout=180)
@@ -281,7 +285,7 @@ def test_the_broker_stopped_and_started_again_mid_stream_loses_nothing(
         assert row is not None and int(row[0]) == 60
         assert platform.verify() == []
     finally:
-        local_kafka.start(Path(folder), port)  # running again for the tests after this one
+        local_kafka.start(folder, port)  # running again for the tests after this one
         platform.close()
 
 
@@ -346,24 +350,19 @@ def wait_for_counter(platform: Platform, campaign_id: str, metric: str, value: i
 def test_the_pipeline_starts_while_the_broker_is_down_and_flows_once_it_is_up(
     scale_out: Settings,
 ) -> None:
-    folder = os.environ.get("CAMPAIGNS_TEST_KAFKA_DIR", "").strip()
-    if not folder:
-        pytest.fail("CAMPAIGNS_TEST_KAFKA_DIR is not set: run the tests with ./infra/test")
-    from infra import local_kafka
-
-    port = int((scale_out.kafka or "").rsplit(":", 1)[1])
+    folder, port = broker_of(scale_out)
     platform = build(scale_out)
-    local_kafka.stop(Path(folder))
+    local_kafka.stop(folder)
     try:
         with Workers(platform):
             for n in range(10):
                 platform.app.create_campaign({"name": f"Early {n}"}, actor="test")
             time.sleep(3)  # the relay and the feed keep trying meanwhile
-            local_kafka.start(Path(folder), port)
+            local_kafka.start(folder, port)
             wait_until_projected(platform, timeout=120)
         assert platform.verify() == []
     finally:
-        local_kafka.start(Path(folder), port)  # running again for the tests after this one
+        local_kafka.start(folder, port)  # running again for the tests after this one
         platform.close()
 
 
