@@ -1,30 +1,35 @@
-"""Page rendering: the campaigns list (F1, F2)."""
+"""Page rendering: the campaigns list (F1, F2) with its side panel (F3), and the routes of
+every page. The wizard and the catalogue pages (domains, pools, contact lists) live in their
+own modules; pages read through the application and the read models, and act through the
+JSON API from small scripts in web/static/."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
+import uuid
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
+from domain.campaign import Campaign
 from domain.errors import DomainError
 from domain.fields import CAMPAIGN_TYPES
-from domain.status import Status
+from domain.status import Status, allowed_commands
+from gateway.api import list_filter
+from gateway.inputs import query_int
+from gateway.services import Services
 from gateway.stats import with_figures
+from projections.campaign_list import ListFilter
+from web.catalogue_pages import contact_lists_page, domains_page, pools_page
+from web.rendering import HERE, TYPE_LABELS, render
+from web.wizard_page import wizard_page
 
-HERE = Path(__file__).parent
-templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 PER_PAGE = 20
 
 
@@ -32,54 +37,110 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
 
 
-def render(name: str, **context: Any) -> HTMLResponse:
-    return HTMLResponse(templates.get_template(name).render(**context))
-
-
 async def home(_request: Request) -> Response:
     return RedirectResponse("/campaigns", status_code=302)
 
 
-async def campaigns_page(request: Request) -> Response:
-    from gateway.api import list_filter  # the same filters as the API
-    from gateway.inputs import query_int
+def page_filters(request: Request) -> ListFilter:
+    """The API's filters, except that the page's tag box takes several tags, comma-separated."""
+    filters = list_filter(request)
+    tags = [t.strip() for raw in filters.tags for t in raw.split(",") if t.strip()]
+    return dataclasses.replace(filters, tags=tuple(dict.fromkeys(tags)))
 
-    platform = request.app.state.platform
+
+def ctr_indicators(platform: Services, ids: Iterable[str]) -> dict[str, Any]:
+    """Each campaign's CTR indicators (the list's read model does not keep them)."""
+    found: dict[str, Any] = {}
+    for campaign_id in ids:
+        campaign = platform.app.find(Campaign, uuid.UUID(campaign_id))
+        if campaign is not None:
+            found[campaign_id] = campaign.fields.get("ctr_indicators")
+    return found
+
+
+def ctr_class(ctr: float | None, indicators: dict[str, float] | None) -> str:
+    """The CTR's colour: red below `red_below`, green from `green_from`, amber between."""
+    if ctr is None:
+        return "ctr ctr-none"
+    if not indicators:
+        return "ctr"
+    if ctr < indicators["red_below"]:
+        return "ctr ctr-red"
+    if ctr >= indicators["green_from"]:
+        return "ctr ctr-green"
+    return "ctr ctr-amber"
+
+
+def row_view(item: dict[str, Any], indicators: dict[str, float] | None) -> dict[str, Any]:
+    """What a row shows beyond the list item: labels, colours and the actions allowed."""
+    return {
+        **item,
+        "type_label": TYPE_LABELS.get(item["type"] or "", item["type"] or ""),
+        "ctr_class": ctr_class(item["ctr"], indicators),
+        "ctr_indicators": indicators,
+        "allowed_commands": allowed_commands(Status(item["status"])),
+        "created_label": item["created_at"][:19].replace("T", " ") + " UTC",
+    }
+
+
+def list_rows(platform: Services, filters: ListFilter, page: int) -> tuple[Any, list[Any]]:
+    platform.wait_for_own_writes()
+    result = platform.campaign_list.query(platform.database, filters, page, PER_PAGE)
+    items = with_figures(result.items, platform.activity)
+    indicators = ctr_indicators(platform, (item["id"] for item in items))
+    return result, [row_view(item, indicators.get(item["id"])) for item in items]
+
+
+async def campaigns_page(request: Request) -> Response:
+    platform: Services = request.app.state.platform
     error = None
     try:
-        filters = list_filter(request)
+        filters = page_filters(request)
         page = query_int(request, "page", 1, 1, 1_000_000)
     except DomainError as problem:
-        from projections.campaign_list import ListFilter
-
         filters, page, error = ListFilter(), 1, problem.message
-    await run_in_threadpool(platform.wait_for_own_writes)
-    result = await run_in_threadpool(
-        platform.campaign_list.query, platform.database, filters, page, PER_PAGE
-    )
-    items = await run_in_threadpool(with_figures, result.items, platform.activity)
+    result, rows = await run_in_threadpool(list_rows, platform, filters, page)
+    streams = await run_in_threadpool(platform.app.stream_names)
     pages = max(1, -(-result.total // PER_PAGE))
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v]
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "open")]
 
     def page_link(number: int) -> str:
         return "/campaigns?" + urlencode([*query, ("page", str(number))])
 
     return render(
         "campaigns.html",
+        active="campaigns",
         result=result,
-        items=items,
+        rows=rows,
         filters=filters,
         page=page,
         pages=pages,
         page_link=page_link,
         statuses=[s.value for s in Status],
-        types=CAMPAIGN_TYPES,
+        types=[(kind, TYPE_LABELS[kind]) for kind in CAMPAIGN_TYPES],
+        streams=streams,
         error=error,
-        query=dict(request.query_params),
+        query=request.query_params,
+        open_id=request.query_params.get("open", ""),
     )
+
+
+async def campaign_page(request: Request) -> Response:
+    """A campaign's own address: the list with its side panel open."""
+    try:
+        campaign_id = str(uuid.UUID(request.path_params["id"]))
+    except ValueError:
+        return RedirectResponse("/campaigns", status_code=302)
+    return RedirectResponse("/campaigns?" + urlencode({"open": campaign_id}), status_code=302)
 
 
 page_routes = [
     Route("/", home, methods=["GET"]),
     Route("/campaigns", campaigns_page, methods=["GET"]),
+    Route("/campaigns/new", wizard_page, methods=["GET"]),
+    Route("/campaigns/{id}/wizard", wizard_page, methods=["GET"]),
+    Route("/campaigns/{id}", campaign_page, methods=["GET"]),
+    Route("/domains", domains_page, methods=["GET"]),
+    Route("/pools", pools_page, methods=["GET"]),
+    Route("/contact-lists", contact_lists_page, methods=["GET"]),
 ]

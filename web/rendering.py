@@ -1,0 +1,27 @@
+"""The pages' Jinja2 environment (autoescaping every value) and their shared labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse
+
+HERE = Path(__file__).parent
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+TYPE_LABELS = {
+    "outbound": "Outbound only",
+    "two_way": "Inbound & outbound",
+    "transactional": "Transactional",
+}
+
+
+def render(name: str, **context: Any) -> HTMLResponse:
+    return HTMLResponse(templates.get_template(name).render(**context))

@@ -1,0 +1,366 @@
+"use strict";
+// The side panel (F3): a campaign's details form, stats, domains and history, opened from
+// its name without leaving the list, and at /campaigns?open=<id>.
+
+const FINAL = ["Finished", "Aborted", "Rejected"];
+
+function panelUrl(id) {
+  const params = new URLSearchParams(location.search);
+  if (id) params.set("open", id); else params.delete("open");
+  const query = params.toString();
+  return location.pathname + (query ? "?" + query : "");
+}
+
+const Panel = {
+  root: document.getElementById("side-panel"),
+  campaign: null,
+  tab: "details",
+  dirty: false, // the details form holds edits not yet saved
+
+  async open(id, push) {
+    if (push) history.pushState({ open: id }, "", panelUrl(id));
+    this.root.hidden = false;
+    this.root.dataset.campaign = id;
+    document.getElementById("panel-title").textContent = "Loading…";
+    try {
+      this.show(await Api.get("/api/campaigns/" + encodeURIComponent(id)));
+    } catch (error) {
+      document.getElementById("panel-title").textContent = "Campaign not available";
+      Notice.problem(error);
+    }
+  },
+
+  show(campaign) {
+    this.campaign = campaign;
+    this.dirty = false;
+    this.header();
+    this.select(this.tab);
+  },
+
+  close(push) {
+    if (push) history.pushState({}, "", panelUrl(null));
+    this.root.hidden = true;
+    this.campaign = null;
+  },
+
+  header() {
+    const c = this.campaign;
+    document.getElementById("panel-title").textContent = c.name;
+    const status = clear(document.getElementById("panel-status"));
+    status.append(Rows.statusBadge(c), " ",
+      el("small", { className: "muted" }, "version " + c.version + " · created " + utcTime(c.created_at)));
+  },
+
+  select(tab) {
+    this.tab = tab;
+    for (const button of this.root.querySelectorAll("[role=tab]")) {
+      button.setAttribute("aria-selected", String(button.dataset.tab === tab));
+    }
+    for (const name of ["details", "stats", "domains", "history"]) {
+      document.getElementById("tab-" + name).hidden = name !== tab;
+    }
+    const body = clear(document.getElementById("tab-" + tab));
+    const render = { details: detailsTab, stats: statsTab, domains: domainsTab, history: historyTab }[tab];
+    render(body, this.campaign);
+  },
+};
+
+// Campaign Details: what section 1 of the product lets change in the current status.
+
+function readOnlyDetails(body, c) {
+  body.append(el("p", { className: "callout" },
+    "This campaign is " + c.status + ", a final status: only Duplicate works now."),
+  el("dl", { className: "facts" },
+    el("dt", {}, "Description"), el("dd", {}, c.description || "–"),
+    el("dt", {}, "Tags"), el("dd", {}, (c.tags || []).join(", ") || "–"),
+    el("dt", {}, "Sender"), el("dd", {}, c.sender || "–"),
+    el("dt", {}, "Reason"), el("dd", {}, c.status_reason || "–")));
+}
+
+function variantWeights(c) {
+  // Only the ratio changes once launched; each variant keeps its id and text.
+  const total = () => rows.reduce((sum, r) => sum + (Number(r.input.value) || 0), 0);
+  const rows = (c.variants || []).map((v, i) => {
+    const input = el("input", { type: "number", min: 1, step: 1, value: v.weight,
+      id: "detail-weight-" + i, dataset: { variantId: v.id }, "aria-label": "Weight of variant " + (i + 1) });
+    const share = el("span", { className: "share" });
+    return { v, input, share, node: el("div", { className: "variant-weight" },
+      el("p", { className: "variant-text" }, el("strong", {}, "Variant " + (i + 1) + ": "), v.text),
+      el("label", { className: "inline" }, "Weight ", input, " ", share)) };
+  });
+  const update = () => rows.forEach((r) => {
+    r.share.textContent = total() ? Math.round((Number(r.input.value) || 0) * 100 / total()) + "% of recipients not yet reached" : "";
+  });
+  rows.forEach((r) => r.input.addEventListener("input", update));
+  update();
+  return {
+    node: el("fieldset", { className: "editor" }, el("legend", {}, "Variants ratio"),
+      rows.length ? rows.map((r) => r.node) : el("p", { className: "muted" }, "No variants yet.")),
+    value: () => rows.map((r) => ({ id: r.v.id, weight: Number(r.input.value) })),
+  };
+}
+
+function detailsTab(body, c) {
+  if (FINAL.includes(c.status)) return readOnlyDetails(body, c);
+  const name = el("input", { id: "detail-name", value: c.name, required: true, maxlength: 200 });
+  const description = el("textarea", { id: "detail-description", rows: 2, maxlength: 2000 });
+  description.value = c.description || "";
+  const tags = el("input", { id: "detail-tags", value: (c.tags || []).join(", ") });
+  const weights = variantWeights(c);
+  const schedule = scheduleEditor(c.sending_schedule, "detail");
+  const rules = rulesEditor(c.pause_rules, "detail");
+  const indicators = indicatorsEditor(c.ctr_indicators, "detail");
+  const conflict = el("div", { id: "details-conflict", className: "conflict", role: "alert", hidden: true });
+  const saved = el("p", { id: "details-saved", className: "saved", role: "status" });
+  const form = el("form", { id: "details-form", className: "details-form", dataset: { version: c.version } },
+    c.status === "Draft"
+      ? el("p", { className: "callout" }, "A Draft: recipients, messages and sending are set in the ",
+        el("a", { href: "/campaigns/" + c.id + "/wizard", id: "continue-wizard" }, "wizard"), ".")
+      : el("p", { className: "hint" }, "While " + c.status + ", these stay editable; message texts, audience and sender are fixed."),
+    labelled("Name", name), labelled("Description", description),
+    labelled("Tags", tags, "comma-separated"),
+    weights.node, schedule.node, rules.node, indicators.node,
+    conflict, saved,
+    el("div", { className: "form-buttons" }, el("button", { type: "submit", className: "primary", id: "details-save" }, "Save changes")));
+  form.addEventListener("input", () => { Panel.dirty = true; saved.textContent = ""; });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveDetails(form, {
+      name: name.value, description: description.value, tags: tagsFrom(tags.value),
+      variants: weights.value(), sending_schedule: schedule.value(), pause_rules: rules.value(),
+      ctr_indicators: indicators.value(),
+    });
+  });
+  body.append(form);
+}
+
+async function saveDetails(form, changes) {
+  const id = Panel.campaign.id;
+  const conflict = document.getElementById("details-conflict");
+  const body = { ...changes, expected_version: Number(form.dataset.version) };
+  if (!Panel.campaign.variants || !Panel.campaign.variants.length) delete body.variants;
+  try {
+    const campaign = await Api.patch("/api/campaigns/" + id, body);
+    conflict.hidden = true;
+    Panel.show(campaign);
+    announce(campaign);
+    document.getElementById("details-saved").textContent = "Saved: the campaign is now at version " + campaign.version + ".";
+  } catch (error) {
+    if (error.code === "version_conflict") showConflict(form, changes);
+    else Notice.problem(error);
+  }
+}
+
+function showConflict(form, changes) {
+  // The user's input stays in the form; they choose whether to overwrite or reload.
+  const conflict = clear(document.getElementById("details-conflict"));
+  conflict.append(
+    el("strong", {}, "Not saved: this campaign changed while you were editing it."),
+    el("p", {}, "You started from version " + form.dataset.version + "; someone else (or the " +
+      "sending engine) has saved a newer version since. Your changes are still in the form."),
+    el("div", { className: "form-buttons" },
+      el("button", { type: "button", id: "conflict-overwrite", className: "primary", onclick: async () => {
+        try {
+          const latest = await Api.get("/api/campaigns/" + Panel.campaign.id);
+          form.dataset.version = latest.version;
+          await saveDetails(form, changes);
+        } catch (error) { Notice.problem(error); }
+      } }, "Save my changes over it"),
+      el("button", { type: "button", id: "conflict-reload", onclick: () => Panel.open(Panel.campaign.id, false) },
+        "Reload (discard mine)")));
+  conflict.hidden = false;
+}
+
+// Campaign Stats (F7).
+
+const STAT_FIGURES = [["recipients", "Recipients"], ["queued", "Queued"], ["sent", "Sent"],
+  ["delivered", "Delivered"], ["undelivered", "Undelivered"], ["failed", "Failed"],
+  ["no_route", "No route"], ["rejected", "Rejected by carrier"], ["delivery_rate", "Delivery rate", "%"],
+  ["clicks", "Clicks"], ["unique_clicks", "Unique clicks"], ["ctr", "CTR", "%"],
+  ["opt_outs", "Opt-outs"], ["replies", "Replies"], ["cost", "Cost"], ["cost_per_message", "Cost per message"]];
+
+function figureText(value, unit) {
+  if (value === null || value === undefined) return "–";
+  return unit === "%" ? Number(value).toFixed(2) + "%" : String(value);
+}
+
+async function statsTab(body, c) {
+  body.append(el("p", { className: "muted" }, "Loading stats…"));
+  let stats;
+  try {
+    stats = await Api.get("/api/campaigns/" + c.id + "/stats");
+  } catch (error) {
+    clear(body).append(el("p", { className: "error" }, error.message));
+    return;
+  }
+  clear(body).append(
+    el("div", { className: "figures", id: "stats-figures" }, STAT_FIGURES.map(([key, label, unit]) =>
+      el("div", { className: "figure", dataset: { figure: key } },
+        el("span", { className: "figure-value" }, figureText(stats[key], unit)),
+        el("span", { className: "figure-label" }, label)))),
+    el("p", { className: "muted" }, "Started " + (utcTime(stats.started_at) || "–") +
+      " · finished " + (utcTime(stats.finished_at) || "–")),
+    stats.series.length
+      ? lineChart(stats.series, [{ key: "sent", label: "Sent", cls: "m1" },
+        { key: "delivered", label: "Delivered", cls: "m2" }, { key: "clicks", label: "Clicks", cls: "m3" }],
+      "Per minute")
+      : el("p", { className: "muted" }, "No messages sent yet."),
+    (stats.by_variant || []).length
+      ? barChart(stats.by_variant.map((v, i) => ({ label: "Variant " + (i + 1) + " (weight " + (v.weight || "–") + ")", values: v })),
+        [{ key: "sent", label: "Sent", cls: "m1" }, { key: "delivered", label: "Delivered", cls: "m2" },
+          { key: "unique_clicks", label: "Unique clicks", cls: "m3" }], "By variant")
+      : null,
+    (stats.by_domain || []).length
+      ? barChart(stats.by_domain.map((d) => ({ label: d.domain, values: d })),
+        [{ key: "sent", label: "Sent", cls: "m1" }, { key: "unique_clicks", label: "Unique clicks", cls: "m3" }], "By domain")
+      : null,
+    el("button", { type: "button", id: "stats-refresh", onclick: () => Panel.select("stats") }, "Refresh"));
+}
+
+// Domains: the campaign's link domains with their usage, and a quick add.
+
+const LINK_LABELS = { short: "Short URL", optout: "Opt-out URL" };
+
+function linkDomainNames(link, pools) {
+  const names = [...(link.domains || [])];
+  const pool = pools.find((p) => p.id === link.pool);
+  for (const name of pool ? pool.domains : []) if (!names.includes(name)) names.push(name);
+  return { names, pool };
+}
+
+function usageBar(domain) {
+  return el("span", { className: "usage" },
+    el("progress", { max: domain.limit, value: Math.min(domain.usage, domain.limit) }),
+    " " + domain.usage + " / " + domain.limit);
+}
+
+function domainTable(names, byName) {
+  return el("table", { className: "compact" },
+    el("thead", {}, el("tr", {}, el("th", {}, "Domain"), el("th", {}, "Status"), el("th", {}, "Usage"))),
+    el("tbody", {}, names.map((name) => {
+      const d = byName[name];
+      return el("tr", { id: "panel-domain-" + name },
+        el("td", {}, name),
+        el("td", {}, d ? el("span", { className: "dstatus dstatus-" + d.status.toLowerCase().replace(" ", "-") }, d.status) : "unknown"),
+        el("td", {}, d ? usageBar(d) : ""));
+    })));
+}
+
+async function domainsTab(body, c) {
+  let domains, pools;
+  try {
+    [domains, pools] = await Promise.all([Api.get("/api/domains"), Api.get("/api/domain-pools")]);
+  } catch (error) {
+    body.append(el("p", { className: "error" }, error.message));
+    return;
+  }
+  const byName = Object.fromEntries(domains.items.map((d) => [d.name, d]));
+  if (c.status === "Suspended") body.append(suspensionBox(c));
+  body.append(el("p", { className: "muted" }, "Global limit: " + domains.limit + " messages per domain. ",
+    el("a", { href: "/domains" }, "Manage domains")));
+  const links = c.links || {};
+  for (const kind of ["short", "optout"]) {
+    if (!links[kind]) continue;
+    const { names, pool } = linkDomainNames(links[kind], pools.items);
+    body.append(el("h3", {}, LINK_LABELS[kind] + (pool ? " · pool " : ""), pool ? el("em", {}, pool.name) : null),
+      names.length ? domainTable(names, byName) : el("p", { className: "muted" }, "No domains."));
+  }
+  if (!Object.keys(links).length) body.append(el("p", { className: "muted" }, "This campaign has no links yet."));
+  if (!FINAL.includes(c.status)) body.append(quickAddForm(c));
+}
+
+function suspensionBox(c) {
+  return el("div", { className: "callout warning", id: "suspension" },
+    el("strong", {}, "Suspended: "), c.status_reason || "",
+    el("div", { className: "form-buttons" },
+      el("button", { type: "button", className: "primary", id: "panel-resume", onclick: async () => {
+        try {
+          const campaign = await Api.post("/api/campaigns/" + c.id + "/resume", { command_id: commandId() });
+          announce(campaign);
+          Panel.show(campaign);
+          Notice.info("Resumed “" + campaign.name + "”.");
+        } catch (error) { Notice.problem(error); }
+      } }, "Resume")));
+}
+
+function quickAddForm(c) {
+  const names = el("input", { id: "quick-domain", placeholder: "go3.example.com, out3.example.com", required: true });
+  const kinds = Object.keys(c.links || {}).length ? Object.keys(c.links) : ["short", "optout"];
+  const boxes = kinds.map((kind) => ({ kind, box: el("input", { type: "checkbox", checked: true, id: "quick-" + kind }) }));
+  const form = el("form", { className: "quick-add card", id: "quick-add-form" },
+    el("h3", {}, "Quick add"),
+    labelled("Domains", names, "added, configured, and given to the links ticked below"),
+    el("div", { className: "checks" }, boxes.map((b) => el("label", { className: "check" }, b.box, " " + LINK_LABELS[b.kind]))),
+    el("button", { type: "submit", className: "primary", id: "quick-add" }, "Add and configure"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const wanted = names.value.split(/[\s,]+/).map((n) => n.trim().toLowerCase()).filter(Boolean);
+    quickAdd(c, wanted, boxes.filter((b) => b.box.checked).map((b) => b.kind));
+  });
+  return form;
+}
+
+async function quickAdd(c, names, kinds) {
+  try {
+    const answer = await Api.post("/api/domains", { names });
+    for (const domain of [...answer.added, ...answer.existing]) {
+      if (domain.status === "Pending") await Api.post("/api/domains/" + encodeURIComponent(domain.name) + "/configure");
+    }
+    const links = JSON.parse(JSON.stringify(c.links || {}));
+    for (const kind of kinds) {
+      const link = links[kind] || (links[kind] = { domains: [] });
+      link.domains = [...(link.domains || []), ...names.filter((n) => !(link.domains || []).includes(n))];
+    }
+    const campaign = await Api.patch("/api/campaigns/" + c.id, { links, expected_version: c.version });
+    announce(campaign);
+    Panel.show(campaign);
+    Notice.info("Added " + names.join(", ") + (campaign.status === "Suspended" ? ": Resume is now possible." : "."));
+  } catch (error) {
+    Notice.problem(error);
+  }
+}
+
+// History (F13).
+
+async function historyTab(body, c) {
+  let rows;
+  try {
+    rows = await Api.get("/api/campaigns/" + c.id + "/history");
+  } catch (error) {
+    body.append(el("p", { className: "error" }, error.message));
+    return;
+  }
+  body.append(el("table", { className: "compact history", id: "history" },
+    el("thead", {}, el("tr", {}, ["Time (UTC)", "Event", "Actor", "Status", "Reason", "Version"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows.map((row) => el("tr", {},
+      el("td", {}, utcTime(row.at).replace(" UTC", "")),
+      el("td", {}, row.type.split(".").pop()),
+      el("td", {}, row.actor),
+      el("td", {}, row.from_status && row.from_status !== row.to_status
+        ? row.from_status + " → " + row.to_status : row.to_status || ""),
+      el("td", {}, row.reason || ""),
+      el("td", { className: "num" }, String(row.version)))))));
+}
+
+// Wiring.
+
+Panel.root.querySelector(".tabs").addEventListener("click", (event) => {
+  const button = event.target.closest("[role=tab]");
+  if (button && Panel.campaign) Panel.select(button.dataset.tab);
+});
+document.getElementById("panel-close").addEventListener("click", () => Panel.close(true));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !Panel.root.hidden && !document.querySelector("dialog[open]")) Panel.close(true);
+});
+document.addEventListener("campaign-changed", (event) => {
+  const c = event.detail;
+  if (!Panel.campaign || Panel.campaign.id !== c.id || Panel.campaign === c) return;
+  // Fresh data replaces the panel unless the user has unsaved edits in the details form.
+  if (Panel.dirty && Panel.tab === "details") { Panel.campaign = { ...Panel.campaign, status: c.status }; return; }
+  Panel.show(c);
+});
+window.addEventListener("popstate", () => {
+  const id = new URLSearchParams(location.search).get("open");
+  if (id) Panel.open(id, false); else Panel.close(false);
+});
+if (Panel.root.dataset.open) Panel.open(Panel.root.dataset.open, false);
