@@ -99,6 +99,9 @@ const Notice = {
     const list = clear(document.getElementById("notice-details"));
     for (const line of lines || []) list.append(el("li", {}, line));
     box.hidden = false;
+    // Confirmations fade on their own; errors stay until closed.
+    clearTimeout(this.timer);
+    if (kind === "info") this.timer = setTimeout(() => { box.hidden = true; }, 8000);
   },
   problem(error) {
     if (error instanceof ApiProblem) this.show(error.message, problemLines(error.details));

@@ -127,3 +127,23 @@ Rows.body.addEventListener("click", (event) => {
     Panel.open(link.dataset.open, true);
   }
 });
+
+// Rows of campaigns on the move are refreshed every few seconds, so progress, status and
+// cost stay current without a reload (the realtime page is the place for a live view).
+const MOVING = ["Processing", "Ready", "Scheduled", "Started", "Sending"];
+const REFRESH_MS = 3000;
+
+async function refreshMovingRows() {
+  const rows = [...Rows.body.querySelectorAll("tr[data-status]")].filter((r) => MOVING.includes(r.dataset.status));
+  for (const row of rows) {
+    try {
+      const campaign = await Api.get("/api/campaigns/" + row.dataset.id);
+      if (String(campaign.version) !== row.dataset.version) announce(campaign); // status or settings changed
+      else if (!row.querySelector(".row-menu[open]")) Rows.replace(campaign); // progress only
+    } catch (error) {
+      // A failed refresh is retried on the next tick; actions report their own errors.
+    }
+  }
+  setTimeout(refreshMovingRows, REFRESH_MS);
+}
+setTimeout(refreshMovingRows, REFRESH_MS);

@@ -34,7 +34,7 @@ const Panel = {
     this.campaign = campaign;
     this.dirty = false;
     this.header();
-    this.select(this.tab);
+    return this.select(this.tab);
   },
 
   close(push) {
@@ -59,9 +59,16 @@ const Panel = {
     for (const name of ["details", "stats", "domains", "history"]) {
       document.getElementById("tab-" + name).hidden = name !== tab;
     }
-    const body = clear(document.getElementById("tab-" + tab));
+    // A tab renders off-page and replaces the shown one when ready; a render overtaken by a
+    // newer one (another tab, fresh data) is dropped rather than shown twice.
+    const token = (this.token = (this.token || 0) + 1);
+    const body = document.getElementById("tab-" + tab);
+    const target = el("div", { className: "tab-content" });
     const render = { details: detailsTab, stats: statsTab, domains: domainsTab, history: historyTab }[tab];
-    render(body, this.campaign);
+    if (!body.firstChild) body.append(el("p", { className: "muted" }, "Loading…"));
+    return Promise.resolve(render(target, this.campaign)).then(() => {
+      if (token === this.token) clear(body).append(target);
+    });
   },
 };
 
@@ -123,13 +130,19 @@ function detailsTab(body, c) {
     conflict, saved,
     el("div", { className: "form-buttons" }, el("button", { type: "submit", className: "primary", id: "details-save" }, "Save changes")));
   form.addEventListener("input", () => { Panel.dirty = true; saved.textContent = ""; });
+  const collect = () => ({
+    name: name.value, description: description.value, tags: tagsFrom(tags.value),
+    variants: weights.value(), sending_schedule: schedule.value(), pause_rules: rules.value(),
+    ctr_indicators: indicators.value(),
+  });
+  // Only the fields the user changed are sent, so saving over someone else's newer version
+  // keeps their changes to the other fields.
+  const initial = Object.fromEntries(Object.entries(collect()).map(([k, v]) => [k, JSON.stringify(v)]));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    saveDetails(form, {
-      name: name.value, description: description.value, tags: tagsFrom(tags.value),
-      variants: weights.value(), sending_schedule: schedule.value(), pause_rules: rules.value(),
-      ctr_indicators: indicators.value(),
-    });
+    const changes = Object.fromEntries(Object.entries(collect()).filter(([k, v]) => JSON.stringify(v) !== initial[k]));
+    if (!Object.keys(changes).length) { saved.textContent = "Nothing changed."; return; }
+    saveDetails(form, changes);
   });
   body.append(form);
 }
@@ -138,11 +151,9 @@ async function saveDetails(form, changes) {
   const id = Panel.campaign.id;
   const conflict = document.getElementById("details-conflict");
   const body = { ...changes, expected_version: Number(form.dataset.version) };
-  if (!Panel.campaign.variants || !Panel.campaign.variants.length) delete body.variants;
   try {
     const campaign = await Api.patch("/api/campaigns/" + id, body);
-    conflict.hidden = true;
-    Panel.show(campaign);
+    await Panel.show(campaign);
     announce(campaign);
     document.getElementById("details-saved").textContent = "Saved: the campaign is now at version " + campaign.version + ".";
   } catch (error) {
@@ -185,15 +196,14 @@ function figureText(value, unit) {
 }
 
 async function statsTab(body, c) {
-  body.append(el("p", { className: "muted" }, "Loading stats…"));
   let stats;
   try {
     stats = await Api.get("/api/campaigns/" + c.id + "/stats");
   } catch (error) {
-    clear(body).append(el("p", { className: "error" }, error.message));
+    body.append(el("p", { className: "error" }, error.message));
     return;
   }
-  clear(body).append(
+  body.append(
     el("div", { className: "figures", id: "stats-figures" }, STAT_FIGURES.map(([key, label, unit]) =>
       el("div", { className: "figure", dataset: { figure: key } },
         el("span", { className: "figure-value" }, figureText(stats[key], unit)),
@@ -276,8 +286,8 @@ function suspensionBox(c) {
       el("button", { type: "button", className: "primary", id: "panel-resume", onclick: async () => {
         try {
           const campaign = await Api.post("/api/campaigns/" + c.id + "/resume", { command_id: commandId() });
-          announce(campaign);
           Panel.show(campaign);
+          announce(campaign);
           Notice.info("Resumed “" + campaign.name + "”.");
         } catch (error) { Notice.problem(error); }
       } }, "Resume")));
@@ -312,8 +322,8 @@ async function quickAdd(c, names, kinds) {
       link.domains = [...(link.domains || []), ...names.filter((n) => !(link.domains || []).includes(n))];
     }
     const campaign = await Api.patch("/api/campaigns/" + c.id, { links, expected_version: c.version });
-    announce(campaign);
     Panel.show(campaign);
+    announce(campaign);
     Notice.info("Added " + names.join(", ") + (campaign.status === "Suspended" ? ": Resume is now possible." : "."));
   } catch (error) {
     Notice.problem(error);
