@@ -36,9 +36,7 @@ def pool(api: httpx.Client, name: str, domains: list[str], description: str = ""
 
 
 def contact_list(api: httpx.Client, size: int, name: str = "Customers") -> str:
-    text = "phone,first_name\n" + "".join(
-        f"+4915112345{n:03d},Person{n}\n" for n in range(size)
-    )
+    text = "phone,first_name\n" + "".join(f"+4915112345{n:03d},Person{n}\n" for n in range(size))
     answer = ok(
         api.post(
             "/api/contact-lists",

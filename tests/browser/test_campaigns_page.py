@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser import platform_data as data
 from tests.browser.conftest import Server
 
-MARKUP = '<script>window.owned = 1</script><b>bold</b> & "quotes" \'single\''
+MARKUP = "<script>window.owned = 1</script><b>bold</b> & \"quotes\" 'single'"
 
 
-def row(page: Page, campaign_id: str):  # type: ignore[no-untyped-def]
+def row(page: Page, campaign_id: str) -> Locator:
     return page.locator(f"#campaign-{campaign_id}")
 
 

@@ -25,7 +25,7 @@ function scheduleEditor(schedule, prefix) {
   const on = el("input", { type: "checkbox", id: prefix + "-schedule-on", checked: Boolean(schedule) });
   const current = schedule || { days: ["mon", "tue", "wed", "thu", "fri"], from: "09:00", to: "20:00", time_zone: "UTC" };
   const days = WEEK_DAYS.map(([day, label]) => {
-    const box = el("input", { type: "checkbox", value: day, checked: current.days.includes(day) });
+    const box = el("input", { type: "checkbox", value: day, id: prefix + "-day-" + day, checked: current.days.includes(day) });
     return { day, box, node: el("label", { className: "check" }, box, " " + label) };
   });
   const from = el("input", { type: "time", value: current.from, id: prefix + "-schedule-from" });

@@ -71,7 +71,7 @@ const Variants = {
       row.node.querySelector(".variant-title").textContent = "Variant " + (i + 1);
       const seg = smsSegments(renderedForCount(row.text.value));
       const share = totalWeight ? Math.round((Number(row.weight.value) || 0) * 100 / totalWeight) : 0;
-      row.count.textContent = `${seg.characters} characters · ${seg.encoding} · ${seg.parts} SMS part${seg.parts === 1 ? "" : "s"} · ${share}% of recipients`;
+      row.count.textContent = `${seg.characters} characters as sent · ${seg.encoding} · ${seg.parts} SMS part${seg.parts === 1 ? "" : "s"} · ${share}% of recipients`;
       row.count.dataset.parts = seg.parts;
       row.count.dataset.encoding = seg.encoding;
     });
