@@ -132,3 +132,43 @@ def test_filters_apply_on_search_and_clear_resets_them(server: Server, page: Pag
     expect(page.locator("#total")).to_have_text("0")
     page.locator("#clear").click()
     expect(page.locator("#total")).to_have_text("3")
+
+
+def test_the_pages_link_bottom_right_moves_through_the_list(server: Server, page: Page) -> None:
+    with server.api() as api:
+        for number in range(23):
+            data.ok(api.post("/api/campaigns", json={"name": f"Campaign {number:02d}"}))
+    page.goto(f"{server.url}/campaigns")
+    expect(page.locator("#campaign-rows tr")).to_have_count(20)
+    expect(page.locator("#campaign-rows tr").first).to_contain_text("Campaign 22")
+    page.get_by_role("link", name="Next").click()
+    expect(page.locator(".pagination")).to_contain_text("Page 2 of 2")
+    expect(page.locator("#campaign-rows tr")).to_have_count(3)
+    expect(page.locator("#campaign-rows tr").last).to_contain_text("Campaign 00")
+
+
+def test_a_scheduled_campaign_is_unscheduled_from_its_menu_and_the_history_shows_it(
+    server: Server, page: Page
+) -> None:
+    with server.api() as api:
+        data.configured_domains(api, data.SHORT, data.OPTOUT)
+        later = data.campaign(
+            api, [data.contact_list(api, 3)], name="Later", start_at="2099-01-01T09:00:00Z"
+        )
+        data.launched(api, later["id"], "Scheduled")
+    page.goto(f"{server.url}/campaigns")
+    the_row = row(page, later["id"])
+    the_row.locator(".row-menu summary").click()
+    the_row.get_by_role("button", name="Unschedule").click()
+    expect(the_row.locator(".status")).to_have_text("Draft")
+    expect(the_row.get_by_role("link", name="Continue")).to_be_visible()
+
+    the_row.locator(".campaign-name").click()
+    page.locator("#tab-button-history").click()
+    expect(page.locator("#history tbody tr")).to_have_count(
+        4
+    )  # created, launched, scheduled, unscheduled
+    page.locator("#history-type").fill("Unscheduled")
+    page.locator("#history-type").press("Enter")
+    expect(page.locator("#history tbody tr")).to_have_count(1)
+    expect(page.locator("#history tbody tr")).to_contain_text("Scheduled → Draft")

@@ -32,6 +32,9 @@ const Rows = {
       el("summary", { "aria-label": "More actions" }, "⋯"),
       el("div", { className: "menu-items" },
         el("button", { type: "button", dataset: { command: "duplicate" } }, "Duplicate"),
+        allowed.includes("unschedule")
+          ? el("button", { type: "button", dataset: { command: "unschedule" } }, "Unschedule")
+          : null,
         allowed.includes("abort")
           ? el("button", { type: "button", className: "danger", dataset: { command: "abort" } }, "Abort")
           : null));
@@ -110,6 +113,13 @@ async function runCommand(id, command, name) {
 }
 
 document.addEventListener("campaign-changed", (event) => Rows.replace(event.detail));
+
+// An open menu (a row's, the status filter's) closes when the user clicks elsewhere.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll("details.row-menu[open], .status-filter details[open]")) {
+    if (!menu.contains(event.target)) menu.open = false;
+  }
+});
 
 Rows.body.addEventListener("click", (event) => {
   const button = event.target.closest("[data-command]");

@@ -332,15 +332,41 @@ async function quickAdd(c, names, kinds) {
 
 // History (F13).
 
-async function historyTab(body, c) {
+function historyQuery(filters) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+  const query = params.toString();
+  return query ? "?" + query : "";
+}
+
+function historyFilters(c, filters, body) {
+  const actor = el("input", { id: "history-actor", value: filters.actor || "", placeholder: "alice, system" });
+  const type = el("input", { id: "history-type", value: filters.type || "", placeholder: "Paused, Edited" });
+  const from = el("input", { type: "date", id: "history-from", value: filters.from || "" });
+  const to = el("input", { type: "date", id: "history-to", value: filters.to || "" });
+  const form = el("form", { className: "row history-filters" },
+    labelled("Actor", actor), labelled("Event", type), labelled("From", from), labelled("To", to),
+    el("button", { type: "submit" }, "Filter"),
+    el("a", { className: "button", id: "history-export", download: "history-" + c.id + ".json",
+      href: "/api/campaigns/" + c.id + "/history" + historyQuery(filters) }, "Export"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = { actor: actor.value.trim(), type: type.value.trim(), from: from.value, to: to.value };
+    historyTab(clear(body), c, chosen);
+  });
+  return form;
+}
+
+async function historyTab(body, c, filters) {
+  filters = filters || {};
   let rows;
   try {
-    rows = await Api.get("/api/campaigns/" + c.id + "/history");
+    rows = await Api.get("/api/campaigns/" + c.id + "/history" + historyQuery(filters));
   } catch (error) {
     body.append(el("p", { className: "error" }, error.message));
     return;
   }
-  body.append(el("table", { className: "compact history", id: "history" },
+  body.append(historyFilters(c, filters, body), el("table", { className: "compact history", id: "history" },
     el("thead", {}, el("tr", {}, ["Time (UTC)", "Event", "Actor", "Status", "Reason", "Version"].map((h) => el("th", {}, h)))),
     el("tbody", {}, rows.map((row) => el("tr", {},
       el("td", {}, utcTime(row.at).replace(" UTC", "")),
@@ -349,7 +375,8 @@ async function historyTab(body, c) {
       el("td", {}, row.from_status && row.from_status !== row.to_status
         ? row.from_status + " → " + row.to_status : row.to_status || ""),
       el("td", {}, row.reason || ""),
-      el("td", { className: "num" }, String(row.version)))))));
+      el("td", { className: "num" }, String(row.version))))),
+    rows.length ? null : el("caption", {}, "No events match.")));
 }
 
 // Wiring.
