@@ -110,3 +110,32 @@ def test_an_invalid_step_is_refused_with_the_field_named(server: Server, page: P
     page.locator("#wizard-next").click()
     expect(page.locator("#notice-text")).to_contain_text("sender")
     expect(page.locator("#step-1")).to_be_visible()
+
+
+def test_the_pages_sms_counter_agrees_with_the_server_on_encoding_and_parts(
+    server: Server, page: Page
+) -> None:
+    from domain.sms import segments
+
+    texts = [
+        "",
+        "a" * 160,
+        "a" * 161,
+        "€" * 80,  # extension characters take two septets
+        "€" * 81,
+        "ü" * 160,  # in the GSM-7 basic table
+        "ş" * 70,  # outside GSM-7: the whole text goes as UCS-2
+        "ş" * 71,
+        "😀" * 35,  # beyond the BMP: two UCS-2 units each
+        "😀" * 36,
+        "Line\nbreak [brackets] {braces} ~tilde~ |pipe| \\ ^",
+    ]
+    page.goto(f"{server.url}/campaigns/new")
+    for text in texts:
+        counted = page.evaluate("text => smsSegments(text)", text)
+        expected = segments(text)
+        assert (counted["encoding"], counted["units"], counted["parts"]) == (
+            expected.encoding,
+            expected.units,
+            expected.parts,
+        ), text

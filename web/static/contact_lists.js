@@ -40,7 +40,9 @@ document.getElementById("upload-form").addEventListener("submit", async (event) 
     const result = await Api.call("POST", "/api/contact-lists", form);
     showResult("Imported “" + result.name + "”",
       result.accepted + " contacts accepted, " + result.rejected_total + " lines rejected" +
-      (result.duplicates ? " (" + result.duplicates + " duplicates)" : "") + ".", result.rejected);
+      (result.duplicates ? " (" + result.duplicates + " duplicates)" : "") + "." +
+      (result.rejected_total > result.rejected.length ? " The first " + result.rejected.length + " are listed." : ""),
+    result.rejected);
     const listed = await Api.get("/api/contact-lists/" + result.id);
     for (const empty of document.querySelectorAll("#list-rows .empty-row")) empty.remove();
     document.getElementById("list-rows").prepend(listRow(listed));

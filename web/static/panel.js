@@ -385,6 +385,15 @@ Panel.root.querySelector(".tabs").addEventListener("click", (event) => {
   const button = event.target.closest("[role=tab]");
   if (button && Panel.campaign) Panel.select(button.dataset.tab);
 });
+Panel.root.querySelector(".tabs").addEventListener("keydown", (event) => {
+  // Arrow keys move between the tabs, as in any tab list.
+  const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+  if (!step || !Panel.campaign) return;
+  const tabs = [...Panel.root.querySelectorAll("[role=tab]")];
+  const next = tabs[(tabs.findIndex((t) => t.dataset.tab === Panel.tab) + step + tabs.length) % tabs.length];
+  Panel.select(next.dataset.tab);
+  next.focus();
+});
 document.getElementById("panel-close").addEventListener("click", () => Panel.close(true));
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && !Panel.root.hidden && !document.querySelector("dialog[open]")) Panel.close(true);
