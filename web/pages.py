@@ -27,10 +27,13 @@ from gateway.services import Services
 from gateway.stats import with_figures
 from projections.campaign_list import ListFilter
 from web.catalogue_pages import contact_lists_page, domains_page, pools_page
-from web.rendering import HERE, TYPE_LABELS, render
+from web.rendering import HERE, TYPE_LABELS, render, templates
 from web.wizard_page import wizard_page
 
 PER_PAGE = 20
+
+# Other modules (the opt-out pages, the realtime wall) render through these names.
+__all__ = ["page_routes", "render", "static_files", "templates"]
 
 
 def static_files() -> StaticFiles:
