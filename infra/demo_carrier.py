@@ -209,16 +209,11 @@ class DemoCarrier:
         options = self.options()
         now = datetime.now(UTC).isoformat()
         with self.database.transaction() as cursor:
-            seen: set[str] = set()
-            ids = [m.id for m in messages]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                cursor.execute(
-                    "SELECT message_id FROM demo_carrier_accepted WHERE message_id IN "
-                    f"({', '.join('?' for _ in chunk)})",
-                    chunk,
-                )
-                seen.update(str(row[0]) for row in cursor.fetchall())
+            rows = cursor.fetch_in(
+                "SELECT message_id FROM demo_carrier_accepted WHERE message_id IN ?",
+                [m.id for m in messages],
+            )
+            seen = {str(row[0]) for row in rows}
             fresh = [m for m in messages if m.id not in seen]
             planner = Planner(options, two_way, self.delay_scale)
             plans = [planner.plan(m) for m in fresh]

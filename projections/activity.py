@@ -327,25 +327,20 @@ class ActivityStore:
     def recipients_from(self, campaign_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
         """(position, phone, columns as JSON) of up to `limit` recipients from `seq` on."""
         with self.database.read() as cursor:
+            # Bounded on both sides (positions are dense): with no upper bound, a planner
+            # without statistics of a fresh snapshot fetched every later recipient and sorted.
             cursor.execute(
                 "SELECT seq, phone, fields FROM recipients WHERE campaign_id = ? AND seq >= ? "
-                "ORDER BY seq LIMIT ?",
-                (campaign_id, seq, limit),
+                "AND seq < ? ORDER BY seq LIMIT ?",
+                (campaign_id, seq, seq + limit, limit),
             )
             rows = cursor.fetchall()
         return [(int(s), str(p), str(f)) for s, p, f in rows]
 
     def opted_out(self, phones: Sequence[str]) -> set[str]:
-        found: set[str] = set()
         with self.database.transaction() as cursor:
-            for start in range(0, len(phones), 500):
-                chunk = phones[start : start + 500]
-                cursor.execute(
-                    f"SELECT phone FROM opt_outs WHERE phone IN ({', '.join('?' for _ in chunk)})",
-                    chunk,
-                )
-                found.update(str(row[0]) for row in cursor.fetchall())
-        return found
+            rows = cursor.fetch_in("SELECT phone FROM opt_outs WHERE phone IN ?", phones)
+        return {str(row[0]) for row in rows}
 
     # Dispatch.
 
@@ -514,17 +509,10 @@ class ActivityStore:
         return " ORDER BY id FOR UPDATE" if self.database.dialect == "postgres" else ""
 
     def statuses(self, cursor: Cursor, ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        ids = sorted(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            cursor.execute(
-                f"SELECT id, status FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})"
-                + self.locking,
-                chunk,
-            )
-            found.update((str(i), str(s)) for i, s in cursor.fetchall())
-        return found
+        rows = cursor.fetch_in(
+            "SELECT id, status FROM messages WHERE id IN ?" + self.locking, sorted(ids)
+        )
+        return {str(i): str(s) for i, s in rows}
 
     # Receipts (F20): a status never moves backwards.
 
@@ -587,40 +575,31 @@ class ActivityStore:
         self, cursor: Cursor, ids: Sequence[str]
     ) -> list[tuple[str, str, str, str | None, str, int]]:
         """(id, campaign, variant, domain, status, cost units) of messages, locked."""
-        found: list[tuple[str, str, str, str | None, str, int]] = []
-        ids = sorted(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            cursor.execute(
-                "SELECT id, campaign_id, variant_id, domain, status, cost_units "
-                f"FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})" + self.locking,
-                chunk,
-            )
-            found += cursor.fetchall()
+        found: list[tuple[str, str, str, str | None, str, int]] = cursor.fetch_in(
+            "SELECT id, campaign_id, variant_id, domain, status, cost_units "
+            "FROM messages WHERE id IN ?" + self.locking,
+            sorted(ids),
+        )
         return found
 
     def message_facts(self, cursor: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        ids = sorted(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            cursor.execute(
-                "SELECT id, campaign_id, variant_id, domain, status, cost_units, recipient, "
-                f"clicked_at FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})"
-                + self.locking,
-                chunk,
-            )
-            for row in cursor.fetchall():
-                found[str(row[0])] = {
-                    "campaign_id": row[1],
-                    "variant_id": row[2],
-                    "domain": row[3],
-                    "status": row[4],
-                    "cost_units": int(row[5]),
-                    "recipient": row[6],
-                    "clicked_at": row[7],
-                }
-        return found
+        rows = cursor.fetch_in(
+            "SELECT id, campaign_id, variant_id, domain, status, cost_units, recipient, "
+            "clicked_at FROM messages WHERE id IN ?" + self.locking,
+            sorted(ids),
+        )
+        return {
+            str(row[0]): {
+                "campaign_id": row[1],
+                "variant_id": row[2],
+                "domain": row[3],
+                "status": row[4],
+                "cost_units": int(row[5]),
+                "recipient": row[6],
+                "clicked_at": row[7],
+            }
+            for row in rows
+        }
 
     # Clicks, opt-outs, replies.
 
@@ -646,14 +625,26 @@ class ActivityStore:
                 deltas.add(facts["campaign_id"], "clicks", minute=stamp[1], **scope)
                 if facts["clicked_at"] is None:
                     facts["clicked_at"] = stamp[0]
-                    first_clicks.append((facts["clicked_at"], message_id))
+                    first_clicks.append((stamp[0], message_id))
                     deltas.add(facts["campaign_id"], "unique_clicks", **scope)
-            cursor.executemany("UPDATE messages SET clicked_at = ? WHERE id = ?", first_clicks)
-            cursor.executemany(
-                "INSERT INTO clicks (message_id, at, user_agent) VALUES (?, ?, ?)", rows
-            )
+            self.set_clicked(cursor, first_clicks)
+            cursor.copy_rows("clicks", "message_id, at, user_agent", rows)
             self.count(cursor, deltas)
         return len(rows)
+
+    def set_clicked(self, cursor: Cursor, changes: Sequence[tuple[str, str]]) -> None:
+        """(first clicked at, message id) for each message clicked for the first time."""
+        if not changes:
+            return
+        if self.database.dialect != "postgres":
+            cursor.executemany("UPDATE messages SET clicked_at = ? WHERE id = ?", changes)
+            return
+        clicked, ids = (list(column) for column in zip(*changes, strict=True))
+        cursor.execute(
+            "UPDATE messages AS m SET clicked_at = c.clicked_at "
+            "FROM unnest(?::text[], ?::text[]) AS c(clicked_at, id) WHERE m.id = c.id",
+            (clicked, ids),
+        )
 
     def opt_out(
         self,
@@ -710,24 +701,56 @@ class ActivityStore:
 
     def opt_out_by_codes(self, codes: Sequence[tuple[str, datetime]], source: str) -> int:
         """Opts out, in one transaction, the recipients of messages by opt-out link code."""
-        opted = 0
+        if not codes:
+            return 0
         with self.database.transaction() as cursor:
-            for code, at in codes:
+            found = cursor.fetch_in(
+                "SELECT optout_code, id, campaign_id, recipient FROM messages "
+                "WHERE optout_code IN ?",
+                sorted({code for code, _at in codes}),
+            )
+            by_code = {str(row[0]): (str(row[1]), str(row[2]), str(row[3])) for row in found}
+            first: dict[str, tuple[str, str, str | None, str | None, str]] = {}
+            for code, at in codes:  # a number in the batch twice: the first opt-out stands
+                if code in by_code:
+                    message_id, campaign_id, phone = by_code[code]
+                    row = (phone, format_time(at), campaign_id, message_id, source)
+                    first.setdefault(phone, row)
+            added = self.insert_opt_outs(cursor, list(first.values()))
+            deltas = Deltas()
+            for phone, at_text, opted_campaign, _message_id, _source in first.values():
+                if phone in added and opted_campaign:
+                    deltas.add(opted_campaign, "opt_outs", minute=at_text[:16] + "Z")
+            self.count(cursor, deltas)
+        return len(added)
+
+    def insert_opt_outs(
+        self, cursor: Cursor, rows: Sequence[tuple[str, str, str | None, str | None, str]]
+    ) -> set[str]:
+        """Inserts (phone, at, campaign, message, source) opt-outs of distinct numbers;
+        returns the numbers that were not opted out before."""
+        if self.database.dialect != "postgres":
+            added = set()
+            for row in rows:
                 cursor.execute(
-                    "SELECT id, campaign_id, recipient FROM messages WHERE optout_code = ?",
-                    (code,),
+                    "INSERT INTO opt_outs (phone, at, campaign_id, message_id, source) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (phone) DO NOTHING RETURNING phone",
+                    row,
                 )
-                row = cursor.fetchone()
-                if row is not None:
-                    opted += self.opt_out(
-                        str(row[2]),
-                        at,
-                        source=source,
-                        campaign_id=str(row[1]),
-                        message_id=str(row[0]),
-                        cursor=cursor,
-                    )
-        return opted
+                if cursor.fetchone() is not None:
+                    added.add(row[0])
+            return added
+        if not rows:
+            return set()
+        # One statement for the batch (the driver spends its time per statement).
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        cursor.execute(
+            "INSERT INTO opt_outs (phone, at, campaign_id, message_id, source) "
+            "SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) "
+            "ON CONFLICT (phone) DO NOTHING RETURNING phone",
+            columns,
+        )
+        return {str(row[0]) for row in cursor.fetchall()}
 
     def message_by_optout_code(self, code: str) -> MessageRef | None:
         with self.database.transaction() as cursor:

@@ -20,6 +20,7 @@ Row = tuple[Any, ...]
 # table has unique indexes on random keys (link codes): with the default 2 MiB, writes to a
 # large campaign's rows mostly miss the cache.
 CACHE_KIB = -65536
+IN_CHUNK = 500  # values per IN (...) list on SQLite, well under its limit on parameters
 
 
 class Cursor(Protocol):
@@ -27,6 +28,9 @@ class Cursor(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def copy_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
         """Inserts new rows (no conflict handling) the fastest way the database has."""
+
+    def fetch_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
+        """The rows of `sql`, whose only parameter is `IN ?`, for every one of `values`."""
 
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
@@ -61,6 +65,15 @@ class SQLiteCursor:
         if rows:
             marks = ", ".join("?" for _ in rows[0])
             self.cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+    def fetch_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
+        found: list[Row] = []
+        for start in range(0, len(values), IN_CHUNK):
+            chunk = tuple(values[start : start + IN_CHUNK])
+            marks = ", ".join("?" for _ in chunk)
+            self.cursor.execute(sql.replace("IN ?", f"IN ({marks})"), chunk)
+            found += self.cursor.fetchall()
+        return found
 
     def fetchone(self) -> Row | None:
         row: Row | None = self.cursor.fetchone()
@@ -165,6 +178,14 @@ class PostgresCursor:
             with self.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+
+    def fetch_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
+        # One statement with one array, where lists of placeholders cost a statement per
+        # chunk and the planning of each; a lock clause then takes every row in one order.
+        if not values:
+            return []
+        self.cursor.execute(sql.replace("IN ?", "= ANY(%s)"), (list(values),))
+        return list(self.cursor.fetchall())
 
     def fetchone(self) -> Row | None:
         row: Row | None = self.cursor.fetchone()
