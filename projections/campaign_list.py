@@ -22,7 +22,28 @@ LIST_COLUMNS = (
     "id, version, name, description, status, status_reason, tags, type, stream, sender, "
     "created_at, updated_at, recipients_total, recipients_sent, cost, ctr, position"
 )
-STATUS_QUERY_IDS = 500  # ids per IN (...) list, well under SQLite's limit on parameters
+INSERT_COLUMN_NAMES = (
+    "id",
+    "version",
+    "name",
+    "name_folded",
+    "description",
+    "status",
+    "status_reason",
+    "tags",
+    "type",
+    "stream",
+    "sender",
+    "created_at",
+    "updated_at",
+    "position",
+)
+INSERT_COLUMNS = ", ".join(INSERT_COLUMN_NAMES)
+REPLAY_COLUMN_NAMES = (*INSERT_COLUMN_NAMES, "recipients_total")  # the others: by the stats
+HISTORY_COLUMNS = (
+    "position, campaign_id, version, at, type, actor, from_status, to_status, reason, "
+    "command_id, details"
+)
 
 
 @dataclass(frozen=True)
@@ -91,12 +112,7 @@ class ListBatch:
     def write(self, cursor: Cursor) -> None:
         # New rows cannot clash: a campaign with a row is never inserted again (`add`), and
         # a history position is applied once (the projector's tracking).
-        cursor.copy_rows(
-            "campaign_list",
-            "id, version, name, name_folded, description, status, status_reason, tags, type, "
-            "stream, sender, created_at, updated_at, position",
-            self.inserts,
-        )
+        cursor.copy_rows("campaign_list", INSERT_COLUMNS, self.inserts)
         by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for campaign_id, sets in self.updates.items():
             columns = tuple(sorted(sets))
@@ -108,17 +124,48 @@ class ListBatch:
         replaced = [(i,) for i in self.tags if i not in inserted]  # new rows have no tags yet
         if replaced:
             cursor.executemany("DELETE FROM campaign_tags WHERE campaign_id = ?", replaced)
+        self.write_tags(cursor)
+        self.write_history(cursor)
+
+    def write_tags(self, cursor: Cursor) -> None:
         cursor.copy_rows(
             "campaign_tags",
             "campaign_id, tag",
             [(i, tag) for i, tags in self.tags.items() for tag in dict.fromkeys(tags)],
         )
-        cursor.copy_rows(
-            "campaign_history",
-            "position, campaign_id, version, at, type, actor, from_status, to_status, reason, "
-            "command_id, details",
-            self.history,
-        )
+
+    def write_history(self, cursor: Cursor) -> None:
+        cursor.copy_rows("campaign_history", HISTORY_COLUMNS, self.history)
+        self.history = []
+
+
+class ListReplay:
+    """The whole history into empty tables (a rebuild): the rows are kept in memory and
+    each is written once, with COPY, at the end, instead of being inserted and then
+    updated batch after batch. The history, which only grows, is written as it comes."""
+
+    def __init__(self) -> None:
+        self.batch = ListBatch({})
+
+    def add(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
+        for message in messages:
+            if message.aggregate == "Campaign":
+                self.batch.add(message)
+        self.batch.write_history(cursor)
+
+    def finish(self, cursor: Cursor) -> None:
+        # Every update is for a row inserted in this replay: `add` skips campaigns without a
+        # row, and the status map started empty.
+        index = {column: i for i, column in enumerate(REPLAY_COLUMN_NAMES)}
+        rows = []
+        for row in self.batch.inserts:
+            values = [*row, 0]  # recipients_total: its default until an event sets it
+            for column, value in self.batch.updates.get(row[0], {}).items():
+                values[index[column]] = value
+            rows.append(values)
+        cursor.copy_rows("campaign_list", ", ".join(REPLAY_COLUMN_NAMES), rows)
+        self.batch.write_tags(cursor)
+        self.batch.write_history(cursor)
 
 
 def created_row(message: EventMessage) -> tuple[Any, ...]:
@@ -260,6 +307,9 @@ class CampaignListView:
 
     # Writing.
 
+    def replay(self) -> ListReplay:
+        return ListReplay()
+
     def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
         """Applies a batch of messages, in order, with a few statements for the whole batch."""
         mine = [m for m in messages if m.aggregate == "Campaign"]
@@ -273,14 +323,10 @@ class CampaignListView:
     @staticmethod
     def statuses(cursor: Cursor, campaign_ids: set[str]) -> dict[str, str]:
         """The stored status of each of these campaigns that has a row."""
-        found: dict[str, str] = {}
-        ids = sorted(campaign_ids)
-        for start in range(0, len(ids), STATUS_QUERY_IDS):
-            chunk = ids[start : start + STATUS_QUERY_IDS]
-            marks = ", ".join("?" for _ in chunk)
-            cursor.execute(f"SELECT id, status FROM campaign_list WHERE id IN ({marks})", chunk)
-            found.update((str(row[0]), str(row[1])) for row in cursor.fetchall())
-        return found
+        rows = cursor.fetch_in(
+            "SELECT id, status FROM campaign_list WHERE id IN ?", sorted(campaign_ids)
+        )
+        return {str(row[0]): str(row[1]) for row in rows}
 
     # Reading.
 

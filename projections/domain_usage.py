@@ -3,12 +3,66 @@ and per campaign, as rows fed by the LinkDomain events."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from domain.fields import format_time
 from projections.database import Cursor, Database
 from projections.messages import EventMessage
+
+DOMAIN_COLUMNS = "domain_id, name, status, usage, last_used_at, added_at, position"
+
+
+class DomainReplay:
+    """The whole history into empty tables (a rebuild): each domain's row and each
+    (domain, campaign) count kept in memory and written once, with COPY, at the end. The
+    same rules as `DomainUsageView.apply`, event by event."""
+
+    def __init__(self) -> None:
+        self.domains: dict[str, list[Any]] = {}  # domain id -> its row, as DOMAIN_COLUMNS
+        self.campaigns: Counter[tuple[str, str]] = Counter()  # (domain id, campaign id)
+
+    def add(self, _cursor: Cursor, messages: Sequence[EventMessage]) -> None:
+        for message in messages:
+            if message.aggregate == "LinkDomain":
+                self.add_one(message)
+
+    def add_one(self, message: EventMessage) -> None:
+        domain_id = message.aggregate_id
+        row = self.domains.get(domain_id)
+        if message.name == "Added":
+            if row is None:
+                at = format_time(message.at)
+                name = message.data["name"]
+                self.domains[domain_id] = [
+                    domain_id,
+                    name,
+                    "Pending",
+                    0,
+                    None,
+                    at,
+                    message.position,
+                ]
+        elif message.name == "StatusChanged":
+            if row is not None:
+                row[2], row[6] = message.data["status"], message.position
+        elif message.name == "UsageRecorded":
+            count = int(message.data["count"])
+            if row is not None:
+                row[3] += count
+                row[4], row[6] = format_time(message.at), message.position
+            campaign_id = message.data.get("campaign_id")
+            if campaign_id:
+                self.campaigns[(domain_id, campaign_id)] += count
+
+    def finish(self, cursor: Cursor) -> None:
+        cursor.copy_rows("domain_usage", DOMAIN_COLUMNS, list(self.domains.values()))
+        cursor.copy_rows(
+            "domain_campaign_usage",
+            "domain_id, campaign_id, usage",
+            [(domain, campaign, usage) for (domain, campaign), usage in self.campaigns.items()],
+        )
 
 
 class DomainUsageView:
@@ -38,6 +92,9 @@ class DomainUsageView:
             )
             """
         )
+
+    def replay(self) -> DomainReplay:
+        return DomainReplay()
 
     def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
         for message in messages:

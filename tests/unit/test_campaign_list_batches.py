@@ -4,7 +4,7 @@ exactly as if each event had been applied on its own."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from domain.status import Status
 from infra.feed import read_messages
 from projections.campaign_list import CampaignListView
 from projections.database import SQLiteDatabase
+from projections.domain_usage import DomainUsageView
 from projections.messages import EventMessage
 from projections.projector import Projector
 
@@ -126,3 +127,56 @@ def test_a_created_event_for_a_row_already_there_leaves_the_row_but_writes_its_t
     batch = [created(1, "First", ["a"]), created(2, "Again", ["b"])]
 
     assert rows(applied_in([batch])) == rows(applied_in([[m] for m in batch]))
+
+
+def rebuilt_from(messages: Sequence[EventMessage], views: Sequence[Any] = ()) -> Projector:
+    """A rebuild reading three messages at a time, as if the store held `messages`."""
+    projector = Projector(
+        SQLiteDatabase(Path(":memory:")), list(views) or [CampaignListView()], "list"
+    )
+    projector.create_tables()
+    projector.rebuild(lambda after, _limit: [m for m in messages if m.position > after][:3])
+    return projector
+
+
+def test_a_rebuild_gives_the_rows_of_one_event_at_a_time(messages: list[EventMessage]) -> None:
+    assert rows(rebuilt_from(messages)) == rows(applied_in([[m] for m in messages]))
+
+
+def test_a_rebuild_of_domain_usage_gives_the_rows_of_one_event_at_a_time() -> None:
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    events: list[tuple[str, str, dict[str, Any]]] = [
+        ("d1", "Added", {"name": "go.example.com"}),
+        ("d2", "Added", {"name": "go2.example.com"}),
+        ("d1", "StatusChanged", {"status": "Configured"}),
+        ("d1", "UsageRecorded", {"count": 5, "campaign_id": "c1"}),
+        ("d1", "UsageRecorded", {"count": 3, "campaign_id": "c1"}),
+        ("d2", "UsageRecorded", {"count": 2, "campaign_id": "c2"}),
+        ("d3", "UsageRecorded", {"count": 1, "campaign_id": "c1"}),  # a domain with no row
+        ("d1", "Added", {"name": "again.example.com"}),  # the first row stays
+        ("d1", "UsageRecorded", {"count": 0, "campaign_id": "c2"}),
+        ("d2", "UsageRecorded", {"count": 4}),  # no campaign
+        ("d3", "StatusChanged", {"status": "Archived"}),
+    ]
+    messages = [
+        EventMessage(n + 1, domain, n + 1, f"LinkDomain.{name}", at + timedelta(minutes=n), data)
+        for n, (domain, name, data) in enumerate(events)
+    ]
+
+    def tables(projector: Projector) -> list[list[tuple[Any, ...]]]:
+        with projector.database.transaction() as cursor:
+            found = []
+            for table in ("domain_usage", "domain_campaign_usage"):
+                cursor.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+                found.append(cursor.fetchall())
+        return found
+
+    one_by_one = Projector(SQLiteDatabase(Path(":memory:")), [DomainUsageView()], "domains")
+    one_by_one.create_tables()
+    for message in messages:
+        one_by_one.handle([message])
+
+    rebuilt = rebuilt_from(messages, [DomainUsageView()])
+
+    assert tables(rebuilt) == tables(one_by_one)
+    assert tables(rebuilt)[0][0][:4] == ("d1", "go.example.com", "Configured", 8)
