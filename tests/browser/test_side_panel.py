@@ -108,3 +108,6 @@ def test_the_stats_tab_draws_its_charts(server: Server, page: Page) -> None:
     expect(page.locator("[data-figure=sent] .figure-value")).to_have_text("20")
     expect(page.locator("svg.line-chart")).to_be_visible()
     expect(page.locator("svg.bar-chart")).to_have_count(2)
+    page.locator("#stats-as-of").fill("2000-01-01T00:00")  # time travel to before it existed
+    page.locator("#stats-as-of").press("Enter")
+    expect(page.locator("#tab-stats .error")).to_contain_text("did not exist at that time")

@@ -32,6 +32,7 @@ def test_a_campaign_created_step_by_step_launches_and_opens_in_the_list(
     campaign_id = page.url.split("/campaigns/")[1].split("/")[0]
 
     page.get_by_label("Spring customers").check()
+    expect(page.locator("#chosen-contacts")).to_contain_text("1 list chosen: 5 contacts")
     page.locator("#wizard-next").click()
     expect(page.locator("#step-3")).to_be_visible()
     first = page.locator(".variant").nth(0)

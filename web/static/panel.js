@@ -195,15 +195,31 @@ function figureText(value, unit) {
   return unit === "%" ? Number(value).toFixed(2) + "%" : String(value);
 }
 
-async function statsTab(body, c) {
+function asOfForm(c, asOf) {
+  // Time travel (F14): the figures as they stood at a past moment (UTC).
+  const moment = el("input", { type: "datetime-local", id: "stats-as-of", value: asOf ? asOf.slice(0, 16) : "" });
+  const form = el("form", { className: "row as-of" }, labelled("As of (UTC)", moment),
+    el("button", { type: "submit" }, "Show"),
+    asOf ? el("button", { type: "button", onclick: () => Panel.select("stats") }, "Now") : null);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = document.getElementById("tab-stats");
+    const target = el("div", { className: "tab-content" });
+    statsTab(target, c, moment.value ? moment.value + ":00Z" : null).then(() => clear(body).append(target));
+  });
+  return form;
+}
+
+async function statsTab(body, c, asOf) {
   let stats;
   try {
-    stats = await Api.get("/api/campaigns/" + c.id + "/stats");
+    stats = await Api.get("/api/campaigns/" + c.id + "/stats" + (asOf ? "?as_of=" + encodeURIComponent(asOf) : ""));
   } catch (error) {
-    body.append(el("p", { className: "error" }, error.message));
+    body.append(asOfForm(c, asOf), el("p", { className: "error" }, error.message));
     return;
   }
-  body.append(
+  body.dataset.asOf = asOf || "";
+  body.append(asOfForm(c, asOf),
     el("div", { className: "figures", id: "stats-figures" }, STAT_FIGURES.map(([key, label, unit]) =>
       el("div", { className: "figure", dataset: { figure: key } },
         el("span", { className: "figure-value" }, figureText(stats[key], unit)),
@@ -410,3 +426,12 @@ window.addEventListener("popstate", () => {
   if (id) Panel.open(id, false); else Panel.close(false);
 });
 if (Panel.root.dataset.open) Panel.open(Panel.root.dataset.open, false);
+
+// The stats of a campaign on the move refresh every few seconds while the tab is shown
+// (not when looking at a past moment).
+setInterval(() => {
+  const shown = document.querySelector("#tab-stats .tab-content");
+  if (Panel.root.hidden || Panel.tab !== "stats" || !Panel.campaign || !shown || shown.dataset.asOf) return;
+  if (document.activeElement && document.activeElement.id === "stats-as-of") return; // being typed in
+  if (MOVING.includes(Panel.campaign.status)) Panel.select("stats");
+}, 5000);

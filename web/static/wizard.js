@@ -298,6 +298,15 @@ const initial = Wizard.campaign || {};
 Links.build(initial.links || {});
 (initial.variants && initial.variants.length ? initial.variants : [{ text: "", weight: 1 }]).forEach((v) => Variants.add(v));
 Sending.build(Wizard.campaign);
+function showChosenContacts() {
+  const chosen = DATA.lists.filter((l) => chosenListIds().includes(l.id));
+  const contacts = chosen.reduce((sum, l) => sum + l.accepted, 0);
+  $("chosen-contacts").textContent = chosen.length
+    ? `${chosen.length} list${chosen.length === 1 ? "" : "s"} chosen: ${contacts} contacts before duplicates and opt-outs are removed.`
+    : "No list chosen yet.";
+}
+showChosenContacts();
+$("step-2").addEventListener("change", showChosenContacts);
 $("add-variant").addEventListener("click", () => Variants.add({ text: "", weight: 1 }));
 FORM.addEventListener("submit", (event) => { event.preventDefault(); saveAndGo(Wizard.step + 1); });
 $("wizard-back").addEventListener("click", () => saveAndGo(Wizard.step - 1));
