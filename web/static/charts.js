@@ -43,6 +43,17 @@ function lineChart(series, metrics, title) {
     chart.append(svg("text", { x: left, y: height - 6, class: "axis" }, first + " UTC"));
     chart.append(svg("text", { x: width - right, y: height - 6, class: "axis", "text-anchor": "end" }, last));
   }
+  if (series.length < 3) {
+    // A line needs a few minutes to say anything: a short series is drawn as columns.
+    const width_ = 18;
+    series.forEach((row, i) => metrics.forEach((metric, j) => {
+      const value = row[metric.key] || 0;
+      const left_ = x(i) + (j - metrics.length / 2) * (width_ + 4);
+      chart.append(svg("rect", { x: left_, y: y(value), width: width_, height: Math.max(1, y(0) - y(value)), class: "bar " + metric.cls }));
+      chart.append(svg("text", { x: left_ + width_ / 2, y: y(value) - 4, class: "axis", "text-anchor": "middle" }, String(value)));
+    }));
+    return el("figure", { className: "chart-box" }, el("figcaption", {}, title), chart, legend(metrics));
+  }
   for (const metric of metrics) {
     const points = series.map((row, i) => `${x(i)},${y(row[metric.key] || 0)}`).join(" ");
     chart.append(svg("polyline", { points, class: "series " + metric.cls }));
