@@ -30,7 +30,7 @@ class Cursor(Protocol):
         """Inserts new rows (no conflict handling) the fastest way the database has."""
 
     def fetch_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
-        """The rows of `sql`, whose only parameter is `IN ?`, for every one of `values`."""
+        """The rows of `sql`, whose only parameter is `IN ?`, for each of these texts."""
 
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
@@ -161,15 +161,21 @@ class SQLiteDatabase:
         self.local = threading.local()
 
 
+def placeholders(sql: str) -> str:
+    """The driver's placeholders for ours. Text arrays (`?::text[]`) go in binary: the
+    driver writes a text array in Python, quoting each element, at several times the cost."""
+    return sql.replace("?::text[]", "%b::text[]").replace("?", "%s")
+
+
 class PostgresCursor:
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.cursor.execute(sql.replace("?", "%s"), tuple(params))
+        self.cursor.execute(placeholders(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.cursor.executemany(sql.replace("?", "%s"), rows)
+        self.cursor.executemany(placeholders(sql), rows)
 
     def copy_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
         # COPY: rows go out in one stream, formatted in C, where executemany spends its time
@@ -182,9 +188,11 @@ class PostgresCursor:
     def fetch_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
         # One statement with one array, where lists of placeholders cost a statement per
         # chunk and the planning of each; a lock clause then takes every row in one order.
+        # A join with the array's rows, not `= ANY(array)`: the plan the driver prepares for
+        # that, made while the table was small, compares every row with every value.
         if not values:
             return []
-        self.cursor.execute(sql.replace("IN ?", "= ANY(%s)"), (list(values),))
+        self.execute(sql.replace("IN ?", "IN (SELECT unnest(?::text[]))"), (list(values),))
         return list(self.cursor.fetchall())
 
     def fetchone(self) -> Row | None:
