@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway import api, campaign_activity, carrier, contact_lists, links
+from gateway import api, campaign_activity, carrier, contact_lists, links, realtime
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
 from gateway.services import Services
@@ -94,12 +94,15 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
     when it starts and closes it when it stops."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if own_platform:
             await run_in_threadpool(platform.start)  # type: ignore[attr-defined]
+        hub = app.state.hub = realtime.Hub(platform.realtime_feed())
+        await hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             if own_platform:
                 await run_in_threadpool(platform.close)  # type: ignore[attr-defined]
 
@@ -113,6 +116,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         *carrier.routes,
         *contact_lists.routes,
         *links.routes,
+        *realtime.routes,
         *page_routes,
         Mount("/static", app=static_files(), name="static"),
     ]

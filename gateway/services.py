@@ -7,6 +7,7 @@ from typing import Any, Protocol, TextIO
 from domain.application import CampaignPlatform
 from domain.contact_list import ImportResult
 from domain.pricing import PriceTable
+from gateway.realtime import Feed
 from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.database import Database
@@ -43,6 +44,9 @@ class Services(Protocol):
 
     def kafka_check(self) -> dict[str, Any] | None:
         """Kafka's part of readiness; None where Kafka is not configured."""
+
+    def realtime_feed(self) -> Feed:
+        """The realtime rows' changes for this process's WebSocket hub."""
 
     def positions(self) -> dict[str, int]:
         """Store positions reached along the pipeline (stored, relayed, projected)."""

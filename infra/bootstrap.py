@@ -16,6 +16,13 @@ from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages
 from infra.kafka_feed import KafkaFeed, StatsFeed
 from infra.outbox import OutboxPublisher
+from infra.realtime import (
+    ChangeLogFeed,
+    KafkaRealtimeFeed,
+    RealtimeFeed,
+    RealtimePublisher,
+    RealtimeWorker,
+)
 from infra.relay import Relay, lock_key
 from infra.sending import Sending, build_sending
 from infra.settings import Settings
@@ -25,6 +32,7 @@ from projections.database import Database, PostgresDatabase, SQLiteDatabase
 from projections.domain_usage import DomainUsageView
 from projections.messages import EventMessage
 from projections.projector import Projector
+from projections.realtime import CampaignMarks, DomainMarks, RealtimeRows
 
 PROJECTOR_NAME = "campaign_views"
 DOMAINS_PROJECTOR_NAME = "domain_views"
@@ -91,6 +99,8 @@ class Platform:
     domain_usage: DomainUsageView
     domain_projector: Projector  # its own position: a view added later catches up alone
     domain_feed: LogFeed
+    realtime_rows: RealtimeRows
+    realtime_worker: RealtimeWorker  # with the projectors: here, or `campaigns project`
 
     @property
     def projectors(self) -> dict[str, Projector]:
@@ -104,6 +114,7 @@ class Platform:
             for feed in (self.feed, self.domain_feed):
                 feed.catch_up()
                 feed.start()
+            self.realtime_worker.start()
         if self.settings.sending:
             self.sending.start()
 
@@ -134,6 +145,33 @@ class Platform:
             self.activity,
             replication=self.settings.kafka_replication,
         )
+
+    def realtime_feed(self) -> RealtimeFeed:
+        """The realtime rows' changes for this process's WebSocket hub: the change log here
+        (woken by this process's worker), or the realtime topic with Kafka."""
+        if self.settings.kafka is None:
+            feed = ChangeLogFeed(self.realtime_rows)
+            self.realtime_worker.listeners.append(feed.nudge)
+            return feed
+        return KafkaRealtimeFeed(
+            self.realtime_rows,
+            self.settings.kafka,
+            self.settings.realtime_topic,
+            replication=self.settings.kafka_replication,
+        )
+
+    def realtime_publisher(self) -> RealtimePublisher:
+        """The realtime rows' change log onto Kafka (`campaigns project`)."""
+        assert self.settings.kafka is not None
+        publisher = RealtimePublisher(
+            self.realtime_rows,
+            self.settings.kafka,
+            self.settings.realtime_topic,
+            replication=self.settings.kafka_replication,
+        )
+        self.realtime_worker.listeners.append(publisher.nudge)
+        self.realtime_worker.keep_from = publisher.read_published
+        return publisher
 
     def outbox_publisher(self) -> OutboxPublisher:
         """The activity outbox onto Kafka (`campaigns relay`)."""
@@ -197,6 +235,18 @@ class Platform:
         """Replays the whole store into an event-fed read model (see Projector.rebuild)."""
         return self.projectors[view].rebuild(self.read_events, progress)
 
+    def redraw_realtime(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Redraws every realtime row from the other read models; returns how many
+        campaigns were redrawn (rows that changed are logged for the walls)."""
+        total = self.realtime_rows.mark_all()
+        while left := self.realtime_rows.pending():
+            self.realtime_rows.refresh()
+            if progress:
+                progress(total - left, total)
+        if progress:
+            progress(total, total)
+        return total
+
     def verify(self) -> list[str]:
         """Differences between the read models and a fresh replay of the store (the stats:
         a recount of the activity rows)."""
@@ -208,10 +258,16 @@ class Platform:
                     differences += projector.verify(self.read_events, scratch)
                 finally:
                     scratch.close()
-        return differences + self.activity.verify_stats()
+        self.redraw_marked()
+        return differences + self.activity.verify_stats() + self.realtime_rows.verify()
+
+    def redraw_marked(self) -> None:
+        while self.realtime_rows.pending():
+            self.realtime_rows.refresh()
 
     def close(self) -> None:
         self.sending.stop()
+        self.realtime_worker.stop()
         self.feed.stop()
         self.domain_feed.stop()
         self.contacts.close()
@@ -252,12 +308,19 @@ def build(settings: Settings) -> Platform:
         contacts = contact_store(settings, database, app)
         contacts.create_tables()  # first: the read models' database attaches its file
         campaign_list = CampaignListView()
-        projector = Projector(database, [campaign_list], PROJECTOR_NAME)
+        projector = Projector(database, [campaign_list, CampaignMarks()], PROJECTOR_NAME)
         projector.create_tables()
         feed = LogFeed(app, projector)
         domain_usage = DomainUsageView()
-        domain_projector = Projector(database, [domain_usage], DOMAINS_PROJECTOR_NAME)
+        domain_projector = Projector(
+            database, [domain_usage, DomainMarks()], DOMAINS_PROJECTOR_NAME
+        )
         domain_projector.create_tables()
+        realtime_rows = RealtimeRows(database)
+        realtime_rows.create_tables()
+        realtime_worker = RealtimeWorker(realtime_rows)
+        for each in (projector, domain_projector):
+            each.listeners.append(realtime_worker.nudge)
         sending = build_sending(
             app,
             database,
@@ -277,6 +340,8 @@ def build(settings: Settings) -> Platform:
         domain_usage,
         domain_projector,
         LogFeed(app, domain_projector),
+        realtime_rows,
+        realtime_worker,
     )
 
 

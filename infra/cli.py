@@ -160,16 +160,20 @@ def project(args: argparse.Namespace) -> int:
         feed, *others = platform.kafka_feeds()
         stats = platform.stats_feed()
         stop_on_signals(feed.stopping.set, *(other.stopping.set for other in [*others, stats]))
+        publisher = platform.realtime_publisher()
         print(
             f"projector: {settings.events_topic} -> read models, "
-            f"{settings.activity_topic} -> stats",
+            f"{settings.activity_topic} -> stats, realtime rows -> {settings.realtime_topic}",
             flush=True,
         )
         for other in [*others, stats]:
             other.start()
+        platform.realtime_worker.start()
+        publisher.start()
         feed.run()
         for other in [*others, stats]:
             other.stop()
+        publisher.stop()
     return 0
 
 
@@ -217,6 +221,16 @@ def rebuild(args: argparse.Namespace) -> int:
             print(
                 f"rebuilt stats: {rows:,} rows recounted from the activity rows in {elapsed:.1f} s"
             )
+            return 0
+        if args.view == "realtime":
+            started = time.monotonic()
+            count = platform.redraw_realtime(
+                lambda done, total: print(
+                    f"\rrealtime: {done:,}/{total:,} campaigns", end="", file=sys.stderr, flush=True
+                )
+            )
+            elapsed = time.monotonic() - started
+            print(f"\rredrawn realtime rows: {count:,} campaigns in {elapsed:.1f} s")
             return 0
         last = platform.app.recorder.max_notification_id() or 0
         started = time.monotonic()
@@ -314,7 +328,8 @@ def parser() -> argparse.ArgumentParser:
         choices=VIEWS,
         help="campaigns: the campaign list and the audit trail, and domains: the domains' "
         "usage, replayed from the store; stats: recounted from the activity rows "
-        "(messages, clicks, opt-outs, replies)",
+        "(messages, clicks, opt-outs, replies); realtime: the wall's rows, redrawn from "
+        "the other read models",
     )
     add_store_options(rebuild_parser)
     add_store_options(
@@ -342,7 +357,7 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-VIEWS = ("campaigns", "domains", "stats")
+VIEWS = ("campaigns", "domains", "stats", "realtime")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": audit,
     "relay": relay,

@@ -91,6 +91,11 @@ class Settings:
         """Per-message activity: batches of counter changes from the activity outbox."""
         return f"{self.topic_prefix}.activity"
 
+    @property
+    def realtime_topic(self) -> str:
+        """The realtime rows' changes, published by the projector for the gateways' walls."""
+        return f"{self.topic_prefix}.realtime"
+
     def check(self) -> None:
         """Refuses combinations that cannot run."""
         if self.kafka and self.postgres is None:

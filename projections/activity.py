@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from domain.fields import format_time
+from projections.changes import MARKS_TABLE, mark_changed
 from projections.database import Cursor, Database
 
 OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
@@ -134,6 +135,7 @@ class Deltas:
                 for (campaign_id, scope, key), counts in sorted(self.scoped().items())
             ],
         )
+        mark_changed(cursor, (key[0] for key in self.flat))
 
 
 SCHEMA = (
@@ -228,6 +230,7 @@ SCHEMA = (
     )
     """,
     "INSERT INTO sequences (name, next) VALUES ('message', 0) ON CONFLICT (name) DO NOTHING",
+    MARKS_TABLE,
 )
 
 MESSAGE_COLUMNS = (

@@ -91,6 +91,8 @@ class Projector:
         self.name = name
         self.changed = threading.Condition()
         self.known_position = 0
+        # Called with the new position after each transaction that applied messages.
+        self.listeners: list[Callable[[int], None]] = []
 
     def create_tables(self) -> None:
         with self.database.transaction() as cursor:
@@ -150,6 +152,8 @@ class Projector:
         with self.changed:
             self.known_position = max(self.known_position, position)
             self.changed.notify_all()
+        if fresh:
+            self.tell(position)
         return len(fresh)
 
     # Rebuilding and verifying.
@@ -192,7 +196,12 @@ class Projector:
         with self.changed:
             self.known_position = position
             self.changed.notify_all()
+        self.tell(position)
         return replayed
+
+    def tell(self, position: int) -> None:
+        for listener in self.listeners:
+            listener(position)
 
     def verify(self, read: Reader, scratch: Database) -> list[str]:
         """Compares the views' rows with a fresh replay of the store, up to the position
@@ -284,6 +293,8 @@ class Projector:
         with self.changed:
             self.known_position = max(self.known_position, position)
             self.changed.notify_all()
+        if fresh:
+            self.tell(position)
         return len(fresh)
 
     def write_position(self, cursor: Cursor, position: int) -> None:

@@ -1,0 +1,316 @@
+"""The realtime hub (F12): `WS /ws/realtime` for the walls.
+
+One hub per gateway process follows its feed (see infra.realtime) and keeps every
+campaign's live row, the position they reflect and a ring of recent changes. Each client
+gets a snapshot of the rows matching its filters, then updates. Clients with the same
+filters share one encoded message per change batch; each client has a bounded queue, and a
+client that falls behind has its queue dropped and gets a fresh snapshot instead, so a slow
+client never holds up the others. Reconnecting with `after=` resumes from the ring with no
+gap, or gets a snapshot when that position is older than the ring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from domain.fields import format_time
+from domain.status import Status
+
+Row = dict[str, Any]
+Change = tuple[int, Row]
+
+HEARTBEAT_SECONDS = 5.0
+RING = 10_000  # changes kept for clients that resume with `after=`
+QUEUE_LIMIT = 50  # messages waiting for one client before it gets a snapshot instead
+READY_SECONDS = 15.0  # how long a client waits for the hub's first snapshot
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+STATUSES = frozenset(str(status) for status in Status)
+
+
+class Feed(Protocol):
+    def start(self, deliver: Any, reset: Any) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class FilterError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """The wall's filters: name (a substring, any case), statuses and tags (any of)."""
+
+    name: str = ""
+    statuses: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any]) -> RowFilter:
+        getlist = params.getlist  # type: ignore[attr-defined]
+        statuses = frozenset(s for value in getlist("status") for s in split(value))
+        unknown = sorted(statuses - STATUSES)
+        if unknown:
+            raise FilterError(f"unknown status {', '.join(unknown)}")
+        tags = frozenset(t for value in getlist("tag") for t in split(value))
+        name = (params.get("name") or "").strip()
+        if len(name) > 200:
+            raise FilterError("name is longer than 200 characters")
+        return cls(name=name.casefold(), statuses=statuses, tags=tags)
+
+    def matches(self, row: Row) -> bool:
+        if self.statuses and row["status"] not in self.statuses:
+            return False
+        if self.tags and self.tags.isdisjoint(row["tags"]):
+            return False
+        return not self.name or self.name in row["name"].casefold()
+
+
+def split(value: str) -> Iterable[str]:
+    return (part.strip() for part in value.split(",") if part.strip())
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def now_text() -> str:
+    return format_time(datetime.now(UTC))
+
+
+class Client:
+    """One connection: its filters, its queue of encoded messages and its state."""
+
+    __slots__ = ("filter", "queue", "stale", "wake")
+
+    def __init__(self, row_filter: RowFilter) -> None:
+        self.filter = row_filter
+        self.queue: deque[str] = deque()
+        self.stale = False  # a fresh snapshot is due instead of the queue
+        self.wake = asyncio.Event()
+
+    def push(self, text: str) -> None:
+        if len(self.queue) >= QUEUE_LIMIT:
+            self.queue.clear()
+            self.stale = True
+        else:
+            self.queue.append(text)
+        self.wake.set()
+
+    def resnapshot(self) -> None:
+        self.queue.clear()
+        self.stale = True
+        self.wake.set()
+
+
+class Hub:
+    def __init__(self, feed: Feed) -> None:
+        self.feed = feed
+        self.position = -1  # none until the feed's first snapshot
+        self.rows: dict[str, Row] = {}
+        self.ring: deque[tuple[int, str, Row | None, Row]] = deque(maxlen=RING)
+        self.groups: dict[RowFilter, set[Client]] = {}
+        self.snapshots: dict[RowFilter, tuple[int, str]] = {}  # encoded, per position
+        self.ready = asyncio.Event()
+        self.updated_at = now_text()
+
+    # The feed's side (called in the event loop).
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.feed.start(
+            lambda changes: loop.call_soon_threadsafe(self.apply, changes),
+            lambda position, rows: loop.call_soon_threadsafe(self.reset, position, rows),
+        )
+
+    async def stop(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.feed.stop)
+
+    def reset(self, position: int, rows: list[Row]) -> None:
+        """A fresh snapshot from the feed: every client gets it too."""
+        self.position = position
+        self.rows = {row["id"]: row for row in rows}
+        self.ring.clear()
+        self.snapshots.clear()
+        self.updated_at = now_text()
+        self.ready.set()
+        for clients in self.groups.values():
+            for client in clients:
+                client.resnapshot()
+
+    def apply(self, changes: list[Change]) -> None:
+        """Changes in order: the rows move on, and every group whose filters they touch
+        gets one encoded update for all of its clients."""
+        fresh = [(seq, row) for seq, row in changes if seq > self.position]
+        if not fresh:
+            return
+        touched: list[tuple[str, Row | None, Row]] = []
+        for seq, row in fresh:
+            old = self.rows.get(row["id"])
+            self.rows[row["id"]] = row
+            self.ring.append((seq, row["id"], old, row))
+            touched.append((row["id"], old, row))
+        self.position = fresh[-1][0]
+        self.updated_at = now_text()
+        self.snapshots.clear()
+        for row_filter, clients in self.groups.items():
+            if not clients:
+                continue
+            text = self.update_message(row_filter, touched, self.position)
+            if text is not None:
+                for client in clients:
+                    client.push(text)
+
+    # Messages.
+
+    def update_message(
+        self,
+        row_filter: RowFilter,
+        touched: Iterable[tuple[str, Row | None, Row]],
+        position: int,
+        *,
+        always: bool = False,
+    ) -> str | None:
+        """An update with the touched rows the filter shows, and the ids it no longer
+        shows; None when the filter sees nothing of them (unless `always`)."""
+        latest: dict[str, Row] = {}
+        removed: dict[str, None] = {}
+        for campaign_id, old, new in touched:
+            if row_filter.matches(new):
+                latest[campaign_id] = new
+                removed.pop(campaign_id, None)
+            elif campaign_id in latest or (old is not None and row_filter.matches(old)):
+                latest.pop(campaign_id, None)
+                removed[campaign_id] = None
+        if not latest and not removed and not always:
+            return None
+        return encode(
+            {
+                "type": "update",
+                "position": position,
+                "at": self.updated_at,
+                "rows": list(latest.values()),
+                "removed": list(removed),
+            }
+        )
+
+    def snapshot_message(self, row_filter: RowFilter) -> str:
+        cached = self.snapshots.get(row_filter)
+        if cached is not None and cached[0] == self.position:
+            return cached[1]
+        rows = sorted(
+            (row for row in self.rows.values() if row_filter.matches(row)),
+            key=lambda row: (row["created_at"], row["id"]),
+            reverse=True,
+        )
+        text = encode(
+            {"type": "snapshot", "position": self.position, "at": self.updated_at, "rows": rows}
+        )
+        self.snapshots[row_filter] = (self.position, text)
+        return text
+
+    def resume_message(self, row_filter: RowFilter, after: int) -> str | None:
+        """The changes after `after` that the filter sees, as one update; None when the
+        ring no longer reaches back that far (or the client is ahead of this hub)."""
+        if after > self.position:
+            return None
+        oldest = self.ring[0][0] if self.ring else self.position + 1
+        if after < oldest - 1:
+            return None
+        touched = [(cid, old, new) for seq, cid, old, new in self.ring if seq > after]
+        return self.update_message(row_filter, touched, self.position, always=True)
+
+    def heartbeat_message(self) -> str:
+        return encode({"type": "heartbeat", "position": self.position, "at": now_text()})
+
+    # The clients' side.
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            row_filter = RowFilter.from_query(websocket.query_params)
+            after = parse_after(websocket.query_params.get("after"))
+        except FilterError as error:
+            await refuse(websocket, str(error))
+            return
+        try:
+            await asyncio.wait_for(self.ready.wait(), READY_SECONDS)
+        except TimeoutError:
+            await websocket.close(TRY_AGAIN_LATER, "the realtime feed is not ready yet")
+            return
+        client = Client(row_filter)
+        # The first message and joining the group happen with no await in between: no
+        # change can fall between what the first message reflects and the queue.
+        first = None if after is None else self.resume_message(row_filter, after)
+        client.queue.append(first or self.snapshot_message(row_filter))
+        client.wake.set()
+        self.groups.setdefault(row_filter, set()).add(client)
+        sender = asyncio.create_task(self.send_to(websocket, client))
+        try:
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass  # clients have nothing to say; reading notices them leaving
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+            clients = self.groups.get(row_filter)
+            if clients is not None:
+                clients.discard(client)
+                if not clients:
+                    del self.groups[row_filter]
+
+    async def send_to(self, websocket: WebSocket, client: Client) -> None:
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(client.wake.wait(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    await websocket.send_text(self.heartbeat_message())
+                    continue
+                client.wake.clear()
+                if client.stale:
+                    client.stale = False
+                    client.queue.clear()
+                    await websocket.send_text(self.snapshot_message(client.filter))
+                while client.queue and not client.stale:
+                    await websocket.send_text(client.queue.popleft())
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the connection went away; the reader cleans up
+
+    @property
+    def clients(self) -> int:
+        return sum(len(clients) for clients in self.groups.values())
+
+
+def parse_after(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise FilterError("after must be a position (a whole number, 0 or more)")
+    return int(value)
+
+
+async def refuse(websocket: WebSocket, message: str) -> None:
+    await websocket.send_text(
+        encode({"type": "error", "error": {"code": "validation_failed", "message": message}})
+    )
+    await websocket.close(POLICY_VIOLATION, message[:120])
+
+
+async def realtime(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    await hub.serve(websocket)
+
+
+routes = [WebSocketRoute("/ws/realtime", realtime)]

@@ -1,0 +1,178 @@
+"""The realtime wall's feed over `WS /ws/realtime`, on SQLite and on PostgreSQL: a snapshot
+with its position, then updates; filters; resuming after a position; the rows' own checks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from infra.bootstrap import Platform
+from tests.integration.scenarios import (
+    LINK_DOMAINS,
+    add_link_domains,
+    create,
+    create_complete,
+    launched,
+)
+
+Message = dict[str, Any]
+HEARTBEATS = 3  # quiet spells (5 s each) a test waits through before giving up
+
+
+def receive_until(ws: Any, wanted: Callable[[Message], bool]) -> Message:
+    seen: list[Message] = []
+    while sum(1 for m in seen if m["type"] == "heartbeat") < HEARTBEATS:
+        message: Message = ws.receive_json()
+        seen.append(message)
+        if wanted(message):
+            return message
+    raise AssertionError(f"never received what the test waited for; got {seen}")
+
+
+def showing(campaign_id: str, **fields: Any) -> Callable[[Message], bool]:
+    def wanted(message: Message) -> bool:
+        return any(
+            row["id"] == campaign_id and all(row[k] == v for k, v in fields.items())
+            for row in message.get("rows", [])
+        )
+
+    return wanted
+
+
+def row_of(message: Message, campaign_id: str) -> dict[str, Any]:
+    return next(row for row in message["rows"] if row["id"] == campaign_id)
+
+
+def test_a_wall_gets_a_snapshot_with_its_position_then_updates(client: TestClient) -> None:
+    campaign = create(client, name="Spring sale", tags=["promo"])
+    with client.websocket_connect("/ws/realtime") as ws:
+        first = ws.receive_json()
+        assert first["type"] == "snapshot" and isinstance(first["position"], int)
+        shown = first if showing(campaign["id"])(first) else receive_until(
+            ws, showing(campaign["id"])
+        )
+        row = row_of(shown, campaign["id"])
+        assert row["name"] == "Spring sale" and row["status"] == "Draft"
+        assert row["tags"] == ["promo"] and row["sent"] == 0 and row["recipients"] == 0
+
+        response = client.patch(f"/api/campaigns/{campaign['id']}", json={"name": "Summer sale"})
+        assert response.status_code == 200, response.text
+        update = receive_until(ws, showing(campaign["id"], name="Summer sale"))
+        assert update["type"] == "update" and update["position"] > shown["position"]
+
+
+def test_filters_choose_the_rows_and_a_row_leaving_them_is_removed(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/ws/realtime?status=Draft&name=SPRING") as ws:
+        assert ws.receive_json()["type"] == "snapshot"
+        other = create(client, name="Autumn sale")
+        spring = create_complete(client, name="Spring sale")["id"]
+        receive_until(ws, showing(spring, status="Draft"))
+        response = client.post(f"/api/campaigns/{spring}/launch")
+        assert response.status_code == 200, response.text
+        removal = receive_until(ws, lambda m: spring in m.get("removed", []))
+        assert removal["type"] == "update"
+        seen = [row["id"] for row in removal["rows"]]
+        assert other["id"] not in seen and spring not in seen
+
+
+def test_tag_and_status_filters_accept_several_values(client: TestClient) -> None:
+    tagged = create(client, name="Tagged", tags=["vip"])["id"]
+    create(client, name="Untagged")
+    with client.websocket_connect("/ws/realtime?tag=vip,other&status=Draft&status=Paused") as ws:
+        message = receive_until(ws, showing(tagged))
+        assert [row["name"] for row in message["rows"]] == ["Tagged"]
+
+
+def test_reconnecting_after_a_position_continues_with_no_gap(client: TestClient) -> None:
+    campaign = create(client, name="First name")["id"]
+    with client.websocket_connect("/ws/realtime") as ws:
+        position = receive_until(ws, showing(campaign))["position"]
+    for name in ("Second name", "Third name"):
+        response = client.patch(f"/api/campaigns/{campaign}", json={"name": name})
+        assert response.status_code == 200, response.text
+    with client.websocket_connect("/ws/realtime") as ws:  # waits until the hub has it
+        latest = receive_until(ws, showing(campaign, name="Third name"))["position"]
+    with client.websocket_connect(f"/ws/realtime?after={position}") as ws:
+        resumed = ws.receive_json()
+    assert resumed["type"] == "update"
+    assert resumed["position"] >= latest > position
+    assert row_of(resumed, campaign)["name"] == "Third name"
+
+
+def test_a_position_the_hub_cannot_continue_from_gets_a_snapshot(client: TestClient) -> None:
+    create(client, name="Any")
+    with client.websocket_connect("/ws/realtime?after=999999999") as ws:
+        assert ws.receive_json()["type"] == "snapshot"
+
+
+def test_bad_filters_are_refused_in_the_error_format(client: TestClient) -> None:
+    for query in ("status=Nope", "after=-3", "after=soon"):
+        with client.websocket_connect(f"/ws/realtime?{query}") as ws:
+            message = ws.receive_json()
+            assert message["type"] == "error", query
+            assert message["error"]["code"] == "validation_failed"
+            try:
+                ws.receive_json()
+                raise AssertionError("the connection stayed open")
+            except WebSocketDisconnect as closed:
+                assert closed.code == 1008
+
+
+def test_a_sending_campaigns_row_follows_its_stats(client: TestClient, platform: Platform) -> None:
+    client.patch(
+        "/api/streams/demo",
+        json={"click_rate": 0, "optout_rate": 0, "reply_rate": 0, "outcomes": {"delivered": 1}},
+    )
+    platform.sending.carrier.delay_scale = 0  # receipts as soon as the carrier takes them
+    add_link_domains(client)
+    for domain in LINK_DOMAINS:
+        assert client.post(f"/api/domains/{domain}/configure").status_code == 200
+    contacts = "phone\n" + "".join(f"+4477009{n:05d}\n" for n in range(12))
+    response = client.post(
+        "/api/contact-lists", content=contacts.encode(), headers={"content-type": "text/csv"}
+    )
+    assert response.status_code == 201, response.text
+    campaign = launched(client, name="Busy", contact_lists=[response.json()["id"]])["id"]
+    with client.websocket_connect("/ws/realtime?name=busy") as ws:
+        for _ in range(100):
+            platform.sending.engine.run_until_idle()
+            status = client.get(f"/api/campaigns/{campaign}").json()["status"]
+            if status == "Finished":
+                break
+        assert status == "Finished"
+        finished = showing(campaign, status="Finished", delivered=12)
+        done = receive_until(ws, lambda m: finished(m) and row_of(m, campaign)["domains"] != [])
+    row = row_of(done, campaign)
+    assert row["sent"] == row["recipients"] == 12 and row["failed"] == 0
+    assert [(d["name"], d["usage"]) for d in row["domains"]] == [(d, 12) for d in LINK_DOMAINS]
+    assert row["active_domains"] == list(LINK_DOMAINS) and row["cost"] != "0.0000"
+
+
+def test_verify_names_a_tampered_realtime_row_and_a_redraw_repairs_it(
+    client: TestClient, platform: Platform
+) -> None:
+    campaign = create(client, name="Checked")["id"]
+    with client.websocket_connect("/ws/realtime") as ws:
+        receive_until(ws, showing(campaign))
+    assert platform.verify() == []
+    with platform.database.transaction() as cursor:
+        cursor.execute(
+            "UPDATE realtime_rows SET row_json = REPLACE(row_json, 'Checked', 'Tampered')"
+        )
+    differences = platform.verify()
+    assert any("realtime_rows" in line and campaign in line for line in differences)
+    assert platform.redraw_realtime() >= 1
+    assert platform.verify() == []
+
+
+def test_an_unknown_campaign_mark_draws_nothing(platform: Platform) -> None:
+    platform.realtime_rows.mark([str(uuid.uuid4())])
+    before = platform.realtime_rows.position()
+    assert platform.realtime_rows.refresh() == before
+    assert platform.realtime_rows.pending() == 0
