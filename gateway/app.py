@@ -17,6 +17,7 @@ from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
 from gateway.services import Services
 from web.pages import page_routes, static_files
+from web.wall import wall_routes
 
 
 async def healthz(_request: Request) -> Response:
@@ -118,6 +119,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         *links.routes,
         *realtime.routes,
         *page_routes,
+        *wall_routes,
         Mount("/static", app=static_files(), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)

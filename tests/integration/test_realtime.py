@@ -52,8 +52,8 @@ def test_a_wall_gets_a_snapshot_with_its_position_then_updates(client: TestClien
     with client.websocket_connect("/ws/realtime") as ws:
         first = ws.receive_json()
         assert first["type"] == "snapshot" and isinstance(first["position"], int)
-        shown = first if showing(campaign["id"])(first) else receive_until(
-            ws, showing(campaign["id"])
+        shown = (
+            first if showing(campaign["id"])(first) else receive_until(ws, showing(campaign["id"]))
         )
         row = row_of(shown, campaign["id"])
         assert row["name"] == "Spring sale" and row["status"] == "Draft"

@@ -1,0 +1,104 @@
+"""Journeys on the Realtime page (F12) in real Chromium: the wall updates live, shows names
+as text, and marks itself disconnected when the server stops, healing when it returns."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Server
+from tests.browser.platform_data import (
+    OPTOUT,
+    SHORT,
+    campaign,
+    configured_domains,
+    contact_list,
+    demo_stream,
+    launched,
+    ok,
+)
+
+
+def card(page: Page, campaign_id: str):  # type: ignore[no-untyped-def]
+    return page.locator(f"#campaign-{campaign_id}")
+
+
+def draft(api: httpx.Client, name: str, **fields: Any) -> str:
+    return str(ok(api.post("/api/campaigns", json={"name": name, **fields}))["id"])
+
+
+def sent_of(page: Page, campaign_id: str) -> int:
+    text = card(page, campaign_id).locator(".progress-text").inner_text()
+    return int(text.split(" of ")[0].replace(",", ""))
+
+
+def test_the_wall_shows_a_launched_campaign_sending_live(server: Server, page: Page) -> None:
+    with server.api() as api:
+        configured_domains(api, SHORT, OPTOUT)
+        demo_stream(api, rate=20)
+        lists = [contact_list(api, 400)]
+        page.goto(f"{server.url}/realtime")
+        expect(page.locator("#connection")).to_have_text(re.compile("^Live"))
+        expect(page.locator("#wall-empty")).to_be_visible()
+
+        spring = campaign(api, lists, name="Spring sale", tags=["promo"])["id"]
+        launched(api, spring, "Sending", "Started", "Finished")
+
+        expect(card(page, spring).locator(".card-name")).to_have_text("Spring sale")
+        expect(card(page, spring).locator(".status")).to_have_text(re.compile("Sending|Started"))
+        first = sent_of(page, spring)
+        # Later figures arrive without a reload: the count grows while the page stays.
+        page.wait_for_function(
+            f"""() => {{
+                const text = document.querySelector('#campaign-{spring} .progress-text');
+                const sent = text && text.textContent.split(' of ')[0].replace(/,/g, '');
+                return Number(sent) > {first};
+            }}"""
+        )
+        expect(page.locator("#total-campaigns")).to_have_text("1")
+        expect(card(page, spring).locator(".domains")).to_contain_text(SHORT)
+
+        ok(api.post(f"/api/campaigns/{spring}/pause", json={"reason": "lunch"}))
+        expect(card(page, spring).locator(".status")).to_have_text("Paused")
+
+
+def test_filters_narrow_the_wall_and_names_stay_text(server: Server, page: Page) -> None:
+    name = '<img src=x onerror="window.owned=1"><script>window.owned=2</script> & co'
+    with server.api() as api:
+        marked = draft(api, name, tags=["vip"])
+        plain = draft(api, "Plain", tags=["other"])
+    page.goto(f"{server.url}/realtime?status=Draft")
+    expect(card(page, marked).locator(".card-name")).to_have_text(name)
+    expect(card(page, plain)).to_be_visible()
+    assert page.evaluate("window.owned") is None
+    assert page.locator("#cards img, #cards script").count() == 0
+
+    page.fill("input[name=tag]", "vip")
+    page.click("#wall-filters button[type=submit]")
+    expect(card(page, plain)).to_have_count(0)
+    expect(card(page, marked)).to_be_visible()
+    assert "tag=vip" in page.url
+
+
+def test_the_wall_marks_itself_disconnected_and_heals_when_the_server_returns(
+    server: Server, page: Page
+) -> None:
+    with server.api() as api:
+        first = draft(api, "Before the outage")
+    page.goto(f"{server.url}/realtime?status=Draft")
+    expect(card(page, first)).to_be_visible()
+    expect(page.locator("#connection")).to_have_text(re.compile("^Live"))
+
+    server.stop()
+    expect(page.locator("#wall")).to_have_attribute("data-state", "disconnected")
+    expect(page.locator("#connection")).to_contain_text("Disconnected")
+
+    server.start()
+    with server.api() as api:
+        second = draft(api, "After the outage")
+    expect(page.locator("#wall")).to_have_attribute("data-state", "live", timeout=20_000)
+    expect(card(page, second)).to_be_visible(timeout=20_000)
+    expect(card(page, first)).to_be_visible()

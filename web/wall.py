@@ -1,0 +1,36 @@
+"""The Realtime page (F12): the ops wall, fed over `WS /ws/realtime`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.status import Status
+from web.rendering import render
+
+# What the wall shows unless asked otherwise: campaigns that are on their way or may move.
+RUNNING = (
+    Status.PROCESSING,
+    Status.READY,
+    Status.SCHEDULED,
+    Status.STARTED,
+    Status.SENDING,
+    Status.PAUSED,
+    Status.SUSPENDED,
+)
+
+
+async def realtime_page(request: Request) -> Response:
+    chosen = request.query_params.getlist("status")
+    return render(
+        "realtime.html",
+        active="realtime",
+        statuses=[str(status) for status in Status],
+        chosen=chosen if "status" in request.query_params else [str(s) for s in RUNNING],
+        name_filter=request.query_params.get("name", ""),
+        tag_filter=request.query_params.get("tag", ""),
+    )
+
+
+wall_routes = [Route("/realtime", realtime_page, methods=["GET"])]
