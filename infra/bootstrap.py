@@ -258,12 +258,7 @@ class Platform:
                     differences += projector.verify(self.read_events, scratch)
                 finally:
                     scratch.close()
-        self.redraw_marked()
         return differences + self.activity.verify_stats() + self.realtime_rows.verify()
-
-    def redraw_marked(self) -> None:
-        while self.realtime_rows.pending():
-            self.realtime_rows.refresh()
 
     def close(self) -> None:
         self.sending.stop()

@@ -1,9 +1,10 @@
 """The whole scale-out topology as real processes: `campaigns stack up`, a campaign from
-Draft to Finished over HTTP through the relay, Kafka, the projector and the dispatcher, then
-`campaigns verify` and `campaigns stack down`."""
+Draft to Finished over HTTP through the relay, Kafka, the projector and the dispatcher, seen
+live on the gateway's realtime wall, then `campaigns verify` and `campaigns stack down`."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT, POSTGRES_PORT, KAFKA_PORT = 8093, 25462, 29122
@@ -65,6 +67,18 @@ def stack(tmp_path: Path) -> Iterator[httpx.Client]:
     assert "pid" not in status.stdout, status.stdout
 
 
+def wall_row(wall: Any, campaign_id: str, **wanted: Any) -> dict[str, Any]:
+    """The first row of the campaign the wall's updates show with the wanted values."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        message = json.loads(wall.recv(timeout=30))
+        for row in message.get("rows", []):
+            if row["id"] == campaign_id and all(row[k] == v for k, v in wanted.items()):
+                assert message["type"] == "update"
+                return dict(row)
+    raise AssertionError(f"the wall never showed {campaign_id} with {wanted}")
+
+
 def ok(response: httpx.Response, *codes: int) -> Any:
     assert response.status_code in (codes or (200,)), response.text
     return response.json()
@@ -107,25 +121,34 @@ def test_a_campaign_runs_from_draft_to_finished_through_the_whole_topology(
         ),
         201,
     )
-    ok(client.post(f"/api/campaigns/{campaign['id']}/launch"))
-    deadline = time.monotonic() + 120
-    while True:
-        current = ok(client.get(f"/api/campaigns/{campaign['id']}"))
-        if current["status"] in ("Finished", "Rejected", "Suspended"):
-            break
-        assert time.monotonic() < deadline, f"still {current['status']}"
-        time.sleep(0.25)
-    assert current["status"] == "Finished", current["status_reason"]
-    # The counters travel dispatcher -> outbox -> relay -> Kafka -> projector -> stats.
-    deadline = time.monotonic() + 60
-    while True:
-        listed = ok(client.get("/api/campaigns", params={"status": "Finished", "per_page": 100}))
-        mine = [item for item in listed["items"] if item["id"] == campaign["id"]]
-        stats = ok(client.get(f"/api/campaigns/{campaign['id']}/stats"))
-        if mine and mine[0]["recipients"]["sent"] == 50 and stats["delivered"] == 50:
-            break
-        assert time.monotonic() < deadline, (mine, stats)
-        time.sleep(0.25)
+    # A wall on the gateway: its hub follows the realtime topic the projector publishes.
+    address = f"ws://127.0.0.1:{PORT}/ws/realtime?name=through+the+stack"
+    with connect(address, open_timeout=30) as wall:
+        snapshot = json.loads(wall.recv(timeout=30))
+        assert snapshot["type"] == "snapshot"
+        ok(client.post(f"/api/campaigns/{campaign['id']}/launch"))
+        deadline = time.monotonic() + 120
+        while True:
+            current = ok(client.get(f"/api/campaigns/{campaign['id']}"))
+            if current["status"] in ("Finished", "Rejected", "Suspended"):
+                break
+            assert time.monotonic() < deadline, f"still {current['status']}"
+            time.sleep(0.25)
+        assert current["status"] == "Finished", current["status_reason"]
+        # The counters travel dispatcher -> outbox -> relay -> Kafka -> projector -> stats.
+        deadline = time.monotonic() + 60
+        while True:
+            listed = ok(
+                client.get("/api/campaigns", params={"status": "Finished", "per_page": 100})
+            )
+            mine = [item for item in listed["items"] if item["id"] == campaign["id"]]
+            stats = ok(client.get(f"/api/campaigns/{campaign['id']}/stats"))
+            if mine and mine[0]["recipients"]["sent"] == 50 and stats["delivered"] == 50:
+                break
+            assert time.monotonic() < deadline, (mine, stats)
+            time.sleep(0.25)
+        finished = wall_row(wall, campaign["id"], status="Finished", delivered=50)
+        assert finished["sent"] == finished["recipients"] == 50
     metrics = client.get("/metrics").text
     assert "campaigns_events_relayed_total" in metrics
     assert "equal a fresh replay" in campaigns(Path(), "verify", env=SCALE_OUT)
