@@ -12,8 +12,8 @@ gap, or gets a snapshot when that position is older than the ring.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -90,15 +90,20 @@ def now_text() -> str:
 
 
 class Client:
-    """One connection: its filters, its queue of encoded messages and its state."""
+    """One connection: its filters, its queue of encoded messages and its state. A task
+    sends while there is something to send and ends when the queue is empty, so an idle
+    client holds no task of its own (memory per idle client is the point)."""
 
-    __slots__ = ("filter", "queue", "stale", "wake")
+    __slots__ = ("filter", "hub", "last_sent", "queue", "sending", "stale", "websocket")
 
-    def __init__(self, row_filter: RowFilter) -> None:
+    def __init__(self, row_filter: RowFilter, hub: Hub | None = None, websocket: Any = None):
         self.filter = row_filter
+        self.hub = hub
+        self.websocket = websocket
         self.queue: deque[str] = deque()
         self.stale = False  # a fresh snapshot is due instead of the queue
-        self.wake = asyncio.Event()
+        self.sending: asyncio.Task[None] | None = None
+        self.last_sent = time.monotonic()
 
     def push(self, text: str) -> None:
         if len(self.queue) >= QUEUE_LIMIT:
@@ -106,12 +111,39 @@ class Client:
             self.stale = True
         else:
             self.queue.append(text)
-        self.wake.set()
+        self.kick()
 
     def resnapshot(self) -> None:
         self.queue.clear()
         self.stale = True
-        self.wake.set()
+        self.kick()
+
+    def kick(self) -> None:
+        if self.sending is None and self.websocket is not None:
+            self.sending = asyncio.get_running_loop().create_task(self.drain())
+
+    async def drain(self) -> None:
+        assert self.hub is not None
+        try:
+            while self.stale or self.queue:
+                if self.stale:
+                    self.stale = False
+                    self.queue.clear()
+                    text = self.hub.snapshot_message(self.filter)
+                else:
+                    text = self.queue.popleft()
+                await self.websocket.send_text(text)
+                self.last_sent = time.monotonic()
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.queue.clear()  # the connection went away; its reader cleans up
+        finally:
+            self.sending = None
+
+    def stop(self) -> None:
+        self.websocket = None
+        self.queue.clear()
+        if self.sending is not None:
+            self.sending.cancel()
 
 
 class Hub:
@@ -124,6 +156,7 @@ class Hub:
         self.snapshots: dict[RowFilter, tuple[int, str]] = {}  # encoded, per position
         self.ready = asyncio.Event()
         self.updated_at = now_text()
+        self.beating: asyncio.Task[None] | None = None
 
     # The feed's side (called in the event loop).
 
@@ -133,8 +166,11 @@ class Hub:
             lambda changes: loop.call_soon_threadsafe(self.apply, changes),
             lambda position, rows: loop.call_soon_threadsafe(self.reset, position, rows),
         )
+        self.beating = loop.create_task(self.beat())
 
     async def stop(self) -> None:
+        if self.beating is not None:
+            self.beating.cancel()
         await asyncio.get_running_loop().run_in_executor(None, self.feed.stop)
 
     def reset(self, position: int, rows: list[Row]) -> None:
@@ -249,44 +285,34 @@ class Hub:
         except TimeoutError:
             await websocket.close(TRY_AGAIN_LATER, "the realtime feed is not ready yet")
             return
-        client = Client(row_filter)
+        client = Client(row_filter, self, websocket)
         # The first message and joining the group happen with no await in between: no
         # change can fall between what the first message reflects and the queue.
         first = None if after is None else self.resume_message(row_filter, after)
-        client.queue.append(first or self.snapshot_message(row_filter))
-        client.wake.set()
         self.groups.setdefault(row_filter, set()).add(client)
-        sender = asyncio.create_task(self.send_to(websocket, client))
+        client.push(first or self.snapshot_message(row_filter))
         try:
             while (await websocket.receive())["type"] != "websocket.disconnect":
                 pass  # clients have nothing to say; reading notices them leaving
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+            client.stop()
             clients = self.groups.get(row_filter)
             if clients is not None:
                 clients.discard(client)
                 if not clients:
                     del self.groups[row_filter]
 
-    async def send_to(self, websocket: WebSocket, client: Client) -> None:
-        try:
-            while True:
-                try:
-                    await asyncio.wait_for(client.wake.wait(), HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    await websocket.send_text(self.heartbeat_message())
-                    continue
-                client.wake.clear()
-                if client.stale:
-                    client.stale = False
-                    client.queue.clear()
-                    await websocket.send_text(self.snapshot_message(client.filter))
-                while client.queue and not client.stale:
-                    await websocket.send_text(client.queue.popleft())
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return  # the connection went away; the reader cleans up
+    async def beat(self) -> None:
+        """Sends a heartbeat to every client that has heard nothing for a while."""
+        while True:
+            await asyncio.sleep(1)
+            quiet_since = time.monotonic() - HEARTBEAT_SECONDS
+            text = None
+            for clients in self.groups.values():
+                for client in clients:
+                    if client.last_sent < quiet_since and client.sending is None:
+                        text = text or self.heartbeat_message()
+                        client.push(text)
 
     @property
     def clients(self) -> int:

@@ -151,7 +151,7 @@ class Platform:
         (woken by this process's worker), or the realtime topic with Kafka."""
         if self.settings.kafka is None:
             feed = ChangeLogFeed(self.realtime_rows)
-            self.realtime_worker.listeners.append(feed.nudge)
+            self.realtime_worker.listeners.append(feed.step_now)
             return feed
         return KafkaRealtimeFeed(
             self.realtime_rows,
@@ -315,7 +315,7 @@ def build(settings: Settings) -> Platform:
         realtime_rows.create_tables()
         realtime_worker = RealtimeWorker(realtime_rows)
         for each in (projector, domain_projector):
-            each.listeners.append(realtime_worker.nudge)
+            each.listeners.append(realtime_worker.step_now)
         sending = build_sending(
             app,
             database,

@@ -70,7 +70,13 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
     print(f"store: {settings.store_description}", flush=True)
     print(f"dashboard: http://{shown_host}:{settings.port}/", flush=True)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            ws_per_message_deflate=settings.ws_compression,
+        )
     finally:
         if demo_loop is not None:
             demo_loop.stop()

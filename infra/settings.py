@@ -20,6 +20,9 @@ ENVIRONMENT_VARIABLES = {
     "process's own writes; 2",
     "CAMPAIGNS_SENDING": "on: this process runs the sending engine and the demo carrier; off "
     "for a process that only serves the API; on",
+    "CAMPAIGNS_WS_COMPRESSION": "on: WebSocket clients that offer permessage-deflate get it "
+    "(about 35 KiB more per connection, and CPU for every message); off: declined, as "
+    "the wall's small updates gain little from it; off",
     "CAMPAIGNS_KAFKA": "host:port[,host:port...] of Kafka brokers: the read models are fed "
     "from Kafka (scale-out, needs PostgreSQL) by `campaigns relay` and `campaigns project`; "
     "unset: fed from the store's log in this process",
@@ -57,6 +60,7 @@ class Settings:
     port: int = 8000
     read_wait: float = 2.0
     sending: bool = True
+    ws_compression: bool = False
     kafka: str | None = None  # bootstrap servers
     topic_prefix: str = "campaigns"
     kafka_replication: int = 1
@@ -73,6 +77,7 @@ class Settings:
             port=parse_int(env, "CAMPAIGNS_PORT", 8000),
             read_wait=float(env.get("CAMPAIGNS_READ_WAIT", "2")),
             sending=parse_switch(env, "CAMPAIGNS_SENDING", True),
+            ws_compression=parse_switch(env, "CAMPAIGNS_WS_COMPRESSION", False),
             kafka=env.get("CAMPAIGNS_KAFKA", "").strip() or None,
             topic_prefix=parse_topic_prefix(env.get("CAMPAIGNS_KAFKA_TOPIC_PREFIX", "campaigns")),
             kafka_replication=parse_int(env, "CAMPAIGNS_KAFKA_REPLICATION", 1),
