@@ -39,6 +39,7 @@ from gateway.api import MAX_PER_PAGE
 from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY, RECEIPT_STATUSES
 from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
+from gateway.openapi_realtime import realtime_paths, realtime_schemas
 
 Schema = dict[str, Any]
 
@@ -1637,6 +1638,7 @@ def openapi_document() -> dict[str, Any]:
             **activity_paths(),
             **link_paths(),
             **page_paths(),
+            **realtime_paths({"text/html": {"schema": string()}}),
         },
         "components": {
             "schemas": {
@@ -1645,6 +1647,7 @@ def openapi_document() -> dict[str, Any]:
                 **response_schemas(),
                 **contact_list_schemas(),
                 **activity_schemas(),
+                **realtime_schemas(),
             },
             "parameters": page_parameters(),
             "responses": {name: error_response(s) for s, (name, _t, _c) in ERRORS.items()},

@@ -1,0 +1,120 @@
+"""The realtime part of the OpenAPI document: the Realtime page and `WS /ws/realtime`.
+
+OpenAPI has no WebSocket operations; the stream is described under the path's
+`x-websocket` extension, with the schemas of its messages in the components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.status import Status
+
+Schema = dict[str, Any]
+
+DESCRIPTION = """\
+Open with `GET /ws/realtime` and `Upgrade: websocket`. Query: `name` (a substring, any case),
+`status` and `tag` (repeatable, or comma-separated; a row matches any of them), `after` (a
+position this client has already seen).
+
+The server sends JSON text messages:
+- `snapshot`: every matching campaign's row (newest first) and the `position` they reflect.
+  The first message, unless `after` could be continued; also sent again whenever the client
+  fell too far behind (its queue is bounded) or the gateway's feed had to start over.
+- `update`: the rows that changed and now match, the ids of rows that no longer match
+  (`removed`), and the `position` the client has reached. Updates that arrive while a client
+  is busy are queued; a client whose queue fills up gets a fresh snapshot instead.
+- `heartbeat`: after 5 s without another message, with the current `position`.
+- `error`: a filter could not be used (`validation_failed`); the server then closes (1008).
+
+A position is a number of the realtime rows' change log, shared by every gateway of a
+deployment. Reconnecting with `after=<the last position seen>` continues with an `update`
+holding everything missed, or a `snapshot` when that position is older than the gateway's
+ring of recent changes (10,000) or newer than what it has. The server declines
+permessage-deflate unless `CAMPAIGNS_WS_COMPRESSION=on`."""
+
+
+def realtime_paths(html: Schema) -> dict[str, Schema]:
+    return {
+        "/realtime": {
+            "get": {
+                "operationId": "realtimePage",
+                "summary": "The Realtime page (the ops wall)",
+                "tags": ["pages"],
+                "description": "Live campaign cards and totals, fed by `WS /ws/realtime`. "
+                "Query: `name`, `tag`, `status` (repeatable) preset its filters; without "
+                "`status` it shows the campaigns on their way (Processing to Suspended).",
+                "responses": {"200": {"description": "The page.", "content": html}},
+            }
+        },
+        "/ws/realtime": {
+            "summary": "The realtime feed (WebSocket)",
+            "description": DESCRIPTION,
+            "x-websocket": {
+                "query": ["name", "status", "tag", "after"],
+                "messages": [
+                    {"$ref": f"#/components/schemas/Realtime{kind}"}
+                    for kind in ("Snapshot", "Update", "Heartbeat")
+                ],
+            },
+        },
+    }
+
+
+def realtime_schemas() -> dict[str, Schema]:
+    integer = {"type": "integer", "minimum": 0}
+    text = {"type": "string"}
+    time = {"type": "string", "format": "date-time"}
+    row_ref = {"$ref": "#/components/schemas/RealtimeRow"}
+    row = {
+        "type": "object",
+        "description": "A campaign's live row.",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "name": text,
+            "status": {"type": "string", "enum": [s.value for s in Status]},
+            "status_reason": text,
+            "tags": {"type": "array", "items": text},
+            "type": text,
+            "stream": {"anyOf": [text, {"type": "null"}]},
+            "created_at": time,
+            "recipients": integer,
+            "sent": integer,
+            "delivered": integer,
+            "failed": {**integer, "description": "Undelivered, failed, no route, rejected."},
+            "clicks": integer,
+            "unique_clicks": integer,
+            "ctr": {"anyOf": [{"type": "number"}, {"type": "null"}], "description": "Percent."},
+            "opt_outs": integer,
+            "replies": integer,
+            "cost": {"type": "string", "examples": ["12.3400"]},
+            "send_rate": {"type": "number", "description": "Messages/s over the last minute."},
+            "domains": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"name": text, "status": text, "usage": integer},
+                },
+            },
+            "active_domains": {"type": "array", "items": text},
+            "updated_at": time,
+        },
+    }
+
+    def message(kind: str, **properties: Schema) -> Schema:
+        return {
+            "type": "object",
+            "properties": {"type": {"const": kind}, "position": integer, **properties},
+            "required": ["type", "position", *properties],
+        }
+
+    return {
+        "RealtimeRow": row,
+        "RealtimeSnapshot": message("snapshot", at=time, rows={"type": "array", "items": row_ref}),
+        "RealtimeUpdate": message(
+            "update",
+            at=time,
+            rows={"type": "array", "items": row_ref},
+            removed={"type": "array", "items": {"type": "string", "format": "uuid"}},
+        ),
+        "RealtimeHeartbeat": message("heartbeat", at=time),
+    }
