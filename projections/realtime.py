@@ -11,7 +11,7 @@ snapshot and updates reflect.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,7 +57,14 @@ class CampaignMarks:
         cursor.execute(MARKS_TABLE)
 
     def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
-        mark_changed(cursor, (m.aggregate_id for m in messages if m.aggregate == "Campaign"))
+        mark_changed(cursor, self.touched(messages))
+
+    @staticmethod
+    def touched(messages: Sequence[EventMessage]) -> set[str]:
+        return {m.aggregate_id for m in messages if m.aggregate == "Campaign"}
+
+    def replay(self) -> MarksReplay:
+        return MarksReplay(self.touched)
 
 
 class DomainMarks:
@@ -70,24 +77,63 @@ class DomainMarks:
         cursor.execute(MARKS_TABLE)
 
     def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
-        touched: set[str] = set()
-        domains: set[str] = set()
-        for message in messages:
-            if message.aggregate != "LinkDomain":
-                continue
-            if message.name == "UsageRecorded" and message.data.get("campaign_id"):
-                touched.add(str(message.data["campaign_id"]))
-            elif message.name == "StatusChanged":
-                domains.add(message.aggregate_id)
-        mark_changed(cursor, touched)
-        for chunk in chunks(sorted(domains)):
-            # A domain's status shows on the row of every campaign it served.
-            cursor.execute(
-                "INSERT INTO campaign_changes (campaign_id) SELECT DISTINCT campaign_id "
-                f"FROM domain_campaign_usage WHERE domain_id IN ({marks_for(chunk)}) "
-                "ON CONFLICT (campaign_id) DO NOTHING",
-                chunk,
-            )
+        mark_changed(cursor, self.touched(messages))
+        mark_served_by(cursor, self.changed_domains(messages))
+
+    @staticmethod
+    def touched(messages: Sequence[EventMessage]) -> set[str]:
+        return {
+            str(m.data["campaign_id"])
+            for m in messages
+            if m.aggregate == "LinkDomain"
+            and m.name == "UsageRecorded"
+            and m.data.get("campaign_id")
+        }
+
+    @staticmethod
+    def changed_domains(messages: Sequence[EventMessage]) -> set[str]:
+        return {
+            m.aggregate_id
+            for m in messages
+            if m.aggregate == "LinkDomain" and m.name == "StatusChanged"
+        }
+
+    def replay(self) -> MarksReplay:
+        return MarksReplay(self.touched, self.changed_domains)
+
+
+class MarksReplay:
+    """A rebuild's marks: gathered over the whole replay, written at its end (after the
+    views before it have written their rows)."""
+
+    def __init__(
+        self,
+        touched: Callable[[Sequence[EventMessage]], set[str]],
+        domains: Callable[[Sequence[EventMessage]], set[str]] | None = None,
+    ) -> None:
+        self.touched, self.domains = touched, domains
+        self.campaign_ids: set[str] = set()
+        self.domain_ids: set[str] = set()
+
+    def add(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
+        self.campaign_ids |= self.touched(messages)
+        if self.domains:
+            self.domain_ids |= self.domains(messages)
+
+    def finish(self, cursor: Cursor) -> None:
+        mark_changed(cursor, self.campaign_ids)
+        mark_served_by(cursor, self.domain_ids)
+
+
+def mark_served_by(cursor: Cursor, domain_ids: set[str]) -> None:
+    """Marks every campaign these domains served: a domain's status shows on their rows."""
+    for chunk in chunks(sorted(domain_ids)):
+        cursor.execute(
+            "INSERT INTO campaign_changes (campaign_id) SELECT DISTINCT campaign_id "
+            f"FROM domain_campaign_usage WHERE domain_id IN ({marks_for(chunk)}) "
+            "ON CONFLICT (campaign_id) DO NOTHING",
+            chunk,
+        )
 
 
 class RealtimeRows:
