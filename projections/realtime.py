@@ -387,10 +387,11 @@ def campaign_counters(cursor: Cursor, campaign_ids: Sequence[str]) -> dict[str, 
 
 def send_rates(cursor: Cursor, campaign_ids: Sequence[str], now: datetime) -> dict[str, float]:
     """Messages per second over the last minute, from the per-minute counters: all of the
-    current minute and the part of the previous one that falls within the last 60 s."""
+    current minute and the part of the previous one that falls within the last 60 s (with
+    nothing sent in the previous minute, over the seconds of this one so far)."""
     current, previous = minute_of(now), minute_of(now - timedelta(minutes=1))
-    share_of_previous = 1 - (now.second + now.microsecond / 1e6) / 60
-    sent: dict[str, float] = {}
+    into_minute = now.second + now.microsecond / 1e6
+    counts: dict[str, dict[str, int]] = {}
     for chunk in chunks(campaign_ids):
         cursor.execute(
             "SELECT campaign_id, key, sent FROM stats WHERE scope = 'minute' "
@@ -398,9 +399,16 @@ def send_rates(cursor: Cursor, campaign_ids: Sequence[str], now: datetime) -> di
             [current, previous, *chunk],
         )
         for campaign_id, key, count in cursor.fetchall():
-            weight = 1.0 if key == current else share_of_previous
-            sent[str(campaign_id)] = sent.get(str(campaign_id), 0.0) + int(count) * weight
-    return {campaign_id: round(total / 60, 1) for campaign_id, total in sent.items()}
+            counts.setdefault(str(campaign_id), {})[str(key)] = int(count)
+    rates = {}
+    for campaign_id, sent in counts.items():
+        before, now_sent = sent.get(previous, 0), sent.get(current, 0)
+        if before:
+            rate = (before * (1 - into_minute / 60) + now_sent) / 60
+        else:
+            rate = now_sent / max(into_minute, 1.0)
+        rates[campaign_id] = round(rate, 1)
+    return rates
 
 
 def campaign_domains(cursor: Cursor, campaign_ids: Sequence[str]) -> dict[str, list[Row]]:
