@@ -7,12 +7,14 @@ import re
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import Server
 from tests.browser.platform_data import (
     OPTOUT,
     SHORT,
+    TARGET,
+    TEXT,
     campaign,
     configured_domains,
     contact_list,
@@ -63,6 +65,48 @@ def test_the_wall_shows_a_launched_campaign_sending_live(server: Server, page: P
 
         ok(api.post(f"/api/campaigns/{spring}/pause", json={"reason": "lunch"}))
         expect(card(page, spring).locator(".status")).to_have_text("Paused")
+
+
+def test_a_campaign_made_in_the_wizard_shows_up_on_an_open_wall_and_sends_live(
+    server: Server, page: Page, browser: Browser
+) -> None:
+    with server.api() as api:
+        configured_domains(api, SHORT, OPTOUT)
+        demo_stream(api, rate=10)
+        contact_list(api, 300, name="Wall watchers")
+    wall = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        wall.goto(f"{server.url}/realtime")
+        expect(wall.locator("#connection")).to_have_text(re.compile("^Live"))
+        wall.evaluate("window.sameDocument = true")  # gone if the wall were reloaded
+
+        page.goto(f"{server.url}/campaigns/new")
+        page.locator("#name").fill("Made in the wizard")
+        page.locator("#sender").fill("Shop")
+        page.locator("#wizard-next").click()
+        page.get_by_label("Wall watchers").check()
+        page.locator("#wizard-next").click()
+        page.locator(".variant").nth(0).locator("textarea").fill(TEXT)
+        page.locator("#short-target").fill(TARGET)
+        page.locator("#short-link").get_by_label(SHORT).check()
+        page.locator("#optout-link").get_by_label(OPTOUT).check()
+        page.locator("#wizard-next").click()
+        expect(page.locator("#step-4")).to_be_visible()
+        page.locator("#wizard-next").click()
+        expect(page.locator("#summary-missing")).to_have_text("none")
+        campaign_id = page.url.split("/campaigns/")[1].split("/")[0]
+        page.locator("#launch").click()
+
+        the_card = card(wall, campaign_id)
+        expect(the_card.locator(".card-name")).to_have_text("Made in the wizard")
+        expect(the_card.locator(".status")).to_have_text("Sending", timeout=20_000)
+        first = sent_of(wall, campaign_id)
+        expect(the_card.locator(".progress-text")).not_to_have_text(
+            re.compile(rf"^{first} of "), timeout=20_000
+        )
+        assert wall.evaluate("window.sameDocument") is True
+    finally:
+        wall.close()
 
 
 def test_filters_narrow_the_wall_and_names_stay_text(server: Server, page: Page) -> None:
