@@ -1110,7 +1110,57 @@ def page_paths() -> dict[str, Schema]:
                 responses={"200": {"description": "The page.", "content": html}},
             )
         },
+        **simple_pages(html),
     }
+
+
+def simple_pages(html: Schema) -> dict[str, Schema]:
+    """The dashboard's other pages: HTML that calls the JSON API from the browser."""
+    campaign_id = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    step = {"name": "step", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+    pages = {
+        "/campaigns/new": ("newCampaignPage", "The create wizard, step 1", ()),
+        "/campaigns/{id}/wizard": (
+            "wizardPage",
+            "The create wizard for a Draft, at a step (1-5)",
+            (campaign_id, step),
+        ),
+        "/domains": ("domainsPage", "Link domains and the messaging limit", ()),
+        "/pools": ("poolsPage", "Domain pools", ()),
+        "/contact-lists": ("contactListsPage", "Contact lists and the CSV upload", ()),
+    }
+    paths: dict[str, Schema] = {
+        path: {
+            "get": operation(
+                name,
+                summary,
+                tag="pages",
+                parameters=parameters,
+                responses={"200": {"description": "The page.", "content": html}},
+            )
+        }
+        for path, (name, summary, parameters) in pages.items()
+    }
+    paths["/campaigns/{id}"] = {
+        "get": operation(
+            "campaignPage",
+            "A campaign's side panel over the list",
+            tag="pages",
+            parameters=(campaign_id,),
+            responses={
+                "302": {
+                    "description": "To `/campaigns?open={id}`.",
+                    "headers": {"Location": {"schema": string()}},
+                }
+            },
+        )
+    }
+    return paths
 
 
 def contact_list_schemas() -> dict[str, Schema]:

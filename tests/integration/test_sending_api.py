@@ -217,7 +217,7 @@ def test_the_campaigns_list_shows_what_a_campaign_sent_its_ctr_and_cost(world: W
     row = next(item for item in listed if item["id"] == campaign_id)
     assert row["recipients"] == {"total": 40, "sent": 40}
     assert row["cost"] == stats["cost"] and row["ctr"] == stats["ctr"]
-    assert "40/40" in page and stats["cost"] in page
+    assert "40 / 40" in page and stats["cost"] in page
 
 
 def test_the_message_log_is_paged_like_the_list(world: World) -> None:
