@@ -1,5 +1,5 @@
-"""Saves the dashboard's screenshots in docs/screenshots/: the list, the side panel and the
-wizard, over sample data set up through the API.
+"""Saves the dashboard's screenshots in docs/screenshots/: the list, the side panel, the
+wizard and the Realtime wall, over sample data set up through the API.
 
     .venv/bin/python -m tests.browser.screenshots
 """
@@ -107,6 +107,11 @@ def shoot(page: Page, server: Server, ids: dict[str, str]) -> None:
     page.goto(f"{server.url}/campaigns/{ids['draft']}/wizard?step=5")
     expect(page.locator("#summary-facts")).to_be_visible()
     page.screenshot(path=OUT / "wizard-summary.png", full_page=True)
+
+    page.goto(f"{server.url}/realtime")
+    expect(page.locator(f"#campaign-{ids['sending']}")).to_be_visible()
+    page.wait_for_timeout(6000)  # a few updates: the sparklines draw the recent sends
+    page.screenshot(path=OUT / "realtime-wall.png")
 
 
 def main() -> None:
