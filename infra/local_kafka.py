@@ -375,6 +375,18 @@ def _is_our_broker(layout: _Layout, pid: int) -> bool:
     return MAIN_CLASS.encode() in argv and str(layout.server_properties).encode() in argv
 
 
+def _still_starting(pid: int, began: float, grace: float = 15.0) -> bool:
+    """True while the child spawned moments ago is alive: under load its command line was
+    once read as not yet the broker's, and the start was called failed while it came up."""
+    if time.monotonic() - began > grace:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
 def _running_pid(layout: _Layout) -> int | None:
     pid = _read_pid(layout)
     return pid if pid is not None and _is_our_broker(layout, pid) else None
@@ -561,7 +573,8 @@ def _wait_ready(layout: _Layout, pid: int, port: int, marks: _LogMarks) -> None:
     next_note = began + 10
     last = "the port does not accept connections yet"
     while True:
-        if not _is_our_broker(layout, pid):
+        # Only a process that is gone (or, after a grace period, not ours) has exited.
+        if not _is_our_broker(layout, pid) and not _still_starting(pid, began):
             layout.pid_file.unlink(missing_ok=True)
             raise RuntimeError(
                 f"the Kafka broker (pid {pid}) exited during startup:\n{_logs(layout, marks)}"
