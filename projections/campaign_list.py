@@ -90,24 +90,25 @@ class ListBatch:
 
     def add(self, message: EventMessage) -> None:
         campaign_id = message.aggregate_id
+        at = format_time(message.at)  # once: the row and the history both show it
         from_status: str | None
         if message.name == "Created":
             from_status = None
             fields = message.data["fields"]
             if campaign_id not in self.status:  # else the row stays (ON CONFLICT DO NOTHING)
-                self.inserts.append(created_row(message))
+                self.inserts.append(created_row(message, at))
                 self.status[campaign_id] = str(Status.DRAFT)
             self.tags[campaign_id] = fields.get("tags", [])
         else:
             from_status = self.status.get(campaign_id)
             if from_status is None:
                 return  # the list was rebuilt from a later point; nothing to change
-            sets = changed_columns(message)
+            sets = changed_columns(message, at)
             if message.name == "Edited" and "tags" in message.data["changes"]:
                 self.tags[campaign_id] = message.data["changes"]["tags"]
             self.updates.setdefault(campaign_id, {}).update(sets)
             self.status[campaign_id] = sets.get("status", from_status)
-        self.history.append(history_row(message, from_status))
+        self.history.append(history_row(message, at, from_status))
 
     def write(self, cursor: Cursor) -> None:
         # New rows cannot clash: a campaign with a row is never inserted again (`add`), and
@@ -168,9 +169,9 @@ class ListReplay:
         self.batch.write_history(cursor)
 
 
-def created_row(message: EventMessage) -> tuple[Any, ...]:
+def created_row(message: EventMessage, at: str) -> tuple[Any, ...]:
+    """The list row of a Created event at `at` (its time as text)."""
     fields = message.data["fields"]
-    at = format_time(message.at)
     return (
         message.aggregate_id,
         message.version,
@@ -189,11 +190,11 @@ def created_row(message: EventMessage) -> tuple[Any, ...]:
     )
 
 
-def changed_columns(message: EventMessage) -> dict[str, Any]:
-    """The list columns an event after Created sets."""
+def changed_columns(message: EventMessage, at: str) -> dict[str, Any]:
+    """The list columns an event after Created, at `at`, sets."""
     sets: dict[str, Any] = {
         "version": message.version,
-        "updated_at": format_time(message.at),
+        "updated_at": at,
         "position": message.position,
     }
     if message.name == "Edited":
@@ -213,7 +214,7 @@ def changed_columns(message: EventMessage) -> dict[str, Any]:
     return sets
 
 
-def history_row(message: EventMessage, from_status: str | None) -> tuple[Any, ...]:
+def history_row(message: EventMessage, at: str, from_status: str | None) -> tuple[Any, ...]:
     to_status = STATUS_AFTER.get(message.name, from_status)
     details: dict[str, Any] = {}
     if message.name == "Edited":
@@ -224,7 +225,7 @@ def history_row(message: EventMessage, from_status: str | None) -> tuple[Any, ..
         message.position,
         message.aggregate_id,
         message.version,
-        format_time(message.at),
+        at,
         message.type,
         message.data.get("actor", ""),
         from_status,

@@ -21,10 +21,4 @@ CREATE TABLE IF NOT EXISTS campaign_changes (
 
 def mark_changed(cursor: Cursor, campaign_ids: Iterable[str]) -> None:
     """Marks campaigns as changed, in the caller's transaction."""
-    rows = [(campaign_id,) for campaign_id in sorted(set(campaign_ids))]
-    if rows:
-        cursor.executemany(
-            "INSERT INTO campaign_changes (campaign_id) VALUES (?) "
-            "ON CONFLICT (campaign_id) DO NOTHING",
-            rows,
-        )
+    cursor.insert_keys("campaign_changes", "campaign_id", sorted(set(campaign_ids)))

@@ -32,6 +32,9 @@ class Cursor(Protocol):
     def fetch_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
         """The rows of `sql`, whose only parameter is `IN ?`, for each of these texts."""
 
+    def insert_keys(self, table: str, column: str, values: Sequence[str]) -> None:
+        """Inserts each text as a row of the table's one (key) column, unless it is there."""
+
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
 
@@ -74,6 +77,12 @@ class SQLiteCursor:
             self.cursor.execute(sql.replace("IN ?", f"IN ({marks})"), chunk)
             found += self.cursor.fetchall()
         return found
+
+    def insert_keys(self, table: str, column: str, values: Sequence[str]) -> None:
+        self.cursor.executemany(
+            f"INSERT INTO {table} ({column}) VALUES (?) ON CONFLICT DO NOTHING",
+            [(value,) for value in values],
+        )
 
     def fetchone(self) -> Row | None:
         row: Row | None = self.cursor.fetchone()
@@ -194,6 +203,14 @@ class PostgresCursor:
             return []
         self.execute(sql.replace("IN ?", "IN (SELECT unnest(?::text[]))"), (list(values),))
         return list(self.cursor.fetchall())
+
+    def insert_keys(self, table: str, column: str, values: Sequence[str]) -> None:
+        # One statement with one array: executemany costs the driver about 20 us a row.
+        if values:
+            self.execute(
+                f"INSERT INTO {table} ({column}) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING",
+                (list(values),),
+            )
 
     def fetchone(self) -> Row | None:
         row: Row | None = self.cursor.fetchone()

@@ -141,5 +141,9 @@ def message_from_state(
     )
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # One encoder for every call: json.dumps with options builds a new one each time.
+    return _ENCODER.encode(value)
