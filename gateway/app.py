@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway import api, campaign_activity, carrier, contact_lists, links, realtime
+from gateway import api, campaign_activity, carrier, contact_lists, links, realtime, replay
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
 from gateway.services import Services
@@ -118,6 +118,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         *contact_lists.routes,
         *links.routes,
         *realtime.routes,
+        *replay.routes,
         *page_routes,
         *wall_routes,
         Mount("/static", app=static_files(), name="static"),

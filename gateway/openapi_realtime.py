@@ -33,6 +33,16 @@ ring of recent changes (10,000) or newer than what it has. The server declines
 permessage-deflate unless `CAMPAIGNS_WS_COMPRESSION=on`."""
 
 
+REPLAY_DESCRIPTION = """\
+`from` and `to` (times, at most a year apart) and `speed` (seconds of history per second,
+above 0, at most 100,000; 60 by default), and the wall's filters. First a `snapshot` of the
+rows as they were at `from`, then about four `update`s a second with the rows the history
+changed, then `end`, and the server closes (1000). Every message carries
+`replay: {"from", "to", "speed", "at"}`, `at` being the moment of the history it shows.
+Statuses and fields follow the stored events; the figures are the per-minute counters summed
+up to the minute that holds `at`. Bad input: an `error` message, then close (1008)."""
+
+
 def realtime_paths(html: Schema) -> dict[str, Schema]:
     return {
         "/realtime": {
@@ -42,7 +52,9 @@ def realtime_paths(html: Schema) -> dict[str, Schema]:
                 "tags": ["pages"],
                 "description": "Live campaign cards and totals, fed by `WS /ws/realtime`. "
                 "Query: `name`, `tag`, `status` (repeatable) preset its filters; without "
-                "`status` it shows the campaigns on their way (Processing to Suspended).",
+                "`status` it shows the campaigns on their way (Processing to Suspended). "
+                "With `replay_from` and `replay_to` (UTC) and `speed` it plays that range of "
+                "the history instead (`WS /ws/replay`), marked as a replay.",
                 "responses": {"200": {"description": "The page.", "content": html}},
             }
         },
@@ -54,6 +66,17 @@ def realtime_paths(html: Schema) -> dict[str, Schema]:
                 "messages": [
                     {"$ref": f"#/components/schemas/Realtime{kind}"}
                     for kind in ("Snapshot", "Update", "Heartbeat")
+                ],
+            },
+        },
+        "/ws/replay": {
+            "summary": "A time range of the history played onto the wall (WebSocket)",
+            "description": REPLAY_DESCRIPTION,
+            "x-websocket": {
+                "query": ["from", "to", "speed", "name", "status", "tag"],
+                "messages": [
+                    {"$ref": f"#/components/schemas/Realtime{kind}"}
+                    for kind in ("Snapshot", "Update")
                 ],
             },
         },

@@ -4,6 +4,7 @@ as text, and marks itself disconnected when the server stops, healing when it re
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -146,3 +147,23 @@ def test_the_wall_marks_itself_disconnected_and_heals_when_the_server_returns(
     expect(page.locator("#wall")).to_have_attribute("data-state", "live", timeout=20_000)
     expect(card(page, second)).to_be_visible(timeout=20_000)
     expect(card(page, first)).to_be_visible()
+
+
+def test_a_replay_of_a_time_range_plays_onto_the_wall_marked_as_a_replay(
+    server: Server, page: Page
+) -> None:
+    with server.api() as api:
+        before = datetime.now(UTC) - timedelta(seconds=2)
+        first = draft(api, "Replayed draft")
+        ok(api.patch(f"/api/campaigns/{first}", json={"name": "Renamed in the past"}))
+    after = datetime.now(UTC) + timedelta(seconds=2)
+    query = (
+        f"replay_from={before:%Y-%m-%dT%H:%M:%S}&replay_to={after:%Y-%m-%dT%H:%M:%S}"
+        "&speed=100000&status=Draft"
+    )
+    page.goto(f"{server.url}/realtime?{query}")
+    expect(page.locator("#replay-banner")).to_be_visible()
+    expect(page.locator("#wall")).to_have_attribute("data-mode", "replay")
+    expect(card(page, first).locator(".card-name")).to_have_text("Renamed in the past")
+    expect(page.locator("#connection")).to_contain_text("Replay finished")
+    expect(page.locator("#wall")).to_have_attribute("data-state", "ended")

@@ -16,6 +16,19 @@
   let lastAsOf = "";
   let socket = null;
   let retryMs = 500;
+  const pageQuery = new URLSearchParams(location.search);
+  // A replay of a time range (F15): its own stream, marked on the page, never resumed.
+  const replay = pageQuery.get("replay_from") && pageQuery.get("replay_to") ? {
+    from: utc(pageQuery.get("replay_from")),
+    to: utc(pageQuery.get("replay_to")),
+    speed: pageQuery.get("speed") || "60",
+  } : null;
+  let replayEnded = false;
+
+  function utc(local) {
+    // datetime-local values carry no zone: the form says they are UTC.
+    return local.length === 16 ? `${local}:00Z` : local.endsWith("Z") ? local : `${local}Z`;
+  }
 
   function query() {
     const form = new FormData(document.getElementById("wall-filters"));
@@ -30,13 +43,25 @@
 
   function connect() {
     const params = query();
-    if (position !== null) params.set("after", String(position));
+    let path = "/ws/realtime";
+    if (replay) {
+      path = "/ws/replay";
+      params.set("from", replay.from);
+      params.set("to", replay.to);
+      params.set("speed", replay.speed);
+    } else if (position !== null) {
+      params.set("after", String(position));
+    }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    socket = new WebSocket(`${scheme}//${location.host}/ws/realtime?${params}`);
+    socket = new WebSocket(`${scheme}//${location.host}${path}?${params}`);
     socket.onopen = () => { retryMs = 500; };
     socket.onmessage = (event) => receive(JSON.parse(event.data));
     socket.onclose = () => {
       socket = null;
+      if (replay) {
+        if (!replayEnded) show("disconnected", "Replay interrupted: reload to play it again");
+        return;
+      }
       show("disconnected", `Disconnected: reconnecting in ${Math.ceil(retryMs / 1000)} s`);
       setTimeout(connect, retryMs);
       retryMs = Math.min(Math.max(retryMs * 2, 500), 5000);
@@ -50,6 +75,11 @@
       return;
     }
     if (message.at) lastAsOf = message.at;
+    if (message.type === "end") {
+      replayEnded = true;
+      show("ended", `Replay finished at ${clock(message.replay.at)}`);
+      return;
+    }
     if (message.type === "snapshot") {
       rows.clear();
       for (const row of message.rows) rows.set(row.id, row);
@@ -61,7 +91,17 @@
     }
     position = message.position;
     wall.dataset.position = String(position);
-    show("live", `Live · ${lastAsOf.slice(11, 19)} UTC`);
+    if (message.replay) {
+      document.getElementById("replay-clock").textContent =
+        `${clock(message.replay.at)} · ${Number(message.replay.speed).toLocaleString("en")}× speed`;
+      show("replaying", `Replaying ${clock(message.replay.from)} to ${clock(message.replay.to)}`);
+    } else {
+      show("live", `Live · ${lastAsOf.slice(11, 19)} UTC`);
+    }
+  }
+
+  function clock(time) {
+    return `${time.slice(0, 10)} ${time.slice(11, 19)} UTC`;
   }
 
   function show(state, text) {
@@ -170,6 +210,12 @@
 
   document.getElementById("wall-filters").addEventListener("submit", (event) => {
     event.preventDefault();
+    if (replay) {  // new filters for a replay: play it again from its start
+      const again = query();
+      for (const key of ["replay_from", "replay_to", "speed"]) again.set(key, pageQuery.get(key));
+      location.search = again.toString();
+      return;
+    }
     history.replaceState(null, "", `/realtime?${query()}`);
     position = null; // other filters: a fresh snapshot
     retryMs = 0;

@@ -1,0 +1,169 @@
+"""`WS /ws/replay` (F15): a chosen time range of the history played onto the Realtime page
+at a chosen speed, in the wall's own messages, each marked as a replay.
+
+`?from=<time>&to=<time>&speed=<history seconds per second>` and the wall's filters (`name`,
+`status`, `tag`). First a `snapshot` of the rows at `from`, then an `update` about four
+times a second with the rows the history changed, then `end` (and the server closes). Every
+message carries `replay: {"from", "to", "speed", "at"}`, `at` being the moment of the history
+it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from domain.fields import format_time
+from gateway.realtime import FilterError, RowFilter, encode, refuse
+from gateway.services import Services
+from projections.replay import Replay
+
+TICK_SECONDS = 0.25
+MAX_SPEED = 100_000.0
+MAX_RANGE = timedelta(days=366)
+
+
+def parse_moment(value: str | None, name: str) -> datetime:
+    if not value:
+        raise FilterError(f"{name} is required: a time such as 2026-03-01T09:00:00Z")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(f"{name} is not a time: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_speed(value: str | None) -> float:
+    try:
+        speed = float(value or "60")
+    except ValueError:
+        raise FilterError(f"speed is not a number: {value!r}") from None
+    if not 0 < speed <= MAX_SPEED:
+        raise FilterError(f"speed must be above 0 and at most {MAX_SPEED:,.0f}")
+    return speed
+
+
+class Player:
+    """One client's replay: the rows it has been shown, and the messages to send next."""
+
+    def __init__(self, replay: Replay, row_filter: RowFilter, speed: float) -> None:
+        self.replay = replay
+        self.filter = row_filter
+        self.speed = speed
+        self.shown: dict[str, Any] = {}
+
+    def marker(self, moment: datetime) -> dict[str, Any]:
+        return {
+            "from": format_time(self.replay.start),
+            "to": format_time(self.replay.end),
+            "speed": self.speed,
+            "at": format_time(moment),
+        }
+
+    def snapshot(self, rows: list[dict[str, Any]]) -> str:
+        mine = [row for row in rows if self.filter.matches(row)]
+        mine.sort(key=lambda row: (row["created_at"], row["id"]), reverse=True)
+        self.shown = {row["id"]: row for row in mine}
+        return encode(
+            {
+                "type": "snapshot",
+                "position": self.replay.position,
+                "at": format_time(self.replay.start),
+                "rows": mine,
+                "replay": self.marker(self.replay.start),
+            }
+        )
+
+    def update(self, rows: list[dict[str, Any]], moment: datetime) -> str | None:
+        shown, removed = [], []
+        for row in rows:
+            if self.filter.matches(row):
+                shown.append(row)
+                self.shown[row["id"]] = row
+            elif self.shown.pop(row["id"], None) is not None:
+                removed.append(row["id"])
+        if not shown and not removed:
+            return None
+        return encode(
+            {
+                "type": "update",
+                "position": self.replay.position,
+                "at": format_time(moment),
+                "rows": shown,
+                "removed": removed,
+                "replay": self.marker(moment),
+            }
+        )
+
+
+async def replay(websocket: WebSocket) -> None:
+    await websocket.accept()
+    params = websocket.query_params
+    try:
+        start = parse_moment(params.get("from"), "from")
+        end = parse_moment(params.get("to"), "to")
+        speed = parse_speed(params.get("speed"))
+        row_filter = RowFilter.from_query(params)
+        if not start < end or end - start > MAX_RANGE:
+            raise FilterError("from must come before to, at most a year apart")
+    except FilterError as error:
+        await refuse(websocket, str(error))
+        return
+    platform: Services = websocket.app.state.platform
+    history = await run_in_threadpool(Replay, platform.read_events, platform.database, start, end)
+    player = Player(history, row_filter, speed)
+    await websocket.send_text(player.snapshot(await run_in_threadpool(history.snapshot)))
+    listener = asyncio.create_task(wait_for_leaving(websocket))
+    try:
+        await play(websocket, player, listener)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+
+
+async def play(websocket: WebSocket, player: Player, listener: asyncio.Task[None]) -> None:
+    history = player.replay
+    began = time.monotonic()
+    while not listener.done():
+        moment = history.start + timedelta(seconds=(time.monotonic() - began) * player.speed)
+        moment = min(moment, history.end)
+        rows = await run_in_threadpool(history.step, moment)
+        text = player.update(rows, moment)
+        try:
+            if text is not None:
+                await websocket.send_text(text)
+            if moment >= history.end:
+                await websocket.send_text(
+                    encode(
+                        {
+                            "type": "end",
+                            "position": history.position,
+                            "at": format_time(moment),
+                            "replay": player.marker(moment),
+                        }
+                    )
+                )
+                await websocket.close(1000, "the replay reached its end")
+                return
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+        await asyncio.wait({listener}, timeout=TICK_SECONDS)
+
+
+async def wait_for_leaving(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+
+routes = [WebSocketRoute("/ws/replay", replay)]
