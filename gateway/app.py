@@ -83,6 +83,16 @@ async def metrics(request: Request) -> Response:
                 f"# TYPE {metric} gauge",
                 f"{metric} {max(0, stored - positions[name])}",
             ]
+    hub = getattr(request.app.state, "hub", None)
+    if hub is not None:
+        lines += [
+            "# HELP campaigns_wall_clients WebSocket clients of this gateway's realtime hub.",
+            "# TYPE campaigns_wall_clients gauge",
+            f"campaigns_wall_clients {hub.clients}",
+            "# HELP campaigns_wall_position The realtime change log's position this hub reached.",
+            "# TYPE campaigns_wall_position counter",
+            f"campaigns_wall_position {max(hub.position, 0)}",
+        ]
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 

@@ -181,3 +181,18 @@ def test_an_unknown_campaign_mark_draws_nothing(platform: Platform) -> None:
     before = platform.realtime_rows.position()
     assert platform.realtime_rows.refresh() == before
     assert platform.realtime_rows.pending() == 0
+
+
+def test_metrics_count_the_walls_clients_and_the_position_they_reached(
+    client: TestClient,
+) -> None:
+    campaign = create(client, name="Measured")["id"]
+    with client.websocket_connect("/ws/realtime") as ws:
+        position = receive_until(ws, showing(campaign))["position"]
+        lines = dict(
+            line.split(" ", 1)
+            for line in client.get("/metrics").text.splitlines()
+            if not line.startswith("#")
+        )
+        assert lines["campaigns_wall_clients"] == "1"
+        assert int(lines["campaigns_wall_position"]) >= position
