@@ -26,10 +26,11 @@ from projections.activity import from_units
 async def campaign_stats(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
     as_of = query_time(request, "as_of")
+    known_at = query_time(request, "known_at")
     platform = platform_of(request)
-    campaign = await call(platform.app.get_campaign, campaign_id, as_of=as_of)
+    campaign = await call(platform.app.get_campaign, campaign_id, as_of=as_of or known_at)
     stats = CampaignStats(platform.activity)
-    return JSONResponse(await call(stats.stats, campaign, as_of))
+    return JSONResponse(await call(stats.stats, campaign, as_of, known_at))
 
 
 # The message log.

@@ -1356,6 +1356,9 @@ def activity_schemas() -> dict[str, Schema]:
             {
                 "campaign_id": ref("Uuid"),
                 "as_of": documented(time_or_null, "The `as_of` asked for, or null for now."),
+                "known_at": documented(
+                    time_or_null, "The `known_at` asked for, or null for what is known now."
+                ),
                 "status": enum(Status),
                 "recipients": integer(
                     "The audience fixed at preparation (after suppression).", minimum=0
@@ -1547,6 +1550,14 @@ def activity_paths() -> dict[str, Schema]:
                         string(examples=["2026-03-01T09:30:00Z"]),
                         "Minute-precise: the counts up to the end of the minute holding this "
                         "time (a date means its start). Before the campaign's creation: 404.",
+                    ),
+                    query(
+                        "known_at",
+                        string(examples=["2026-03-01T10:00:00Z"]),
+                        "The stats as they were known at this time (to the second): what was "
+                        "recorded later, such as a late delivery receipt for an earlier "
+                        "minute, is left out, so a report taken then comes out again. With "
+                        "`as_of` too: what had happened by `as_of`, as known at `known_at`.",
                     ),
                 ),
                 responses={"200": answer("The stats.", "CampaignStats")},

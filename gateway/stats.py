@@ -14,7 +14,7 @@ from typing import Any
 from domain.campaign import Campaign
 from domain.fields import format_time
 from domain.pricing import FOUR_PLACES, money
-from projections.activity import ActivityStore, from_units, minute_of
+from projections.activity import KNOWN, ActivityStore, from_units, minute_of, second_of
 
 OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
 FAILURES = OUTCOMES[1:]
@@ -117,19 +117,51 @@ class CampaignStats:
         )
         return rows, totals
 
-    def stats(self, campaign: Campaign, as_of: datetime | None = None) -> dict[str, Any]:
+    def as_known(
+        self, campaign_id: str, scoped: Scoped, as_of: datetime | None, known_at: datetime
+    ) -> tuple[list[tuple[str, Counters]], dict[str, int]]:
+        """The minutes up to the one holding `as_of` (or `known_at`) as they were known at
+        `known_at`: what was recorded later (a late receipt) is left out."""
+        until = minute_of(min(as_of, known_at) if as_of else known_at)
+        known_until = second_of(known_at)
+        by_minute: dict[str, dict[str, int]] = {}
+        for (scope, key), counters in scoped.items():
+            minute, _, recorded = key.partition("|")
+            if scope != KNOWN or minute > until or recorded > known_until:
+                continue
+            sums = by_minute.setdefault(minute, {})
+            for metric, value in counters.items():
+                sums[metric] = sums.get(metric, 0) + value
+        rows: list[tuple[str, Counters]] = sorted(by_minute.items())
+        totals = summed(rows)
+        moment = min(as_of, known_at) if as_of else known_at
+        totals["unique_clicks"] = self.activity.unique_clicks_before(
+            campaign_id, next_minute(moment)
+        )
+        return rows, totals
+
+    def stats(
+        self,
+        campaign: Campaign,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
         campaign_id = str(campaign.id)
         scoped = self.activity.counters(campaign_id)
         queued: int | None = None
-        if as_of is None:
+        if known_at is not None:
+            rows, totals = self.as_known(campaign_id, scoped, as_of, known_at)
+        elif as_of is None:
             totals = dict(scoped.get(("campaign", ""), {}))
             queued = totals.get("queued", 0)
             rows = minutes(scoped)
         else:
             rows, totals = self.until(campaign_id, scoped, as_of)
+        past = as_of is not None or known_at is not None
         return {
             "campaign_id": campaign_id,
             "as_of": format_time(as_of) if as_of else None,
+            "known_at": format_time(known_at) if known_at else None,
             "status": campaign.status.value,
             "recipients": campaign.recipients,
             "queued": queued,
@@ -138,8 +170,8 @@ class CampaignStats:
             "replies": totals.get("replies", 0),
             "started_at": format_time(campaign.started_at) if campaign.started_at else None,
             "finished_at": format_time(campaign.finished_at) if campaign.finished_at else None,
-            "by_variant": None if as_of else by_variant(campaign, scoped),
-            "by_domain": None if as_of else by_domain(scoped),
+            "by_variant": None if past else by_variant(campaign, scoped),
+            "by_domain": None if past else by_domain(scoped),
             "series": series_json(rows),
         }
 

@@ -13,7 +13,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -35,6 +35,7 @@ COUNTERS = (
     "cost_units",
 )
 COST_UNIT = Decimal("0.0001")
+KNOWN = "known"  # the stats scope of per-minute changes by when they became known
 BATCH = 2000
 MESSAGES_FILLFACTOR = 50  # percent of each page of messages filled by inserts
 
@@ -49,6 +50,10 @@ def from_units(units: int) -> Decimal:
 
 def minute_of(moment: datetime) -> str:
     return format_time(moment)[:16] + "Z"
+
+
+def second_of(moment: datetime) -> str:
+    return format_time(moment)[:19] + "Z"
 
 
 def _receipt_order(receipt: Receipt) -> tuple[datetime, int]:
@@ -91,10 +96,15 @@ class MessageRef:
 
 class Deltas:
     """Counter changes, kept flat while a batch is applied and spread over the scopes
-    (campaign, variant, domain, minute) when written, in one statement."""
+    (campaign, variant, domain, minute) when written, in one statement.
 
-    def __init__(self) -> None:
+    Per-minute changes are also kept by when they became known (scope `known`, key
+    `<minute it happened>|<second it was recorded>`), so that figures as known at a past
+    moment can be summed again, to the second, late receipts left out (bitemporal stats)."""
+
+    def __init__(self, known: str | None = None) -> None:
         self.flat: Counter[tuple[str, str | None, str | None, str | None, str]] = Counter()
+        self.known = known or second_of(datetime.now(UTC))
 
     def add(
         self,
@@ -118,6 +128,7 @@ class Deltas:
                 counts[(campaign_id, "domain", domain)][metric] += amount
             if minute:
                 counts[(campaign_id, "minute", minute)][metric] += amount
+                counts[(campaign_id, KNOWN, f"{minute}|{self.known}")][metric] += amount
         return counts
 
     def write(self, cursor: Cursor) -> None:
@@ -275,15 +286,16 @@ class ActivityStore:
             deltas.write(cursor)
             return
         changes = [[*key, amount] for key, amount in deltas.flat.items() if amount]
+        record = {"v": 2, "known": deltas.known, "counters": changes}
         cursor.execute(
             "INSERT INTO activity_outbox (record) VALUES (?)",
-            (json.dumps({"v": 1, "counters": changes}, separators=(",", ":")),),
+            (json.dumps(record, separators=(",", ":")),),
         )
 
     def apply_records(self, cursor: Cursor, records: Sequence[tuple[int, str]]) -> int:
         """Applies published outbox records (id, JSON) to the stats, each once, however
         often it was delivered; returns how many were new."""
-        deltas = Deltas()
+        by_known: dict[str | None, Deltas] = {}
         fresh = 0
         for record_id, text in records:
             cursor.execute(
@@ -294,11 +306,13 @@ class ActivityStore:
             if cursor.fetchone() is None:
                 continue  # applied before
             fresh += 1
-            for campaign_id, variant, domain, minute, metric, amount in json.loads(text)[
-                "counters"
-            ]:
+            record = json.loads(text)
+            known = record.get("known")  # when it was recorded, not when it is applied
+            deltas = by_known.setdefault(known, Deltas(known))
+            for campaign_id, variant, domain, minute, metric, amount in record["counters"]:
                 deltas.flat[(campaign_id, variant, domain, minute, metric)] += int(amount)
-        deltas.write(cursor)
+        for deltas in by_known.values():
+            deltas.write(cursor)
         return fresh
 
     def create_tables(self) -> None:
@@ -862,10 +876,17 @@ class ActivityStore:
             )
             for campaign, minute, count in cursor.fetchall():
                 flat[(campaign, None, None, f"{minute}Z", metric)] += int(count)
-        return {key: counts for key, counts in deltas.scoped().items() if +counts}
+        return {
+            key: counts
+            for key, counts in deltas.scoped().items()
+            if +counts and key[1] != KNOWN  # when facts became known is not in their rows
+        }
 
     def stored_stats(self, cursor: Cursor) -> dict[tuple[str, str, str], Counter[str]]:
-        cursor.execute(f"SELECT campaign_id, scope, key, {', '.join(COUNTERS)} FROM stats")
+        cursor.execute(
+            f"SELECT campaign_id, scope, key, {', '.join(COUNTERS)} FROM stats WHERE scope <> ?",
+            (KNOWN,),
+        )
         found = {}
         for row in cursor.fetchall():
             counts = Counter({c: int(v) for c, v in zip(COUNTERS, row[3:], strict=True) if v})
@@ -889,7 +910,8 @@ class ActivityStore:
     def rebuild_stats(self) -> int:
         """Replaces the stats with a recount from the activity rows; returns the rows."""
         with self.database.transaction() as cursor:
-            cursor.execute("DELETE FROM stats")
+            # The `known` rows stay: a recount cannot know when each fact was first known.
+            cursor.execute("DELETE FROM stats WHERE scope <> ?", (KNOWN,))
             rows = self.recount(cursor)
             cursor.executemany(
                 f"INSERT INTO stats (campaign_id, scope, key, {', '.join(COUNTERS)}) "

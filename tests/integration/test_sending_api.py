@@ -9,6 +9,7 @@ carrier's thread would race the test's own steps.)
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -240,6 +241,32 @@ def test_activity_of_an_unknown_campaign_is_not_found(world: World) -> None:
         unknown = world.client.get(f"/api/campaigns/{uuid.uuid4()}/{part}")
         assert_error(unknown, 404, "not_found", part)
         assert_error(world.client.get(f"/api/campaigns/nope/{part}"), 404, "not_found", part)
+
+
+def test_a_report_as_known_at_a_moment_leaves_out_receipts_recorded_later(
+    world: World,
+) -> None:
+    campaign_id, messages = sent_campaign(world, 4)
+    sent_at = datetime.fromisoformat(messages[0]["sent_at"].replace("Z", "+00:00"))
+    reported = datetime.now(UTC)
+    moment = reported.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    report = world.stats(campaign_id, as_of=moment, known_at=moment)
+    while datetime.now(UTC).replace(microsecond=0) <= reported.replace(microsecond=0):
+        time.sleep(0.05)  # the receipt must be recorded in a later second than the report
+    # A late receipt: recorded now, about something that happened before the report.
+    world.receipts({"message_id": messages[0]["id"], "status": "delivered", "at": at(sent_at)})
+
+    happened = world.stats(campaign_id, as_of=moment)
+    again = world.stats(campaign_id, as_of=moment, known_at=moment)
+    known_now = world.stats(campaign_id, known_at=at(datetime.now(UTC) + timedelta(seconds=1)))
+
+    assert (report["sent"], report["delivered"]) == (4, 0)
+    assert happened["delivered"] == 1  # what happened by then, as known now
+    assert {k: v for k, v in again.items() if k != "status"} == {
+        k: v for k, v in report.items() if k != "status"
+    }
+    assert again["known_at"] == moment and known_now["delivered"] == 1
+    assert world.platform.verify() == []  # the known-time rows are not part of the recount
 
 
 def test_stats_as_of_a_moment_sum_the_minutes_up_to_it(world: World) -> None:
