@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from gateway.realtime import QUEUE_LIMIT, RING, Client, FilterError, Hub, RowFilter
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine on a loop of its own thread: the browser journeys' driver keeps a
+    loop running on the main thread for the whole session."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 class QuietFeed:
@@ -48,7 +59,7 @@ def hub_with(*rows: dict[str, Any], position: int = 10) -> Hub:
         hub.reset(position, list(rows))
         return hub
 
-    return asyncio.run(build())
+    return run(build())
 
 
 def decoded(text: str | None) -> dict[str, Any]:
@@ -90,7 +101,7 @@ def test_clients_with_the_same_filters_share_one_encoded_update() -> None:
         hub.apply([(1, row(1, sent=5)), (2, row(2))])
         return clients, hub
 
-    clients, hub = asyncio.run(scenario())
+    clients, hub = run(scenario())
     texts = [client.queue[0] for client in clients]
     assert texts[0] is texts[1] is texts[2]  # encoded once
     message = decoded(texts[0])
@@ -108,7 +119,7 @@ def test_a_row_that_leaves_the_filters_is_removed_and_one_never_shown_is_not_men
         hub.apply([(1, row(1, status="Paused")), (2, row(2, status="Finished"))])
         return client
 
-    message = decoded(asyncio.run(scenario()).queue[0])
+    message = decoded(run(scenario()).queue[0])
     assert message["rows"] == [] and message["removed"] == ["c1"]
 
 
@@ -140,7 +151,7 @@ def test_a_slow_clients_queue_gives_way_to_a_fresh_snapshot() -> None:
             hub.apply([(seq, row(1, sent=seq))])
         return client
 
-    client = asyncio.run(scenario())
+    client = run(scenario())
     assert client.stale and len(client.queue) < QUEUE_LIMIT
 
 
