@@ -1,5 +1,6 @@
 """Domain usage (F10): each link domain's status and the messages it has carried, in total
-and per campaign, as rows fed by the LinkDomain events."""
+and per campaign, and the messaging limit they are held to, as rows fed by the LinkDomain
+events and the settings' DomainLimitSet."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from projections.database import Cursor, Database
 from projections.messages import EventMessage
 
 DOMAIN_COLUMNS = "domain_id, name, status, usage, last_used_at, added_at, position"
+LIMIT_SET = "PlatformSettings.DomainLimitSet"
+
+
+def is_limit_set(message: EventMessage) -> bool:
+    return message.type.endswith(LIMIT_SET)
+
+
+def write_limit(cursor: Cursor, limit: int) -> None:
+    cursor.execute(
+        "INSERT INTO domain_limit (id, value) VALUES (1, ?) "
+        "ON CONFLICT (id) DO UPDATE SET value = excluded.value",
+        (limit,),
+    )
 
 
 class DomainReplay:
@@ -22,11 +36,14 @@ class DomainReplay:
     def __init__(self) -> None:
         self.domains: dict[str, list[Any]] = {}  # domain id -> its row, as DOMAIN_COLUMNS
         self.campaigns: Counter[tuple[str, str]] = Counter()  # (domain id, campaign id)
+        self.limit: int | None = None
 
     def add(self, _cursor: Cursor, messages: Sequence[EventMessage]) -> None:
         for message in messages:
             if message.aggregate == "LinkDomain":
                 self.add_one(message)
+            elif is_limit_set(message):
+                self.limit = int(message.data["limit"])
 
     def add_one(self, message: EventMessage) -> None:
         domain_id = message.aggregate_id
@@ -63,10 +80,12 @@ class DomainReplay:
             "domain_id, campaign_id, usage",
             [(domain, campaign, usage) for (domain, campaign), usage in self.campaigns.items()],
         )
+        if self.limit is not None:
+            write_limit(cursor, self.limit)
 
 
 class DomainUsageView:
-    tables: tuple[str, ...] = ("domain_usage", "domain_campaign_usage")
+    tables: tuple[str, ...] = ("domain_usage", "domain_campaign_usage", "domain_limit")
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
         cursor.execute(
@@ -92,12 +111,19 @@ class DomainUsageView:
             )
             """
         )
+        # One row once a limit was set; without it the default limit holds.
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS domain_limit "
+            "(id INTEGER PRIMARY KEY, value BIGINT NOT NULL)"
+        )
 
     def replay(self) -> DomainReplay:
         return DomainReplay()
 
     def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
         for message in messages:
+            if is_limit_set(message):
+                write_limit(cursor, int(message.data["limit"]))
             if message.aggregate != "LinkDomain":
                 continue
             at = format_time(message.at)

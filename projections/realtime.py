@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.fields import format_time
+from domain.settings import DEFAULT_DOMAIN_LIMIT
 from domain.status import Status
 from projections.activity import COUNTERS, OUTCOMES, from_units, minute_of
 from projections.changes import MARKS_TABLE, mark_changed
 from projections.database import Cursor, Database
+from projections.domain_usage import is_limit_set
 from projections.messages import EventMessage
 
 Row = dict[str, Any]
@@ -79,6 +81,8 @@ class DomainMarks:
     def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
         mark_changed(cursor, self.touched(messages))
         mark_served_by(cursor, self.changed_domains(messages))
+        if any(is_limit_set(m) for m in messages):
+            mark_served_by_any(cursor)
 
     @staticmethod
     def touched(messages: Sequence[EventMessage]) -> set[str]:
@@ -92,6 +96,8 @@ class DomainMarks:
 
     @staticmethod
     def changed_domains(messages: Sequence[EventMessage]) -> set[str]:
+        """Domains whose status changed: LinkDomain status events (a new limit changes
+        every domain's shown status, see `apply`)."""
         return {
             m.aggregate_id
             for m in messages
@@ -99,7 +105,7 @@ class DomainMarks:
         }
 
     def replay(self) -> MarksReplay:
-        return MarksReplay(self.touched, self.changed_domains)
+        return MarksReplay(self.touched, every_served=True)
 
 
 class MarksReplay:
@@ -109,20 +115,28 @@ class MarksReplay:
     def __init__(
         self,
         touched: Callable[[Sequence[EventMessage]], set[str]],
-        domains: Callable[[Sequence[EventMessage]], set[str]] | None = None,
+        *,
+        every_served: bool = False,
     ) -> None:
-        self.touched, self.domains = touched, domains
+        self.touched = touched
+        self.every_served = every_served  # domains rebuilt: every campaign they served
         self.campaign_ids: set[str] = set()
-        self.domain_ids: set[str] = set()
 
     def add(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
         self.campaign_ids |= self.touched(messages)
-        if self.domains:
-            self.domain_ids |= self.domains(messages)
 
     def finish(self, cursor: Cursor) -> None:
         mark_changed(cursor, self.campaign_ids)
-        mark_served_by(cursor, self.domain_ids)
+        if self.every_served:
+            mark_served_by_any(cursor)
+
+
+def mark_served_by_any(cursor: Cursor) -> None:
+    """Marks every campaign some domain served (the limit they are held to changed)."""
+    cursor.execute(
+        "INSERT INTO campaign_changes (campaign_id) SELECT DISTINCT campaign_id "
+        "FROM domain_campaign_usage WHERE true ON CONFLICT (campaign_id) DO NOTHING"
+    )
 
 
 def mark_served_by(cursor: Cursor, domain_ids: set[str]) -> None:
@@ -412,16 +426,23 @@ def send_rates(cursor: Cursor, campaign_ids: Sequence[str], now: datetime) -> di
 
 
 def campaign_domains(cursor: Cursor, campaign_ids: Sequence[str]) -> dict[str, list[Row]]:
-    """The link domains that carried each campaign's messages, with their status now."""
+    """The link domains that carried each campaign's messages (for it), with their status
+    now: Reached Limit for a Configured one whose total usage reached the limit."""
+    cursor.execute("SELECT value FROM domain_limit")
+    stored = cursor.fetchone()
+    limit = int(stored[0]) if stored else DEFAULT_DOMAIN_LIMIT
     found: dict[str, list[Row]] = {}
     for chunk in chunks(campaign_ids):
         cursor.execute(
-            "SELECT u.campaign_id, d.name, d.status, u.usage FROM domain_campaign_usage u "
+            "SELECT u.campaign_id, d.name, d.status, d.usage, u.usage "
+            "FROM domain_campaign_usage u "
             "JOIN domain_usage d ON d.domain_id = u.domain_id "
             f"WHERE u.campaign_id IN ({marks_for(chunk)}) ORDER BY d.name",
             chunk,
         )
-        for campaign_id, name, status, usage in cursor.fetchall():
+        for campaign_id, name, status, total, usage in cursor.fetchall():
+            if status == "Configured" and int(total) >= limit:
+                status = "Reached Limit"  # as the domain's own status_under shows it
             found.setdefault(str(campaign_id), []).append(
                 {"name": name, "status": status, "usage": int(usage)}
             )

@@ -58,7 +58,7 @@ class PastRows:
         campaign_id = message.aggregate_id
         if message.name == "Created":
             (_id, _v, name, _f, _d, status, reason, tags, kind, stream, *_rest) = created_row(
-                message
+                message, format_time(message.at)
             )
             self.fields[campaign_id] = {
                 "id": campaign_id,
@@ -75,7 +75,7 @@ class PastRows:
         fields = self.fields.get(campaign_id)
         if fields is None:
             return campaign_id
-        sets = changed_columns(message)
+        sets = changed_columns(message, format_time(message.at))
         for key in ("name", "type", "stream", "status", "status_reason"):
             if key in sets:
                 fields[key] = sets[key]

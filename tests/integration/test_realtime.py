@@ -196,3 +196,19 @@ def test_metrics_count_the_walls_clients_and_the_position_they_reached(
         )
         assert lines["campaigns_wall_clients"] == "1"
         assert int(lines["campaigns_wall_position"]) >= position
+
+
+def test_a_lower_limit_shows_the_domains_that_reached_it_on_the_row(
+    client: TestClient, platform: Platform
+) -> None:
+    with client.websocket_connect("/ws/realtime?name=limited") as ws:
+        campaign = fill_and_finish(client, platform, "Limited")
+        receive_until(ws, lambda m: showing(campaign)(m) and row_of(m, campaign)["domains"] != [])
+        response = client.put("/api/settings/domain-limit", json={"limit": 10})
+        assert response.status_code == 200, response.text
+        limited = receive_until(
+            ws, lambda m: showing(campaign)(m) and not row_of(m, campaign)["active_domains"]
+        )
+    domains = row_of(limited, campaign)["domains"]
+    assert {d["status"] for d in domains} == {"Reached Limit"}
+    assert platform.verify() == []
