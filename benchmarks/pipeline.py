@@ -393,14 +393,21 @@ def run(args: argparse.Namespace) -> None:
         if missing > 0:
             rate = load(platform, missing, args.threads)
             print(f"   stored {missing:,} more at {rate:,.0f} events/s")
+        cpu = time.process_time()
         read_count, read_rate = bare_read(platform)
+        read_cpu = time.process_time() - cpu
         print(
             f"   bare library read (select + mapper, batches of 2,000): {read_rate:,.0f} events/s"
+            f" ({read_cpu / read_count * 1e6:.0f} us of this process's CPU per event)"
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         rebuilt = platform.rebuild()
         rebuild_rate = rebuilt / (time.perf_counter() - started)
-        print(f"   rebuild of {rebuilt:,} events: {rebuild_rate:,.0f} events/s")
+        rebuild_cpu = time.process_time() - cpu
+        print(
+            f"   rebuild of {rebuilt:,} events: {rebuild_rate:,.0f} events/s"
+            f" ({rebuild_cpu / max(rebuilt, 1) * 1e6:.0f} us of this process's CPU per event)"
+        )
         if rebuilt != read_count:
             raise BenchError(f"the rebuild replayed {rebuilt:,} events, the log has {read_count:,}")
 
