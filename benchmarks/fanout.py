@@ -198,7 +198,9 @@ class KafkaPhase(HubPhase):
             stdout=subprocess.DEVNULL,
             env={
                 **os.environ,
+                # A fresh store and topics of its own: the broker outlives a run.
                 "CAMPAIGNS_DATABASE_SCHEMA": f"fanout_{int(time.time())}",
+                "CAMPAIGNS_KAFKA_TOPIC_PREFIX": f"fanout-{int(time.time())}",
                 "CAMPAIGNS_WS_COMPRESSION": "on" if self.deflate else "off",
             },
         )
