@@ -51,6 +51,7 @@ IDLE_TARGET_KIB = 64.0
 MARK = "fanout-"
 MARK_BYTES = MARK.encode()
 VERBOSE = False
+WARM_ROUNDS = 3  # untimed rounds after each burst of new connections
 
 
 class Fleet:
@@ -145,11 +146,16 @@ class HubPhase(Phase):
             "CAMPAIGNS_DATABASE_URL": "",
             "CAMPAIGNS_KAFKA": "",
         }
+        prefix = os.environ.get("BENCH_SERVER_PREFIX")  # a diagnostic hook, e.g. GC settings
+        launcher = (
+            ["-c", prefix + "; from infra.cli import main; main()"]
+            if prefix
+            else ["-m", "infra.cli"]
+        )
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "infra.cli",
+                *launcher,
                 "serve",
                 "--data-dir",
                 self.folder.name,
@@ -308,6 +314,9 @@ async def measure(phase: Phase, counts: list[int], rounds: int) -> list[dict[str
             connect_s = time.perf_counter() - started
             await asyncio.sleep(2)
             per_client = (rss_kib(phase.pid()) - base) / count
+            for n in range(WARM_ROUNDS):  # the first rounds after a burst of connections
+                await phase.change(http, f"{MARK}settle{count}-{n}")  # pay for its full GC
+                await asyncio.sleep(0.5)
             latencies: list[float] = []
             missed = 0
             for n in range(rounds):

@@ -106,12 +106,32 @@ class Client:
         self.last_sent = time.monotonic()
 
     def push(self, text: str) -> None:
+        if self.send_now(text):
+            return
         if len(self.queue) >= QUEUE_LIMIT:
             self.queue.clear()
             self.stale = True
         else:
             self.queue.append(text)
         self.kick()
+
+    def send_now(self, text: str) -> bool:
+        """Sends at once when nothing is queued and the connection takes it without waiting:
+        no task and no trip through the event loop per client, which is most of the cost of a
+        broadcast. False: the message is to be queued (a client that is behind, or a
+        connection whose transport is paused, waits in its own task, never in this loop)."""
+        if self.sending is not None or self.queue or self.stale or not writable(self.websocket):
+            return False
+        step = self.websocket.send_text(text)
+        try:
+            step.send(None)
+        except StopIteration:
+            self.last_sent = time.monotonic()
+            return True
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return True  # the connection went away; its reader cleans up
+        step.close()  # it would have waited after all, before writing anything: queue it
+        return False
 
     def resnapshot(self) -> None:
         self.queue.clear()
@@ -144,6 +164,15 @@ class Client:
         self.queue.clear()
         if self.sending is not None:
             self.sending.cancel()
+
+
+def writable(websocket: Any) -> bool:
+    """Whether uvicorn's protocol behind this connection would send without waiting: its
+    `writable` event is cleared while the transport is paused (a client not reading). Other
+    servers: unknown, so every send goes through the client's task."""
+    protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
+    event = getattr(protocol, "writable", None)
+    return isinstance(event, asyncio.Event) and event.is_set()
 
 
 class Hub:
