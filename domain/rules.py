@@ -74,3 +74,15 @@ def first_fired(
         if reason:
             return rule, reason
     return None
+
+
+def facts(rule: dict[str, Any], counters: dict[str, int]) -> dict[str, Any]:
+    """What a suspension by `rule` records: the rule, the value measured and its base."""
+    reading = read(rule["metric"], counters)
+    return {
+        "kind": "rule",
+        "rule": rule,
+        "value": str(reading.value),
+        "measured_over": reading.base,
+        "base": reading.base_name,
+    }

@@ -27,6 +27,7 @@ from gateway.inputs import (
 from gateway.representation import campaign_json, domain_json, pool_json, stream_json
 from gateway.services import Services
 from gateway.stats import CampaignStats, with_figures
+from projections.audit_trail import HistoryFilter, csv_lines, filtered
 from projections.campaign_list import ListFilter
 from projections.messages import dumps
 
@@ -198,22 +199,41 @@ async def duplicate_campaign(request: Request) -> Response:
     return JSONResponse(campaign_json(campaign), status_code=201)
 
 
+def history_filter(request: Request) -> HistoryFilter:
+    query = request.query_params
+    return HistoryFilter(
+        actor=query.get("actor") or None,
+        type=query.get("type") or None,
+        since=query_time(request, "from"),
+        until=query_time(request, "to", end_of_day=True),
+    )
+
+
+def wants_csv(request: Request) -> bool:
+    chosen = request.query_params.get("format")
+    if chosen is not None and chosen not in ("json", "csv"):
+        raise ApiError(
+            "validation_failed",
+            "format must be json or csv",
+            [{"field": "format", "message": "must be json or csv"}],
+        )
+    return chosen == "csv" or (chosen is None and "text/csv" in request.headers.get("accept", ""))
+
+
 async def campaign_history(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
+    filters, as_csv = history_filter(request), wants_csv(request)
     platform = platform_of(request)
     await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
     await call(platform.wait_for_own_writes)
     rows = await call(platform.campaign_list.history, platform.database, str(campaign_id))
-    query = request.query_params
-    since, until = query_time(request, "from"), query_time(request, "to", end_of_day=True)
-    rows = [
-        row
-        for row in rows
-        if (not query.get("actor") or row["actor"] == query["actor"])
-        and (not query.get("type") or query["type"] in (row["type"], row["type"].split(".")[-1]))
-        and (since is None or row["at"] >= since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        and (until is None or row["at"] <= until.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    ]
+    rows = filtered(rows, filters)
+    if as_csv:
+        return StreamingResponse(
+            csv_lines(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="history-{campaign_id}.csv"'},
+        )
     return JSONResponse(rows)
 
 

@@ -40,6 +40,7 @@ from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY, RECEIPT_STATUSES
 from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
 from gateway.openapi_realtime import realtime_paths, realtime_schemas
+from projections.audit_trail import CSV_COLUMNS
 
 Schema = dict[str, Any]
 
@@ -528,7 +529,26 @@ def response_schemas() -> dict[str, Schema]:
                 "version": integer("The campaign's version after the event.", minimum=1),
                 "command_id": nullable(string()),
                 "changed": array(string(), "Edits only: the fields that changed."),
-                "cause": documented({"type": "object"}, "Suspensions only: the cause."),
+                "cause": documented(
+                    {"type": "object"},
+                    "Suspensions only: the cause. `kind` `domains`: `links` (per link kind, "
+                    "each domain with its status and usage) and `limit`; `rule`: the `rule`, "
+                    "the `value` measured, and the count it was `measured_over` (`base`); "
+                    "`stream`: the disabled `stream`.",
+                ),
+                "details": string(
+                    "The event's facts in words (empty when it has none): which domains "
+                    "reached which limit, which rule fired on which values, what an edit set.",
+                    examples=[
+                        "auto-pause rule CTR below 1.5% after 100; measured 0.80% over "
+                        "200 delivered"
+                    ],
+                ),
+                "facts": documented(
+                    {"type": "object"},
+                    "The same facts as data: `changed` and `changes` (edits), `cause` "
+                    "(suspensions), `recipients`, `start_at`, `duplicated_from`.",
+                ),
             },
             optional=("changed", "cause"),
         ),
@@ -899,11 +919,21 @@ def campaign_paths() -> dict[str, Schema]:
                     ),
                     query("from", string(), "At or after this date or time."),
                     query("to", string(), "At or before this time; a date means through its end."),
+                    query(
+                        "format",
+                        enum(("json", "csv")),
+                        "`csv` for CSV (also chosen by `Accept: text/csv`); default JSON.",
+                    ),
                 ),
                 responses={
                     "200": {
-                        "description": "The entries.",
-                        "content": {JSON: {"schema": array(ref("HistoryEntry"))}},
+                        "description": "The entries. As CSV: a header line, then one line "
+                        "per entry with the columns " + ", ".join(CSV_COLUMNS) + " (free text "
+                        "that a spreadsheet would run as a formula starts with `'`).",
+                        "content": {
+                            JSON: {"schema": array(ref("HistoryEntry"))},
+                            "text/csv": {"schema": string()},
+                        },
                     }
                 },
                 errors=(404, 422),
@@ -1114,6 +1144,14 @@ def page_paths() -> dict[str, Schema]:
     }
 
 
+AUDIT_FILTERS = (
+    ("actor", "Only this actor's events."),
+    ("type", "Only this event type."),
+    ("from", "At or after this date or time."),
+    ("to", "At or before this time; a date means through its end."),
+)
+
+
 def simple_pages(html: Schema) -> dict[str, Schema]:
     """The dashboard's other pages: HTML that calls the JSON API from the browser."""
     campaign_id = {
@@ -1145,6 +1183,44 @@ def simple_pages(html: Schema) -> dict[str, Schema]:
             )
         }
         for path, (name, summary, parameters) in pages.items()
+    }
+    paths["/campaigns/{id}/audit"] = {
+        "get": operation(
+            "auditPage",
+            "A campaign's audit trail as a page",
+            tag="pages",
+            description="Every event with time, actor, status before and after, reason and "
+            "facts; filters as `GET /api/campaigns/{id}/history`, a CSV link with them.",
+            parameters=(
+                campaign_id,
+                *(query(name, string(), text) for name, text in AUDIT_FILTERS),
+            ),
+            responses={
+                "200": {"description": "The page.", "content": html},
+                "404": {"description": "No such campaign.", "content": html},
+            },
+        )
+    }
+    paths["/campaigns/{id}/at"] = {
+        "get": operation(
+            "timeTravelPage",
+            "A campaign at two moments, side by side",
+            tag="pages",
+            description="Its settings and stats at two versions or moments (each chosen by "
+            "a slider over its versions or a time); the fields that differ are highlighted.",
+            parameters=(
+                campaign_id,
+                query("a", integer(minimum=1, default=1), "Moment A's version."),
+                query("b", integer(minimum=1), "Moment B's version (default: the latest)."),
+                query("a_at", string(), "Moment A as a time (UTC unless it says); wins over `a`."),
+                query("b_at", string(), "Moment B as a time; wins over `b`."),
+            ),
+            responses={
+                "200": {"description": "The page.", "content": html},
+                "302": {"description": "A malformed time: the page again, saying so."},
+                "404": {"description": "No such campaign.", "content": html},
+            },
+        )
     }
     paths["/campaigns/{id}"] = {
         "get": operation(

@@ -13,13 +13,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from infra.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from infra.bootstrap import Platform
+    from projections.audit_trail import HistoryFilter
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -95,20 +97,29 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
 def audit(args: argparse.Namespace) -> int:
     from domain.errors import DomainError
     from infra.bootstrap import build
+    from projections.audit_trail import filtered
 
     try:
-        campaign_id = uuid.UUID(args.campaign_id)
-    except ValueError:
-        print(f"error: {args.campaign_id!r} is not a campaign id", file=sys.stderr)
+        filters = audit_filter(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    with build(settings_from(args)) as platform:
+    campaign_id = uuid.UUID(args.campaign_id)
+    with build(settings_from(args).with_changes(sending=False)) as platform:
         try:
             campaign = platform.app.get_campaign(campaign_id)
         except DomainError as error:
             print(f"error: {error.message}", file=sys.stderr)
             return 1
         platform.feed.catch_up()
-        rows = platform.campaign_list.history(platform.database, str(campaign_id))
+        rows = filtered(
+            platform.campaign_list.history(platform.database, str(campaign_id)), filters
+        )
+    if args.csv:
+        from projections.audit_trail import csv_lines
+
+        sys.stdout.writelines(line.replace("\r\n", "\n") for line in csv_lines(rows))
+        return 0
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
@@ -117,16 +128,62 @@ def audit(args: argparse.Namespace) -> int:
         f"{campaign.fields['name']} ({campaign_id}): {campaign.status}, version {campaign.version}"
     )
     for row in rows:
-        change = (
-            f"{row['from_status'] or 'new'} -> {row['to_status']}"
-            if row["from_status"] != row["to_status"]
-            else row["to_status"]
-        )
-        print(
-            f"{row['version']:>4}  {row['at']}  {row['type']:<24} {change:<26} "
-            f"by {row['actor']}: {row['reason']}"
-        )
+        print(audit_line(row))
     return 0
+
+
+def audit_filter(args: argparse.Namespace) -> HistoryFilter:
+    """The options' filters; a malformed time is a ValueError that names its option."""
+    from projections.audit_trail import HistoryFilter
+
+    def moment(option: str, raw: str | None, end_of_day: bool) -> datetime | None:
+        if not raw:
+            return None
+        try:
+            return parse_moment(raw, end_of_day=end_of_day)
+        except ValueError:
+            raise ValueError(f"--{option} must be an ISO 8601 date or time, not {raw!r}") from None
+
+    if not is_uuid(args.campaign_id):
+        raise ValueError(f"{args.campaign_id!r} is not a campaign id")
+    return HistoryFilter(
+        actor=args.actor or None,
+        type=args.type or None,
+        since=moment("from", args.since, False),
+        until=moment("to", args.until, True),
+    )
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_moment(raw: str, *, end_of_day: bool) -> datetime:
+    """A date (its start, or its last instant) or a time; without a zone, UTC."""
+    if len(raw) == 10:
+        start = datetime.combine(date.fromisoformat(raw), datetime.min.time(), tzinfo=UTC)
+        return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def audit_line(row: dict[str, Any]) -> str:
+    change = (
+        f"{row['from_status'] or 'new'} -> {row['to_status']}"
+        if row["from_status"] != row["to_status"]
+        else row["to_status"]
+    )
+    line = (
+        f"{row['version']:>4}  {row['at']}  {row['type']:<24} {change:<26} "
+        f"by {row['actor']}: {row['reason']}"
+    )
+    if row.get("details"):
+        line += f"\n{'':>6}{row['details']}"
+    return line
 
 
 def stop_on_signals(*stops: Callable[[], object]) -> None:
@@ -327,7 +384,17 @@ def parser() -> argparse.ArgumentParser:
         "audit", help="print a campaign's status changes: who, when, why"
     )
     audit_parser.add_argument("campaign_id", help="the campaign's id")
-    audit_parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    output = audit_parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object per line")
+    output.add_argument("--csv", action="store_true", help="CSV with a header line")
+    audit_parser.add_argument("--actor", help="only this actor's events (a name, or system)")
+    audit_parser.add_argument("--type", help="only this event type (Paused or Campaign.Paused)")
+    audit_parser.add_argument(
+        "--from", dest="since", help="at or after this date or time (UTC unless it says)"
+    )
+    audit_parser.add_argument(
+        "--to", dest="until", help="at or before this time; a date means through its end"
+    )
     add_store_options(audit_parser)
     for name, text in (
         ("relay", "publish the store's events to Kafka (scale-out; one active at a time)"),

@@ -44,7 +44,7 @@ from domain.fields import placeholders_in
 from domain.link_domain import ARCHIVE_AFTER_DAYS, DomainStatus, LinkDomain
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
 from domain.ratio import RatioChooser
-from domain.rules import first_fired
+from domain.rules import facts, first_fired
 from domain.schedule import describe, is_open
 from domain.sms import parts as sms_parts
 from domain.status import Status
@@ -283,12 +283,12 @@ class Engine:
         if stream is None:
             return False
         campaign_id = str(campaign.id)
-        hit = first_fired(
-            campaign.fields.get("pause_rules", []), self.activity.campaign_counters(campaign_id)
-        )
+        counters = self.activity.campaign_counters(campaign_id)
+        hit = first_fired(campaign.fields.get("pause_rules", []), counters)
         if hit is not None:
             rule, reason = hit
-            self.system(campaign, lambda c: c.suspend(reason, {"kind": "rule", "rule": rule}))
+            cause = facts(rule, counters)
+            self.system(campaign, lambda c: c.suspend(reason, cause))
             return False
         first = self.activity.next_seq(campaign_id)
         if first >= campaign.recipients:

@@ -15,6 +15,7 @@ from typing import Any
 from domain.campaign import STATUS_AFTER
 from domain.fields import format_time
 from domain.status import Status
+from projections.audit_trail import describe
 from projections.database import Cursor, Database
 from projections.messages import EventMessage, dumps
 
@@ -216,11 +217,6 @@ def changed_columns(message: EventMessage, at: str) -> dict[str, Any]:
 
 def history_row(message: EventMessage, at: str, from_status: str | None) -> tuple[Any, ...]:
     to_status = STATUS_AFTER.get(message.name, from_status)
-    details: dict[str, Any] = {}
-    if message.name == "Edited":
-        details["changed"] = sorted(message.data["changes"])
-    if message.name == "Suspended":
-        details["cause"] = message.data["cause"]
     return (
         message.position,
         message.aggregate_id,
@@ -232,8 +228,31 @@ def history_row(message: EventMessage, at: str, from_status: str | None) -> tupl
         str(to_status),
         message.data.get("reason", ""),
         message.data.get("command_id"),
-        dumps(details),
+        dumps(history_facts(message)),
     )
+
+
+# What a history row keeps of its event beyond who, why and when: the facts an audit shows
+# (a campaign's whole settings at creation are left to time travel).
+FACT_KEYS = ("cause", "recipients", "start_at", "duplicated_from")
+
+
+def history_facts(message: EventMessage) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    if message.name == "Edited":
+        facts["changed"] = sorted(message.data["changes"])
+        facts["changes"] = message.data["changes"]
+    for key in FACT_KEYS:
+        if message.data.get(key) is not None:
+            facts[key] = message.data[key]
+    return facts
+
+
+def history_details(kind: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """An entry's facts: as data (`facts`, and `changed` and `cause` where an edit or a
+    suspension has them) and in words (`details`)."""
+    shown: dict[str, Any] = {k: facts[k] for k in ("changed", "cause") if k in facts}
+    return {**shown, "details": describe(kind, facts), "facts": facts}
 
 
 class CampaignListView:
@@ -446,7 +465,7 @@ class CampaignListView:
                 "reason": reason,
                 "version": int(version),
                 "command_id": command_id,
-                **json.loads(details),
+                **history_details(kind, json.loads(details)),
             }
             for (
                 position,

@@ -27,6 +27,7 @@ from gateway.services import Services
 from gateway.stats import with_figures
 from projections.campaign_list import ListFilter
 from web.catalogue_pages import contact_lists_page, domains_page, pools_page
+from web.history_pages import audit_page, time_travel_page
 from web.rendering import HERE, TYPE_LABELS, render, templates
 from web.wizard_page import wizard_page
 
@@ -142,6 +143,8 @@ page_routes = [
     Route("/campaigns", campaigns_page, methods=["GET"]),
     Route("/campaigns/new", wizard_page, methods=["GET"]),
     Route("/campaigns/{id}/wizard", wizard_page, methods=["GET"]),
+    Route("/campaigns/{id}/audit", audit_page, methods=["GET"]),
+    Route("/campaigns/{id}/at", time_travel_page, methods=["GET"]),
     Route("/campaigns/{id}", campaign_page, methods=["GET"]),
     Route("/domains", domains_page, methods=["GET"]),
     Route("/pools", pools_page, methods=["GET"]),

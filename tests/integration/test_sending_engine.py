@@ -260,10 +260,12 @@ def test_an_auto_pause_rule_suspends_with_the_rule_and_its_values(sending: Platf
 
     assert suspended.status_reason.startswith("auto-pause rule: CTR ")
     assert "is below 50%" in suspended.status_reason
-    assert suspended.suspension == {
-        "kind": "rule",
-        "rule": {"metric": "ctr", "below": 50, "after": 40},
-    }
+    assert suspended.suspension is not None
+    assert suspended.suspension["kind"] == "rule"
+    assert suspended.suspension["rule"] == {"metric": "ctr", "below": 50, "after": 40}
+    assert suspended.suspension["base"] == "delivered"
+    assert suspended.suspension["measured_over"] >= 40
+    assert Decimal(suspended.suspension["value"]) < 50
     with pytest.raises(IllegalTransition) as refused:
         sending.app.change_campaign_status(campaign.id, "resume", actor="alice")
     assert "edit or remove the rule" in refused.value.message

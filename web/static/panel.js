@@ -364,7 +364,11 @@ function historyFilters(c, filters, body) {
     labelled("Actor", actor), labelled("Event", type), labelled("From", from), labelled("To", to),
     el("button", { type: "submit" }, "Filter"),
     el("a", { className: "button", id: "history-export", download: "history-" + c.id + ".json",
-      href: "/api/campaigns/" + c.id + "/history" + historyQuery(filters) }, "Export"));
+      href: "/api/campaigns/" + c.id + "/history" + historyQuery(filters) }, "Export"),
+    el("a", { className: "button", id: "history-audit",
+      href: "/campaigns/" + c.id + "/audit" + historyQuery(filters) }, "Audit page"),
+    el("a", { className: "button", id: "history-time-travel",
+      href: "/campaigns/" + c.id + "/at" }, "Time travel"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const chosen = { actor: actor.value.trim(), type: type.value.trim(), from: from.value, to: to.value };
@@ -390,7 +394,7 @@ async function historyTab(body, c, filters) {
       el("td", {}, row.actor),
       el("td", {}, row.from_status && row.from_status !== row.to_status
         ? row.from_status + " → " + row.to_status : row.to_status || ""),
-      el("td", {}, row.reason || ""),
+      el("td", {}, row.reason || "", row.details ? el("small", { className: "muted history-details" }, " (" + row.details + ")") : null),
       el("td", { className: "num" }, String(row.version))))),
     rows.length ? null : el("caption", {}, "No events match.")));
 }
