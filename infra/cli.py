@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 from infra.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from domain.application import CampaignPlatform
     from infra.bootstrap import Platform
     from projections.audit_trail import HistoryFilter
+    from projections.messages import EventMessage
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -184,6 +186,104 @@ def audit_line(row: dict[str, Any]) -> str:
     if row.get("details"):
         line += f"\n{'':>6}{row['details']}"
     return line
+
+
+def open_store(args: argparse.Namespace) -> CampaignPlatform:
+    """The event store alone: exporting reads it and importing fills it, and neither wants
+    the read models, the sending engine, or the demo stream that `build` adds."""
+    from domain.application import CampaignPlatform
+    from infra.bootstrap import schema_lock, store_environment
+
+    settings = settings_from(args)
+    settings.check()
+    if settings.postgres is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with schema_lock(settings):
+        return CampaignPlatform(env=store_environment(settings))
+
+
+class Progress:
+    """A line on stderr, redrawn at most twice a second, then left as it ends."""
+
+    def __init__(self, what: str, total: int) -> None:
+        self.what, self.total = what, total
+        self.started = self.shown = time.monotonic()
+
+    def show(self, done: int, *, last: bool = False) -> None:
+        now = time.monotonic()
+        if not last and now - self.shown < 0.5:
+            return
+        self.shown = now
+        rate = done / max(now - self.started, 1e-9)
+        of = f"/{self.total:,}" if self.total else ""
+        end = "\n" if last else ""
+        print(
+            f"\r{self.what}: {done:,}{of} events, {rate:,.0f} events/s",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def show_replayed(self, _position: int, replayed: int) -> None:
+        self.show(replayed)
+
+
+def export(args: argparse.Namespace) -> int:
+    from infra.event_archive import csv_lines, ndjson_lines, stored_messages
+    from infra.feed import read_messages
+
+    app = open_store(args)
+    try:
+        last = app.recorder.max_notification_id() or 0
+        progress = Progress("exported", max(last - args.after, 0))
+        counted = [0]
+
+        def counting(messages: Iterator[EventMessage]) -> Iterator[EventMessage]:
+            for message in messages:
+                counted[0] += 1
+                progress.show(counted[0])
+                yield message
+
+        messages = counting(stored_messages(lambda a, n: read_messages(app, a, n), args.after))
+        lines = csv_lines(messages) if args.format == "csv" else ndjson_lines(messages)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as target:
+                target.writelines(lines)
+        else:
+            sys.stdout.writelines(lines)
+            sys.stdout.flush()
+        progress.show(counted[0], last=True)
+    finally:
+        app.close()
+    return 0
+
+
+def import_history(args: argparse.Namespace) -> int:
+    from infra.bootstrap import build
+    from infra.event_archive import ImportRefused, import_events
+
+    app = open_store(args)
+    progress = Progress("imported", 0)
+    try:
+        with open(args.file, encoding="utf-8") as source:
+            written = import_events(app, source, progress.show)
+    except ImportRefused as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+    finally:
+        app.close()
+    progress.show(written, last=True)
+    with build(settings_from(args).with_changes(sending=False)) as platform:
+        for view in platform.projectors:
+            replay = Progress(f"read model {view}", written)
+            platform.rebuild(replay.show_replayed, view)
+            replay.show(written, last=True)
+        platform.redraw_realtime()
+    print(f"imported {written:,} events from {args.file}; the read models are rebuilt")
+    return 0
 
 
 def stop_on_signals(*stops: Callable[[], object]) -> None:
@@ -396,6 +496,27 @@ def parser() -> argparse.ArgumentParser:
         "--to", dest="until", help="at or before this time; a date means through its end"
     )
     add_store_options(audit_parser)
+    export_parser = commands.add_parser(
+        "export", help="write the stored events, in order, as NDJSON or CSV, with progress"
+    )
+    export_parser.add_argument(
+        "--after", type=int, default=0, help="only events after this position (default 0)"
+    )
+    export_parser.add_argument(
+        "--format",
+        choices=("ndjson", "csv"),
+        default="ndjson",
+        help="ndjson (the default; what import reads) or csv (data as a JSON column)",
+    )
+    export_parser.add_argument("--output", help="the file to write (default: stdout)")
+    add_store_options(export_parser)
+    import_parser = commands.add_parser(
+        "import",
+        help="load an NDJSON export into an empty store (same ids, versions, times, order) "
+        "and build the read models from it",
+    )
+    import_parser.add_argument("file", help="an NDJSON file written by export")
+    add_store_options(import_parser)
     for name, text in (
         ("relay", "publish the store's events to Kafka (scale-out; one active at a time)"),
         ("project", "feed the read models from Kafka (scale-out)"),
@@ -442,6 +563,8 @@ def parser() -> argparse.ArgumentParser:
 VIEWS = ("campaigns", "domains", "stats", "realtime")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": audit,
+    "export": export,
+    "import": import_history,
     "relay": relay,
     "project": project,
     "dispatch": dispatch,
