@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from projections.messages import dumps
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
+EVENTS_PAGE = 1000  # events read from the store at a time by GET /api/events
 ANONYMOUS = "anonymous"
 
 
@@ -394,22 +395,21 @@ async def stream_events(request: Request) -> Response:
     wanted = request.query_params.get("type") or None
     platform = platform_of(request)
 
-    def lines() -> Any:
+    def pages() -> Iterator[str]:
+        """A page of lines at a time: memory stays flat from any position, and each page
+        is one trip to the threadpool rather than one per line."""
         position, left = after, limit
         while left > 0:
-            messages = platform.read_events(position, min(1000, max(left, 1)))
+            messages = platform.read_events(position, EVENTS_PAGE)
             if not messages:
                 return
-            for message in messages:
-                position = message.position
-                if wanted and wanted not in (message.type, message.name):
-                    continue
-                left -= 1
-                yield dumps(message.to_json()) + "\n"
-                if left == 0:
-                    return
+            position = messages[-1].position
+            chosen = [m for m in messages if not wanted or wanted in (m.type, m.name)][:left]
+            left -= len(chosen)
+            if chosen:
+                yield "".join(dumps(m.to_json()) + "\n" for m in chosen)
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    return StreamingResponse(pages(), media_type="application/x-ndjson")
 
 
 routes = [

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from domain.status import Status
+from gateway import api
 from infra.bootstrap import Platform, build
 from infra.cli import main
 from infra.settings import Settings
+from projections.messages import EventMessage
 from tests.integration.conftest import drop_schema
 from tests.integration.test_cli import point_at
 from tests.integration.test_sending_engine import (
@@ -167,3 +170,30 @@ def test_an_unreadable_line_is_refused_with_its_number(
 
     assert main(["import", str(broken), *point_at(store, monkeypatch)]) == 1
     assert "line 1: not an exported event" in capsys.readouterr().err
+
+
+def test_the_events_endpoint_streams_from_any_position_a_page_of_the_store_at_a_time(
+    client: TestClient, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(30):
+        platform.app.create_campaign({"name": f"Campaign {number}"}, actor="ann")
+    stored = platform.app.recorder.max_notification_id() or 0
+    monkeypatch.setattr(api, "EVENTS_PAGE", 7)
+    asked: list[int] = []
+    read = platform.read_events
+
+    def reading(after: int, limit: int) -> list[EventMessage]:
+        asked.append(limit)
+        return read(after, limit)
+
+    monkeypatch.setattr(platform, "read_events", reading)
+
+    answer = client.get("/api/events", params={"after": 5, "limit": 100_000})
+    campaigns = client.get("/api/events", params={"after": 5, "type": "Created", "limit": 3})
+
+    positions = [json.loads(line)["position"] for line in answer.text.splitlines()]
+    assert positions == list(range(6, stored + 1))
+    assert set(asked) == {7}  # never the whole history at once
+    created = [json.loads(line) for line in campaigns.text.splitlines()]
+    assert [line["type"] for line in created] == ["Campaign.Created"] * 3
+    assert all(line["position"] > 5 for line in created)
