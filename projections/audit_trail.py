@@ -84,7 +84,7 @@ def describe_cause(cause: dict[str, Any]) -> str:
             for link, names in links.items()
         ]
         return f"domains at the messaging limit of {cause.get('limit')}: " + "; ".join(parts)
-    if kind == "rule":
+    if kind == "rule" and isinstance(cause.get("rule"), dict):
         return describe_rule(cause)
     if kind == "stream":
         return f"stream {cause.get('stream')} disabled"
@@ -99,8 +99,8 @@ def describe_rule(cause: dict[str, Any]) -> str:
     bound = next((f"{side} {rule[side]}{unit}" for side in ("below", "above") if side in rule), "")
     text = f"auto-pause rule {label} {bound} after {rule.get('after', 0)}".replace("  ", " ")
     if "value" in cause:  # suspensions recorded before the values were kept have only the rule
-        text += f"; measured {cause['value']}{unit} over {cause.get('measured_over')}"
-        text += f" {cause.get('base', 'messages')}"
+        text += f"; measured {cause['value']}{unit}"
+        text += f" over {cause.get('measured_over')} {cause.get('base', 'messages')}"
     return text
 
 
