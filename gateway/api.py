@@ -55,7 +55,7 @@ async def campaign_answer(
 ) -> dict[str, Any]:
     """The campaign with its sent count, CTR and cost (as of a moment, when given)."""
     stats = CampaignStats(platform.activity)
-    return campaign_json(campaign, await call(stats.totals, str(campaign.id), as_of))
+    return campaign_json(campaign, await call(stats.totals_of, campaign, as_of))
 
 
 async def command_answer(

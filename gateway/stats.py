@@ -106,6 +106,13 @@ class CampaignStats:
             return dict(self.activity.campaign_counters(campaign_id))
         return self.until(campaign_id, self.activity.counters(campaign_id), as_of)[1]
 
+    def totals_of(self, campaign: Campaign, as_of: datetime | None = None) -> dict[str, int]:
+        """The counters of a campaign as it was at `as_of`: none before it first started
+        (the minutes' sums would show what the rest of that minute brought)."""
+        if as_of is not None and campaign.started_at is None:
+            return {}
+        return self.totals(str(campaign.id), as_of)
+
     def until(
         self, campaign_id: str, scoped: Scoped, as_of: datetime
     ) -> tuple[list[tuple[str, Counters]], dict[str, int]]:
@@ -155,6 +162,8 @@ class CampaignStats:
             totals = dict(scoped.get(("campaign", ""), {}))
             queued = totals.get("queued", 0)
             rows = minutes(scoped)
+        elif campaign.started_at is None:  # nothing was sent before it first started
+            rows, totals = [], {}
         else:
             rows, totals = self.until(campaign_id, scoped, as_of)
         past = as_of is not None or known_at is not None

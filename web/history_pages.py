@@ -137,7 +137,7 @@ def moment_view(
     campaign = platform.app.get_campaign(campaign_id, version=version, as_of=as_of)
     moment = as_of if as_of is not None else campaign.modified_on
     stats = CampaignStats(platform.activity)
-    settings = campaign_json(campaign, stats.totals(str(campaign_id), moment))
+    settings = campaign_json(campaign, stats.totals_of(campaign, moment))
     figures = stats.stats(campaign, moment)
     return {
         "version": campaign.version,

@@ -9,10 +9,23 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from domain.campaign import Campaign
+from domain.status import Status
+from gateway.app import create_app
 from gateway.representation import campaign_json
 from gateway.stats import CampaignStats
 from infra.bootstrap import Platform
 from tests.integration.scenarios import create_complete, drive
+from tests.integration.test_sending_engine import (
+    OPTOUT,
+    SHORT,
+    add_configured,
+    contact_list,
+    new_campaign,
+    sending,
+)
+from tests.integration.test_sending_engine import drive as drive_engine
+
+__all__ = ["sending"]  # the engine's fixture, used here too
 
 
 def replayed(platform: Platform, campaign_id: str, version: int) -> Campaign:
@@ -52,7 +65,7 @@ def test_each_version_over_the_api_is_the_campaign_replayed_to_that_version(
     for version in range(1, latest + 1):
         answer = client.get(f"/api/campaigns/{campaign_id}", params={"version": version})
         then = replayed(platform, campaign_id, version)
-        expected = campaign_json(then, stats.totals(campaign_id, then.modified_on))
+        expected = campaign_json(then, stats.totals_of(then, then.modified_on))
 
         assert answer.status_code == 200, answer.text
         assert answer.json() == expected, f"version {version}"
@@ -104,3 +117,22 @@ def test_the_page_takes_a_moment_and_says_when_the_campaign_did_not_exist_then(
 
     assert "campaign did not exist at that time" in before.text
     assert "b_at must be an ISO 8601 date or time" in malformed.text
+
+
+def test_a_version_before_the_campaign_started_shows_nothing_sent_even_in_the_same_minute(
+    sending: Platform,
+) -> None:
+    add_configured(sending, SHORT, OPTOUT)
+    campaign = new_campaign(sending, [contact_list(sending, 20)])
+    drive_engine(sending, campaign.id, Status.FINISHED)
+    url = f"/api/campaigns/{campaign.id}"
+
+    with TestClient(create_app(sending)) as client:
+        draft = client.get(url, params={"version": 1}).json()
+        created_at = draft["created_at"]
+        stats_then = client.get(f"{url}/stats", params={"as_of": created_at}).json()
+        finished = client.get(url).json()
+
+    assert (draft["status"], draft["recipients"]["sent"], draft["cost"]) == ("Draft", 0, "0.0000")
+    assert (stats_then["sent"], stats_then["series"]) == (0, [])
+    assert finished["recipients"]["sent"] == 20
