@@ -1606,7 +1606,8 @@ Percentages have two decimals.
 
 With `as_of`, the counts are summed from the per-minute series up to and including the minute
 that holds `as_of`, so they are precise to the minute; the campaign's own fields (`recipients`,
-`status`, times) are as they were at `as_of`.
+`status`, times) are as they were at `as_of`. Before the campaign first started, every count is
+0 (nothing is sent before then).
 """
 
 
