@@ -365,6 +365,8 @@ function historyFilters(c, filters, body) {
     el("button", { type: "submit" }, "Filter"),
     el("a", { className: "button", id: "history-export", download: "history-" + c.id + ".json",
       href: "/api/campaigns/" + c.id + "/history" + historyQuery(filters) }, "Export"),
+    el("a", { className: "button", id: "history-csv", download: "history-" + c.id + ".csv",
+      href: "/api/campaigns/" + c.id + "/history" + historyQuery({ ...filters, format: "csv" }) }, "CSV"),
     el("a", { className: "button", id: "history-audit",
       href: "/campaigns/" + c.id + "/audit" + historyQuery(filters) }, "Audit page"),
     el("a", { className: "button", id: "history-time-travel",
