@@ -173,7 +173,13 @@ def pick_moment(
     return max(1, min(version, len(versions) or 1)), None
 
 
-def time_travel_view(request: Request, platform: Services, campaign_id: uuid.UUID) -> Any:
+Moments = dict[str, dict[str, Any]]  # side (`a`, `b`) -> what it shows
+
+
+def time_travel_view(
+    request: Request, platform: Services, campaign_id: uuid.UUID
+) -> tuple[Campaign, list[dict[str, Any]], Moments]:
+    """The campaign now, its versions (for the sliders), and the two moments compared."""
     current = platform.app.get_campaign(campaign_id)
     platform.wait_for_own_writes()
     rows = platform.campaign_list.history(platform.database, str(campaign_id))
@@ -181,7 +187,7 @@ def time_travel_view(request: Request, platform: Services, campaign_id: uuid.UUI
         {"version": row["version"], "at": row["at"], "event": str(row["type"]).rpartition(".")[2]}
         for row in rows
     ]
-    sides = {}
+    sides: Moments = {}
     for side, default in (("a", 1), ("b", current.version)):
         version, as_of = pick_moment(request, side, versions, default)
         try:
@@ -191,7 +197,7 @@ def time_travel_view(request: Request, platform: Services, campaign_id: uuid.UUI
     return current, versions, sides
 
 
-def differing(sides: dict[str, dict[str, Any]], part: str) -> set[str]:
+def differing(sides: Moments, part: str) -> set[str]:
     a, b = sides["a"].get(part), sides["b"].get(part)
     if a is None or b is None:
         return set()
