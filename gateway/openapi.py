@@ -1091,7 +1091,10 @@ def pool_and_stream_paths() -> dict[str, Schema]:
                 "streamEvents",
                 "Stored events as NDJSON",
                 tag="events",
-                description="One `EventMessage` per line, in store order.",
+                description="One `EventMessage` per line, in store order, streamed as the "
+                "store is read (a page at a time, so any length costs the same memory). To "
+                "read on, ask again with `after` set to the last line's `position`; "
+                "`campaigns export` writes the same lines to a file.",
                 parameters=(
                     query("after", integer(minimum=0, default=0), "Events after this position."),
                     query(
