@@ -8,15 +8,27 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway import api, campaign_activity, carrier, contact_lists, links, realtime, replay
+from gateway import (
+    api,
+    campaign_activity,
+    carrier,
+    contact_lists,
+    links,
+    realtime,
+    replay,
+    tokens_api,
+)
+from gateway.auth import AccessControl, Authenticator
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
 from gateway.services import Services
 from web.pages import page_routes, static_files
+from web.sign_in import SignInThrottle, sign_in_routes
 from web.wall import wall_routes
 
 
@@ -129,10 +141,19 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         *links.routes,
         *realtime.routes,
         *replay.routes,
+        *tokens_api.routes,
+        *sign_in_routes,
         *page_routes,
         *wall_routes,
         Mount("/static", app=static_files(), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+        middleware=[Middleware(AccessControl, routes=routes)],
+    )
     app.state.platform = platform
+    app.state.authenticator = Authenticator(platform)
+    app.state.sign_in_throttle = SignInThrottle()
     return app

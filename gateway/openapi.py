@@ -39,6 +39,14 @@ from gateway.api import MAX_PER_PAGE
 from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY, RECEIPT_STATUSES
 from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
+from gateway.openapi_access import DESCRIPTION as ACCESS_DESCRIPTION
+from gateway.openapi_access import (
+    SECURITY_SCHEMES,
+    access_schemas,
+    sign_in_paths,
+    token_paths,
+    with_access_rules,
+)
 from gateway.openapi_realtime import realtime_paths, realtime_schemas
 from projections.audit_trail import CSV_COLUMNS
 
@@ -53,6 +61,16 @@ CLOCK = "^([01][0-9]|2[0-3]):[0-5][0-9]$"  # HH:MM, as domain.fields checks it
 # Status, component name, summary and the codes each error response carries.
 ERRORS: dict[int, tuple[str, str, tuple[str, ...]]] = {
     400: ("MalformedJson", "The body is not valid JSON.", ("malformed_json",)),
+    401: (
+        "Unauthorized",
+        "No token, or an unknown or revoked one (pages redirect to /sign-in instead).",
+        ("unauthorized",),
+    ),
+    403: (
+        "Forbidden",
+        "The token's role may not call this, or a cookie request lacks its CSRF token.",
+        ("forbidden",),
+    ),
     404: ("NotFound", "No such resource (or command).", ("not_found",)),
     405: (
         "MethodNotAllowed",
@@ -77,8 +95,7 @@ DESCRIPTION = f"""\
 The SMS campaign platform: JSON in and out under `/api`, the operational endpoints, and the
 campaigns page.
 
-Authentication is not enforced yet: requests need no token, and every actor is recorded as
-`anonymous`.
+Every operation but a few public ones needs a token; see Access below.
 
 ## Conventions
 
@@ -94,9 +111,10 @@ Authentication is not enforced yet: requests need no token, and every actor is r
   object, or a missing body where one is required, is 422 `validation_failed`. Fields a
   schema does not list (`additionalProperties: false`) are refused with 422.
 - **Errors** are a 4xx status and `{{"error": {{"code", "message", "details"?}}}}`: 400
-  `malformed_json`, 404 `not_found`, 405 `method_not_allowed`, 409 `illegal_transition`,
-  409 `version_conflict`, 413 `payload_too_large`, 422 `validation_failed` (its `details` is
-  a list of `{{"field", "message"}}`, every problem at once). Bad input never gets a 500; a 500
+  `malformed_json`, 401 `unauthorized`, 403 `forbidden`, 404 `not_found`, 405
+  `method_not_allowed`, 409 `illegal_transition`, 409 `version_conflict`, 413
+  `payload_too_large`, 422 `validation_failed` (its `details` is a list of
+  `{{"field", "message"}}`, every problem at once). Bad input never gets a 500; a 500
   `internal_error` is a fault on the server's side.
 - **`command_id`** (1 to 200 characters, optional on every command): a repeat of a command
   with the same id returns the first answer and changes nothing. For creations (campaigns,
@@ -522,7 +540,7 @@ def response_schemas() -> dict[str, Schema]:
                 "position": integer("The event's position in the store.", minimum=1),
                 "at": ref("Time"),
                 "type": string("The event type.", examples=["Campaign.Paused"]),
-                "actor": string(examples=["anonymous", "system"]),
+                "actor": string(examples=["Ann Manager", "system"]),
                 "from_status": nullable(enum(Status), "Null for the creation."),
                 "to_status": enum(Status),
                 "reason": string(),
@@ -1756,7 +1774,12 @@ def link_paths() -> dict[str, Schema]:
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Campaigns", "version": API_VERSION, "description": DESCRIPTION},
+        "info": {
+            "title": "Campaigns",
+            "version": API_VERSION,
+            "description": DESCRIPTION + "\n" + ACCESS_DESCRIPTION,
+        },
+        "security": [{"bearer": []}, {"cookie": []}],
         "tags": [
             {"name": "campaigns", "description": "Campaigns, their lifecycle and history."},
             {"name": "domains", "description": "Link domains for short and opt-out links."},
@@ -1769,19 +1792,25 @@ def openapi_document() -> dict[str, Any]:
             {"name": "carriers", "description": "Delivery receipts and replies from carriers."},
             {"name": "links", "description": "The short and opt-out links in messages (HTML)."},
             {"name": "pages", "description": "HTML pages."},
+            {"name": "access", "description": "Tokens, signing in and out."},
         ],
-        "paths": {
-            **operations_paths(),
-            **campaign_paths(),
-            **domain_paths(),
-            **pool_and_stream_paths(),
-            **contact_list_paths(),
-            **activity_paths(),
-            **link_paths(),
-            **page_paths(),
-            **realtime_paths({"text/html": {"schema": string()}}),
-        },
+        "paths": with_access_rules(
+            {
+                **operations_paths(),
+                **campaign_paths(),
+                **domain_paths(),
+                **pool_and_stream_paths(),
+                **contact_list_paths(),
+                **activity_paths(),
+                **link_paths(),
+                **page_paths(),
+                **realtime_paths({"text/html": {"schema": string()}}),
+                **token_paths(),
+                **sign_in_paths(),
+            }
+        ),
         "components": {
+            "securitySchemes": SECURITY_SCHEMES,
             "schemas": {
                 **field_schemas(),
                 **request_schemas(),
@@ -1789,6 +1818,7 @@ def openapi_document() -> dict[str, Any]:
                 **contact_list_schemas(),
                 **activity_schemas(),
                 **realtime_schemas(),
+                **access_schemas(),
             },
             "parameters": page_parameters(),
             "responses": {name: error_response(s) for s, (name, _t, _c) in ERRORS.items()},

@@ -13,6 +13,7 @@ from projections.campaign_list import CampaignListView
 from projections.database import Database
 from projections.messages import EventMessage
 from projections.projector import Projector
+from projections.tokens import TokenStore
 
 
 class ContactImports(Protocol):
@@ -28,6 +29,7 @@ class Services(Protocol):
     database: Database
     campaign_list: CampaignListView
     projector: Projector
+    tokens: TokenStore
 
     @property
     def contacts(self) -> ContactImports: ...

@@ -33,6 +33,7 @@ from projections.domain_usage import DomainUsageView
 from projections.messages import EventMessage
 from projections.projector import Projector
 from projections.realtime import CampaignMarks, DomainMarks, RealtimeRows
+from projections.tokens import TokenStore
 
 PROJECTOR_NAME = "campaign_views"
 DOMAINS_PROJECTOR_NAME = "domain_views"
@@ -101,6 +102,7 @@ class Platform:
     domain_feed: LogFeed
     realtime_rows: RealtimeRows
     realtime_worker: RealtimeWorker  # with the projectors: here, or `campaigns project`
+    tokens: TokenStore
 
     @property
     def projectors(self) -> dict[str, Projector]:
@@ -314,6 +316,10 @@ def build(settings: Settings) -> Platform:
         realtime_rows = RealtimeRows(database)
         realtime_rows.create_tables()
         realtime_worker = RealtimeWorker(realtime_rows)
+        tokens = TokenStore(database)
+        tokens.create_tables()
+        if settings.bootstrap_token:
+            tokens.ensure_bootstrap(settings.bootstrap_token)
         for each in (projector, domain_projector):
             each.listeners.append(realtime_worker.step_now)
         sending = build_sending(
@@ -337,6 +343,7 @@ def build(settings: Settings) -> Platform:
         LogFeed(app, domain_projector),
         realtime_rows,
         realtime_worker,
+        tokens,
     )
 
 

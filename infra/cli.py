@@ -62,14 +62,16 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     platform = build(settings)
     demo_loop = None
+    demo_token = None
     if with_demo:
-        from infra.demo import DemoLoop, add_demo_data
+        from infra.demo import DemoLoop, add_demo_data, demo_sign_in_token
 
         added = add_demo_data(platform)
         if added:
             print(f"added demo data: {added}", flush=True)
         demo_loop = DemoLoop(platform)
         demo_loop.start()
+        demo_token = demo_sign_in_token(platform)
     app = create_app(platform, own_platform=True)
     # What exists now lives as long as the process: out of the collector's sight, every full
     # collection (they pause the event loop, walls included) has that much less to walk.
@@ -82,6 +84,12 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"store: {settings.store_description}", flush=True)
     print(f"dashboard: http://{shown_host}:{settings.port}/", flush=True)
+    if demo_token is not None:
+        print(
+            f"sign in at http://{shown_host}:{settings.port}/sign-in with the demo admin "
+            f"token: {demo_token}",
+            flush=True,
+        )
     try:
         uvicorn.run(
             app,
@@ -283,6 +291,36 @@ def import_history(args: argparse.Namespace) -> int:
             replay.show(written, last=True)
         platform.redraw_realtime()
     print(f"imported {written:,} events from {args.file}; the read models are rebuilt")
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    """Makes, lists or revokes access tokens; a new token's secret is printed once, alone on
+    the last line, and kept nowhere."""
+    from domain.errors import DomainError
+    from infra.bootstrap import build
+
+    with build(settings_from(args).with_changes(sending=False)) as platform:
+        tokens = platform.tokens
+        try:
+            if args.action == "create":
+                made, secret = tokens.create(args.name or "", args.role or "")
+                print(f"created {made.role} token {made.name!r} ({made.id}); it is shown once:")
+                print(secret)
+            elif args.action == "list":
+                for each in tokens.list_tokens(with_revoked=args.all):
+                    ended = f"  revoked {each.revoked_at}" if each.revoked_at else ""
+                    print(f"{each.id}  {each.role:<8} {each.created_at}  {each.name}{ended}")
+            else:
+                revoked = tokens.revoke(args.token_id or "")
+                if not revoked:
+                    print("error: no live token has this id or name", file=sys.stderr)
+                    return 1
+                for each in revoked:
+                    print(f"revoked {each.role} token {each.name!r} ({each.id})")
+        except DomainError as error:
+            print(f"error: {error.message}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -540,6 +578,7 @@ def parser() -> argparse.ArgumentParser:
             "verify", help="compare every read model with a fresh replay of the store"
         )
     )
+    add_token_parser(commands)
     stack_parser = commands.add_parser(
         "stack",
         help="run the whole scale-out topology locally: PostgreSQL, Kafka, relay, projector, "
@@ -560,6 +599,35 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def add_token_parser(commands: Any) -> None:
+    from domain.roles import ROLES
+
+    token_parser = commands.add_parser(
+        "token",
+        help="make, list or revoke access tokens (create prints the new token on its last line)",
+    )
+    actions = token_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="a new token; its secret is printed once")
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=ROLES,
+        help="viewer (the wall, reads), analyst (reads, the event history), support (reads, "
+        "audit), manager (every command), admin (everything, tokens), carrier (receipts and "
+        "replies)",
+    )
+    create.add_argument(
+        "--name", required=True, help="who uses it: recorded as the actor of their changes"
+    )
+    add_store_options(create)
+    listing = actions.add_parser("list", help="the live tokens (never their secrets)")
+    listing.add_argument("--all", action="store_true", help="revoked ones too")
+    add_store_options(listing)
+    revoke = actions.add_parser("revoke", help="revoke a token and end its sign-ins")
+    revoke.add_argument("token_id", help="the token's id or name")
+    add_store_options(revoke)
+
+
 VIEWS = ("campaigns", "domains", "stats", "realtime")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": audit,
@@ -571,6 +639,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rebuild": rebuild,
     "verify": verify,
     "stack": stack,
+    "token": token,
 }
 
 

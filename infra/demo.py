@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from domain.campaign import Campaign
+from domain.roles import ADMIN
 from domain.status import FINAL, Status
 from infra.bootstrap import Platform
 
@@ -21,6 +22,8 @@ DEMO_RATE = 25  # messages per second on the demo stream: a campaign sends for m
 CONTACTS = 6000
 FIRST_NAMES = ("Ada", "Ben", "Chloé", "Dev", "Ema", "Finn", "Grace", "Hugo", "Iris", "Jon")
 ACTOR = "demo"
+DEMO_ADMIN = "demo-admin"  # the token `campaigns demo` prints for signing in
+DEMO_TOKEN_FILE = "demo-admin-token"
 
 
 def demo_contacts() -> str:
@@ -98,6 +101,24 @@ def add_demo_data(platform: Platform) -> str:
         actor=ACTOR,
     )
     return f"3 domains, 1 pool, {CONTACTS} contacts, 3 campaigns (2 sending)"
+
+
+def demo_sign_in_token(platform: Platform) -> str:
+    """The demo's admin token, made once per data directory: its secret is kept in a file
+    there (readable by its owner only) so that every start prints the same one. The store
+    itself keeps only its digest, as for every token."""
+    path = platform.settings.data_dir / DEMO_TOKEN_FILE
+    if path.exists():
+        secret = path.read_text().strip()
+        if secret and platform.tokens.find(secret) is not None:
+            return secret
+    platform.tokens.revoke(DEMO_ADMIN)  # its secret was lost with the file: a new one
+    _token, secret = platform.tokens.create(DEMO_ADMIN, ADMIN)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
 
 
 class DemoLoop:

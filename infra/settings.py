@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -29,6 +29,8 @@ ENVIRONMENT_VARIABLES = {
     "CAMPAIGNS_KAFKA_TOPIC_PREFIX": "first part of the Kafka topics' names; campaigns",
     "CAMPAIGNS_KAFKA_REPLICATION": "replication factor of the topics the platform creates; "
     "1 (3 on a real cluster)",
+    "CAMPAIGNS_BOOTSTRAP_TOKEN": "this value (16 characters or more) becomes an admin token "
+    "named bootstrap at start-up; unset",
 }
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -64,6 +66,8 @@ class Settings:
     kafka: str | None = None  # bootstrap servers
     topic_prefix: str = "campaigns"
     kafka_replication: int = 1
+    # Kept out of repr: settings get printed and logged.
+    bootstrap_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +85,7 @@ class Settings:
             kafka=env.get("CAMPAIGNS_KAFKA", "").strip() or None,
             topic_prefix=parse_topic_prefix(env.get("CAMPAIGNS_KAFKA_TOPIC_PREFIX", "campaigns")),
             kafka_replication=parse_int(env, "CAMPAIGNS_KAFKA_REPLICATION", 1),
+            bootstrap_token=env.get("CAMPAIGNS_BOOTSTRAP_TOKEN", "").strip() or None,
         )
 
     def with_changes(self, **changes: object) -> Settings:
@@ -103,6 +108,8 @@ class Settings:
 
     def check(self) -> None:
         """Refuses combinations that cannot run."""
+        if self.bootstrap_token is not None and len(self.bootstrap_token) < 16:
+            raise SettingsError("CAMPAIGNS_BOOTSTRAP_TOKEN must be at least 16 characters")
         if self.kafka and self.postgres is None:
             raise SettingsError(
                 "CAMPAIGNS_KAFKA needs CAMPAIGNS_DATABASE_URL: the scale-out topology keeps "

@@ -31,7 +31,7 @@ def domain_rows(platform: Services) -> tuple[list[dict[str, Any]], int]:
 async def domains_page(request: Request) -> Response:
     platform: Services = request.app.state.platform
     rows, limit = await run_in_threadpool(domain_rows, platform)
-    return render("domains.html", active="domains", domains=rows, limit=limit)
+    return render("domains.html", request, active="domains", domains=rows, limit=limit)
 
 
 def pools_and_domains(platform: Services) -> tuple[list[dict[str, Any]], list[str]]:
@@ -42,7 +42,7 @@ def pools_and_domains(platform: Services) -> tuple[list[dict[str, Any]], list[st
 async def pools_page(request: Request) -> Response:
     platform: Services = request.app.state.platform
     pools, names = await run_in_threadpool(pools_and_domains, platform)
-    return render("pools.html", active="pools", pools=pools, domain_names=names)
+    return render("pools.html", request, active="pools", pools=pools, domain_names=names)
 
 
 def back_link(request: Request) -> str | None:
@@ -58,6 +58,7 @@ async def contact_lists_page(request: Request) -> Response:
     lists = await run_in_threadpool(every_list, platform)
     return render(
         "contact_lists.html",
+        request,
         active="lists",
         lists=[contact_list_json(c) for c in lists],
         back=back_link(request),

@@ -113,6 +113,7 @@ async def campaigns_page(request: Request) -> Response:
 
     return render(
         "campaigns.html",
+        request,
         active="campaigns",
         result=result,
         rows=rows,

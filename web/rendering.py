@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 HERE = Path(__file__).parent
@@ -23,5 +24,8 @@ TYPE_LABELS = {
 }
 
 
-def render(name: str, **context: Any) -> HTMLResponse:
+def render(name: str, request: Request | None = None, **context: Any) -> HTMLResponse:
+    """The page; with the request, its nav shows who is signed in (and the sign-out)."""
+    if request is not None:
+        context.setdefault("principal", request.scope.get("state", {}).get("principal"))
     return HTMLResponse(templates.get_template(name).render(**context))

@@ -43,6 +43,7 @@ async def realtime_page(request: Request) -> Response:
         }
     return render(
         "realtime.html",
+        request,
         active="realtime",
         replay=replay,
         speeds=SPEEDS,

@@ -61,6 +61,7 @@ async def wizard_page(request: Request) -> Response:
     data["campaign"] = campaign_json(campaign) if campaign else None
     return render(
         "wizard.html",
+        request,
         active="" if campaign else "new",
         campaign=data["campaign"],
         data=data,

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.credentials import ADMIN_HEADERS, ADMIN_TOKEN
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -62,12 +64,27 @@ class Server:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "CAMPAIGNS_DATABASE_URL": "", "CAMPAIGNS_KAFKA": ""}
+        env = {
+            **os.environ,
+            "CAMPAIGNS_DATABASE_URL": "",
+            "CAMPAIGNS_KAFKA": "",
+            "CAMPAIGNS_BOOTSTRAP_TOKEN": ADMIN_TOKEN,
+        }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", self.command, "--data-dir",
-                 str(self.data_dir), "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "infra.cli",
+                    self.command,
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -92,7 +109,23 @@ class Server:
         self.process = None
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10)
+        return httpx.Client(base_url=self.url, timeout=10, headers=ADMIN_HEADERS)
+
+    def sign_in(self, context: BrowserContext, token: str = ADMIN_TOKEN) -> None:
+        """Signs the browser in as a person does (the form), without typing: the session
+        and CSRF cookies go into the browser, so its pages, their API calls and the wall's
+        WebSocket all go the cookie's way."""
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            client.get("/sign-in")
+            csrf = client.cookies["campaigns_csrf"]
+            answer = client.post("/sign-in", data={"token": token, "csrf_token": csrf})
+            assert answer.status_code == 303, answer.text
+            context.add_cookies(
+                [
+                    {"name": name, "value": value, "url": self.url}
+                    for name, value in client.cookies.items()
+                ]
+            )
 
 
 @pytest.fixture
@@ -121,9 +154,11 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    """A page of a browser signed in to the server as its admin."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(10_000)
+    server.sign_in(context)
     opened = context.new_page()
     try:
         yield opened

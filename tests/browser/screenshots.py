@@ -126,6 +126,7 @@ def main() -> None:
                     executable_path=chromium_path(), args=CHROMIUM_FLAGS
                 )
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
+                server.sign_in(context)
                 shoot(context.new_page(), server, ids)
                 browser.close()
         finally:

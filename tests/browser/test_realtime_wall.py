@@ -75,7 +75,9 @@ def test_a_campaign_made_in_the_wizard_shows_up_on_an_open_wall_and_sends_live(
         configured_domains(api, SHORT, OPTOUT)
         demo_stream(api, rate=10)
         contact_list(api, 300, name="Wall watchers")
-    wall = browser.new_page(viewport={"width": 1400, "height": 900})
+    wall_browser = browser.new_context(viewport={"width": 1400, "height": 900})
+    server.sign_in(wall_browser)
+    wall = wall_browser.new_page()
     try:
         wall.goto(f"{server.url}/realtime")
         expect(wall.locator("#connection")).to_have_text(re.compile("^Live"))
@@ -107,7 +109,7 @@ def test_a_campaign_made_in_the_wizard_shows_up_on_an_open_wall_and_sends_live(
         )
         assert wall.evaluate("window.sameDocument") is True
     finally:
-        wall.close()
+        wall_browser.close()
 
 
 def test_filters_narrow_the_wall_and_names_stay_text(server: Server, page: Page) -> None:

@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from infra.bootstrap import Platform, build
 from infra.settings import Settings, parse_database_url
+from tests.credentials import ADMIN_HEADERS, ADMIN_TOKEN
 
 DATABASE_URL_VARIABLE = "CAMPAIGNS_TEST_DATABASE_URL"
 BACKENDS = ("sqlite", "postgres")
@@ -50,25 +51,28 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     The sending engine stays off in the API tests, which move campaigns along by hand; the
     sending tests drive the engine step by step, and the crash test runs real processes."""
     if request.param == "sqlite":
-        yield Settings(data_dir=tmp_path, sending=False)
+        yield Settings(data_dir=tmp_path, sending=False, bootstrap_token=ADMIN_TOKEN)
         return
     url = postgres_url()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     location = parse_database_url(url, schema)
     try:
-        yield Settings(data_dir=tmp_path, postgres=location, sending=False)
+        yield Settings(
+            data_dir=tmp_path, postgres=location, sending=False, bootstrap_token=ADMIN_TOKEN
+        )
     finally:
         drop_schema(location.url, schema)
 
 
 @pytest.fixture
 def platform(store: Settings) -> Platform:
-    """A platform built on the store; the client's lifespan starts and closes it."""
+    """A platform built on the store, with the tests' admin token; the client's lifespan
+    starts and closes it."""
     return build(store)
 
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
     app = create_app(platform, own_platform=True)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=ADMIN_HEADERS) as test_client:
         yield test_client

@@ -385,12 +385,12 @@ def test_the_history_lists_every_event_in_order_with_actor_statuses_and_reason(
     rows = response.json()
     keys = ("type", "actor", "from_status", "to_status", "reason", "version")
     assert [tuple(row[k] for k in keys) for row in rows] == [
-        ("Campaign.Created", "anonymous", None, "Draft", "created", 1),
-        ("Campaign.Edited", "anonymous", "Draft", "Draft", "edited", 2),
-        ("Campaign.Launched", "anonymous", "Draft", "Processing", "go", 3),
+        ("Campaign.Created", "bootstrap", None, "Draft", "created", 1),
+        ("Campaign.Edited", "bootstrap", "Draft", "Draft", "edited", 2),
+        ("Campaign.Launched", "bootstrap", "Draft", "Processing", "go", 3),
         ("Campaign.Prepared", "system", "Processing", "Ready", "prepared 12 recipients", 4),
         ("Campaign.Started", "system", "Ready", "Started", "the demo stream took it", 5),
-        ("Campaign.Paused", "anonymous", "Started", "Paused", "client asked", 6),
+        ("Campaign.Paused", "bootstrap", "Started", "Paused", "client asked", 6),
     ]
     positions = [row["position"] for row in rows]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)

@@ -19,6 +19,7 @@ from domain.errors import VersionConflict
 from gateway.app import create_app
 from infra.bootstrap import Platform
 from infra.contacts import ContactStore
+from tests.credentials import ADMIN_HEADERS
 
 from .scenarios import assert_error, stored_events
 
@@ -263,7 +264,9 @@ def test_a_failure_in_the_middle_of_an_import_leaves_no_rows_and_no_event(
 
     monkeypatch.setattr(ContactStore, "write_batch", fail_after_the_first_batch)
     with TestClient(
-        create_app(platform, own_platform=True), raise_server_exceptions=False
+        create_app(platform, own_platform=True),
+        raise_server_exceptions=False,
+        headers=ADMIN_HEADERS,
     ) as client:
         before = stored_events(platform)
 
@@ -283,7 +286,9 @@ def test_when_the_list_event_cannot_be_saved_its_rows_are_removed(
 
     monkeypatch.setattr(platform.app, "save_with_catalogue", refuse)
     with TestClient(
-        create_app(platform, own_platform=True), raise_server_exceptions=False
+        create_app(platform, own_platform=True),
+        raise_server_exceptions=False,
+        headers=ADMIN_HEADERS,
     ) as client:
         before = stored_events(platform)
 

@@ -23,6 +23,7 @@ import pytest
 
 from infra.bootstrap import build
 from infra.settings import Settings
+from tests.credentials import ADMIN_HEADERS
 
 RECIPIENTS = 1500
 RATE = 300  # messages per second: the campaign takes about five seconds to send
@@ -40,6 +41,8 @@ def environment(store: Settings) -> dict[str, str]:
     if store.postgres is not None:
         env["CAMPAIGNS_DATABASE_URL"] = store.postgres.url
         env["CAMPAIGNS_DATABASE_SCHEMA"] = store.postgres.schema
+    if store.bootstrap_token:
+        env["CAMPAIGNS_BOOTSTRAP_TOKEN"] = store.bootstrap_token
     return env
 
 
@@ -93,7 +96,8 @@ def server(store: Settings, tmp_path: Path) -> Iterator[Server]:
 
 
 def call(method: str, url: str, **kwargs: Any) -> Any:
-    response = httpx.request(method, url, timeout=30, **kwargs)
+    headers = {**ADMIN_HEADERS, **kwargs.pop("headers", {})}
+    response = httpx.request(method, url, timeout=30, headers=headers, **kwargs)
     assert response.status_code < 300, response.text
     return response.json()
 

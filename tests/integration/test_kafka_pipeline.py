@@ -27,6 +27,7 @@ from infra import local_kafka
 from infra.bootstrap import Platform, build
 from infra.relay import Relay, encode, run_relay
 from infra.settings import Settings, parse_database_url
+from tests.credentials import ADMIN_HEADERS, ADMIN_TOKEN
 from tests.integration.conftest import drop_schema, postgres_url
 from tests.integration.scenarios import create, stored_events
 
@@ -57,6 +58,7 @@ def scale_out(tmp_path: Path) -> Iterator[Settings]:
         kafka=kafka_bootstrap(),
         topic_prefix=f"test-{uuid.uuid4().hex[:12]}",
         read_wait=10.0,
+        bootstrap_token=ADMIN_TOKEN,
     )
     try:
         yield settings
@@ -97,7 +99,10 @@ def test_campaigns_created_over_the_api_reach_the_list_through_kafka(
     scale_out: Settings,
 ) -> None:
     platform = build(scale_out)
-    with TestClient(create_app(platform, own_platform=True)) as client, Workers(platform):
+    with (
+        TestClient(create_app(platform, own_platform=True), headers=ADMIN_HEADERS) as client,
+        Workers(platform),
+    ):
         ids = [create(client, name=f"Through Kafka {n}")["id"] for n in range(5)]
         # The API waits for the read models to show its own writes, here fed from Kafka.
         response = client.get("/api/campaigns", params={"per_page": 50})
@@ -119,7 +124,10 @@ def test_campaigns_created_over_the_api_reach_the_list_through_kafka(
 
 def test_a_record_delivered_twice_is_counted_once(scale_out: Settings) -> None:
     platform = build(scale_out)
-    with TestClient(create_app(platform, own_platform=True)) as client, Workers(platform):
+    with (
+        TestClient(create_app(platform, own_platform=True), headers=ADMIN_HEADERS) as client,
+        Workers(platform),
+    ):
         for n in range(4):
             create(client, name=f"Once {n}")
         wait_until_projected(platform)

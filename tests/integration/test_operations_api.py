@@ -64,7 +64,7 @@ def test_the_event_history_streams_every_stored_event_in_order(
     ]
     assert mine[0]["data"]["fields"]["name"] == "First"
     assert mine[1]["data"]["changes"] == {"name": "First, renamed"}
-    assert mine[1]["data"]["actor"] == "anonymous"
+    assert mine[1]["data"]["actor"] == "bootstrap"
 
 
 def test_the_event_history_takes_after_limit_and_type(

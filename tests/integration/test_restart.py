@@ -9,13 +9,14 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from infra.bootstrap import build
 from infra.settings import Settings
+from tests.credentials import ADMIN_HEADERS
 
 from .scenarios import create, stored_events
 
 
 def test_the_list_catches_up_after_a_restart(store: Settings) -> None:
     first = build(store)
-    with TestClient(create_app(first, own_platform=True)) as client:
+    with TestClient(create_app(first, own_platform=True), headers=ADMIN_HEADERS) as client:
         created = [create(client, name=f"Before restart {n}") for n in range(3)]
     # Written while no feed runs: only catching up at the next start can show these.
     offline = build(store)
@@ -24,7 +25,7 @@ def test_the_list_catches_up_after_a_restart(store: Settings) -> None:
     offline.close()
 
     again = build(store)
-    with TestClient(create_app(again, own_platform=True)) as client:
+    with TestClient(create_app(again, own_platform=True), headers=ADMIN_HEADERS) as client:
         page = client.get("/api/campaigns").json()
         tagged = client.get("/api/campaigns?tag=offline").json()
         position = again.projector.position()
@@ -45,7 +46,7 @@ def test_the_list_catches_up_after_a_restart(store: Settings) -> None:
 
 def test_a_restart_keeps_domains_streams_and_settings(store: Settings) -> None:
     first = build(store)
-    with TestClient(create_app(first, own_platform=True)) as client:
+    with TestClient(create_app(first, own_platform=True), headers=ADMIN_HEADERS) as client:
         client.post("/api/domains", json={"names": ["go.example.com"]})
         client.post("/api/domains/go.example.com/configure")
         client.put("/api/settings/domain-limit", json={"limit": 42})
@@ -53,7 +54,7 @@ def test_a_restart_keeps_domains_streams_and_settings(store: Settings) -> None:
         stored = stored_events(first)
 
     again = build(store)
-    with TestClient(create_app(again, own_platform=True)) as client:
+    with TestClient(create_app(again, own_platform=True), headers=ADMIN_HEADERS) as client:
         domains = client.get("/api/domains").json()
         streams = client.get("/api/streams").json()["items"]
         after = stored_events(again)

@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from infra.bootstrap import Platform, build
 from infra.settings import Settings
+from tests.credentials import ADMIN_HEADERS
 from tests.integration.scenarios import assert_error
 
 SHORT, OPTOUT = "go.example.com", "out.example.com"
@@ -128,7 +129,9 @@ def world(store: Settings) -> Iterator[World]:
     platform = build(store)
     platform.sending.carrier.delay_scale = 0  # the demo carrier reports as it takes messages
     try:
-        with TestClient(create_app(platform)) as client:  # starts no background thread
+        with TestClient(
+            create_app(platform), headers=ADMIN_HEADERS
+        ) as client:  # starts no background thread
             world = World(client, platform)
             world.configure_domains(SHORT, OPTOUT)
             world.demo_stream(**QUIET)

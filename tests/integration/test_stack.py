@@ -18,6 +18,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from tests.credentials import ADMIN_HEADERS, ADMIN_TOKEN
+
 ROOT = Path(__file__).resolve().parents[2]
 PORT, POSTGRES_PORT, KAFKA_PORT = 8093, 25462, 29122
 SCHEMA = f"stack_{uuid.uuid4().hex[:10]}"  # the cluster may outlive a run: a schema of its own
@@ -26,6 +28,8 @@ SCALE_OUT = {
     "CAMPAIGNS_DATABASE_SCHEMA": SCHEMA,
     "CAMPAIGNS_KAFKA": f"127.0.0.1:{KAFKA_PORT}",
 }
+# Every role starts with it, as a deployment would: the first one stores it.
+WITH_TOKEN = {"CAMPAIGNS_DATABASE_SCHEMA": SCHEMA, "CAMPAIGNS_BOOTSTRAP_TOKEN": ADMIN_TOKEN}
 
 
 def campaigns(folder: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -49,9 +53,11 @@ def stack(tmp_path: Path) -> Iterator[httpx.Client]:
         *("--postgres-port", str(POSTGRES_PORT), "--kafka-port", str(KAFKA_PORT)),
     )
     try:
-        out = campaigns(folder, "stack", "up", *where, env={"CAMPAIGNS_DATABASE_SCHEMA": SCHEMA})
+        out = campaigns(folder, "stack", "up", *where, env=WITH_TOKEN)
         assert f"gateway: http://127.0.0.1:{PORT}/" in out
-        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=30) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{PORT}", timeout=30, headers=ADMIN_HEADERS
+        ) as client:
             yield client
     finally:
         subprocess.run(
@@ -123,7 +129,7 @@ def test_a_campaign_runs_from_draft_to_finished_through_the_whole_topology(
     )
     # A wall on the gateway: its hub follows the realtime topic the projector publishes.
     address = f"ws://127.0.0.1:{PORT}/ws/realtime?name=through+the+stack"
-    with connect(address, open_timeout=30) as wall:
+    with connect(address, open_timeout=30, additional_headers=ADMIN_HEADERS) as wall:
         snapshot = json.loads(wall.recv(timeout=30))
         assert snapshot["type"] == "snapshot"
         ok(client.post(f"/api/campaigns/{campaign['id']}/launch"))

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from infra.bootstrap import Platform, build
 from infra.settings import Settings
+from tests.credentials import ADMIN_HEADERS
 
 from .scenarios import campaign_in, stored_events
 
@@ -20,7 +21,7 @@ from .scenarios import campaign_in, stored_events
 @pytest.fixture
 def second(store: Settings) -> Iterator[TestClient]:
     """Another gateway process on the same store (its own application, cache and feed)."""
-    with TestClient(create_app(build(store), own_platform=True)) as other:
+    with TestClient(create_app(build(store), own_platform=True), headers=ADMIN_HEADERS) as other:
         yield other
 
 

@@ -89,7 +89,23 @@ def test_operation_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
-def test_the_document_states_that_authentication_is_not_enforced() -> None:
-    description = openapi_document()["info"]["description"]
-    assert "Authentication is not enforced yet" in description
-    assert "`anonymous`" in description
+def test_the_document_describes_both_ways_of_authenticating() -> None:
+    document = openapi_document()
+    schemes = document["components"]["securitySchemes"]
+
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+    assert schemes["cookie"]["in"] == "cookie"
+    assert document["security"] == [{"bearer": []}, {"cookie": []}]
+    assert "X-CSRF-Token" in document["info"]["description"]
+
+
+def test_every_operation_states_who_may_call_it() -> None:
+    for path, item in openapi_document()["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                assert "x-roles" in operation, f"{method.upper()} {path}"
+                assert "Access: " in operation["description"], f"{method.upper()} {path}"
+                if operation["x-roles"]:
+                    assert "401" in operation["responses"] and "403" in operation["responses"]
+                else:
+                    assert operation["security"] == [], f"{method.upper()} {path} is public"

@@ -13,9 +13,25 @@ class ApiProblem extends Error {
   }
 }
 
+function cookie(name) {
+  const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+}
+
+function signInAgain() {
+  // The session ended (expired, revoked, signed out elsewhere): back here after signing in.
+  const here = location.pathname + location.search;
+  location.assign("/sign-in?" + new URLSearchParams({ next: here }));
+}
+
 const Api = {
   async call(method, path, body) {
-    const options = { method, headers: { Accept: "application/json" } };
+    // The session's CSRF token, which the server compares with the one it keeps for the
+    // session: a page of another site can make the browser send the cookie, not this header.
+    const options = {
+      method,
+      headers: { Accept: "application/json", "X-CSRF-Token": cookie("campaigns_csrf") },
+    };
     if (body instanceof FormData) {
       options.body = body; // the browser sets the multipart boundary
     } else if (body !== undefined) {
@@ -29,6 +45,7 @@ const Api = {
       throw new ApiProblem(0, "network", "The server cannot be reached: " + error.message);
     }
     const data = await response.json().catch(() => null);
+    if (response.status === 401) signInAgain();
     if (!response.ok) {
       const problem = (data && data.error) || {};
       throw new ApiProblem(

@@ -71,6 +71,7 @@
   function receive(message) {
     lastMessageAt = Date.now();
     if (message.type === "error") {
+      if (message.error.code === "unauthorized") signInAgain();
       show("disconnected", message.error.message);
       return;
     }

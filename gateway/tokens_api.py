@@ -1,0 +1,59 @@
+"""Tokens over the API (admin), and who the caller is (`GET /api/me`)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.api import call, platform_of
+from gateway.auth import Authenticator, Principal
+from gateway.errors import ApiError
+from gateway.inputs import read_json_object, refuse_unknown_fields
+
+
+async def list_tokens(request: Request) -> Response:
+    platform = platform_of(request)
+    tokens = await call(platform.tokens.list_tokens)
+    return JSONResponse({"items": [token.to_json() for token in tokens]})
+
+
+async def create_token(request: Request) -> Response:
+    body = await read_json_object(request)
+    name, role = body.pop("name", None), body.pop("role", None)
+    refuse_unknown_fields(body, "name, role")
+    if not isinstance(name, str) or not isinstance(role, str):
+        raise ApiError(
+            "validation_failed",
+            "the body takes name and role (texts)",
+            [{"field": field, "message": "is required"} for field in ("name", "role")],
+        )
+    platform = platform_of(request)
+    token, secret = await call(platform.tokens.create, name, role)
+    # The only time the secret is shown: it is not kept.
+    return JSONResponse({**token.to_json(), "token": secret}, status_code=201)
+
+
+async def revoke_token(request: Request) -> Response:
+    platform = platform_of(request)
+    revoked = await call(platform.tokens.revoke, request.path_params["id"])
+    if not revoked:
+        raise ApiError("not_found", "no live token has this id or name")
+    authenticator: Authenticator = request.app.state.authenticator
+    authenticator.forget()
+    return JSONResponse(revoked[0].to_json())
+
+
+async def who_am_i(request: Request) -> Response:
+    principal: Principal = request.state.principal
+    return JSONResponse(
+        {"name": principal.name, "role": principal.role, "signed_in": principal.by_cookie}
+    )
+
+
+routes = [
+    Route("/api/tokens", list_tokens, methods=["GET"]),
+    Route("/api/tokens", create_token, methods=["POST"]),
+    Route("/api/tokens/{id}", revoke_token, methods=["DELETE"]),
+    Route("/api/me", who_am_i, methods=["GET"]),
+]
