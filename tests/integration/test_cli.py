@@ -53,3 +53,48 @@ def test_audit_of_an_unknown_or_malformed_id_fails_saying_so(
 
     assert unknown == 1 and "campaign not found" in unknown_error
     assert malformed == 2 and "is not a campaign id" in malformed_error
+
+
+def test_token_create_prints_the_new_token_alone_on_its_last_line(
+    store: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = point_at(store, monkeypatch)
+
+    assert main(["token", "create", "--role", "manager", "--name", "Ann", *options]) == 0
+    secret = capsys.readouterr().out.splitlines()[-1]
+
+    with build(store) as platform:
+        found = platform.tokens.find(secret)
+    assert found is not None and (found.name, found.role) == ("Ann", "manager")
+
+
+def test_token_list_shows_names_and_roles_never_secrets_and_revoke_ends_a_token(
+    store: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = point_at(store, monkeypatch)
+    main(["token", "create", "--role", "viewer", "--name", "Wall", *options])
+    secret = capsys.readouterr().out.splitlines()[-1]
+
+    assert main(["token", "list", *options]) == 0
+    listed = capsys.readouterr().out
+    assert main(["token", "revoke", "Wall", *options]) == 0
+    revoked = capsys.readouterr().out
+    assert main(["token", "revoke", "Wall", *options]) == 1
+
+    assert "Wall" in listed and "viewer" in listed and secret not in listed
+    assert "revoked viewer token 'Wall'" in revoked
+    with build(store) as platform:
+        assert platform.tokens.find(secret) is None
+
+
+def test_token_create_refuses_an_unknown_role_and_a_taken_name(
+    store: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = point_at(store, monkeypatch)
+    with pytest.raises(SystemExit):
+        main(["token", "create", "--role", "root", "--name", "X", *options])
+    main(["token", "create", "--role", "viewer", "--name", "Twice", *options])
+    capsys.readouterr()
+
+    assert main(["token", "create", "--role", "viewer", "--name", "Twice", *options]) == 2
+    assert "exists" in capsys.readouterr().err
