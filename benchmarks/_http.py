@@ -15,6 +15,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from benchmarks._auth import TOKEN
+
+AUTHORIZATION = f"Authorization: Bearer {TOKEN}\r\n"
+
 Result = tuple[int, list[float], int, str]  # ops, latencies (s), errors, first error
 
 
@@ -32,7 +36,7 @@ class Connection:
         return cls(reader, writer, f"{host}:{port}")
 
     async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{AUTHORIZATION}"
         if body is not None:
             head += "Content-Type: application/json\r\n"
         head += f"Content-Length: {len(body or b'')}\r\n\r\n"

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks._auth import TOKEN
 from infra.settings import Settings, parse_database_url
 
 # What each variant changes; the driver prints these next to the figures.
@@ -325,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         # The engine would drive the benchmark's Started campaigns on to Sending; in the
         # scale-out shape it is a process of its own, not part of the gateway's load.
         sending="engine" in variants,
+        bootstrap_token=TOKEN,
     )
     timers = Timers()
     sampler = Sampler()

@@ -16,6 +16,8 @@ import struct
 import zlib
 from collections.abc import Callable
 
+from benchmarks._auth import TOKEN
+
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 TEXT, CLOSE, PING = 0x1, 0x8, 0x9
 
@@ -129,6 +131,7 @@ async def connect(host: str, port: int, path: str, on_message: Callable[[bytes],
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {TOKEN}\r\n"
         "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
     ).encode()
     loop = asyncio.get_running_loop()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks._auth import HEADERS, SERVER_ENV
 from infra.contacts import BATCH, contacts_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +109,11 @@ def start_server(data_dir: Path, port: int, timeout: float) -> subprocess.Popen[
         str(data_dir),
     ]
     process = subprocess.Popen(
-        command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        command,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, **SERVER_ENV},
     )
     import httpx
 
@@ -168,11 +174,11 @@ def upload(port: int, path: Path, *, multipart: bool, timeout: float) -> tuple[f
     with path.open("rb") as body:
         if multipart:
             response = httpx.post(
-                url, files={"file": (path.name, body, "text/csv")}, timeout=timeout
+                url, files={"file": (path.name, body, "text/csv")}, timeout=timeout, headers=HEADERS
             )
         else:
             response = httpx.post(
-                url, content=body, headers={"content-type": "text/csv"}, timeout=timeout
+                url, content=body, headers={**HEADERS, "content-type": "text/csv"}, timeout=timeout
             )
     seconds = time.perf_counter() - started
     if response.status_code != 201:

@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 
 from benchmarks import _ws as ws
+from benchmarks._auth import HEADERS, SERVER_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 BARE_PORT, HUB_PORT = 8191, 8192
@@ -145,6 +146,7 @@ class HubPhase(Phase):
             "CAMPAIGNS_SENDING": "off",
             "CAMPAIGNS_DATABASE_URL": "",
             "CAMPAIGNS_KAFKA": "",
+            **SERVER_ENV,
         }
         prefix = os.environ.get("BENCH_SERVER_PREFIX")  # a diagnostic hook, e.g. GC settings
         launcher = (
@@ -208,6 +210,7 @@ class KafkaPhase(HubPhase):
                 "CAMPAIGNS_DATABASE_SCHEMA": f"fanout_{int(time.time())}",
                 "CAMPAIGNS_KAFKA_TOPIC_PREFIX": f"fanout-{int(time.time())}",
                 "CAMPAIGNS_WS_COMPRESSION": "on" if self.deflate else "off",
+                **SERVER_ENV,
             },
         )
         wait_ready(self.base_url)
@@ -263,7 +266,7 @@ def sample_row(name: str) -> dict[str, Any]:
 
 def create_drafts(base_url: str, others: int = 20) -> str:
     """The campaign each round renames, and a few more rows on the wall."""
-    with httpx.Client(base_url=base_url, timeout=30) as http:
+    with httpx.Client(base_url=base_url, timeout=30, headers=HEADERS) as http:
         for n in range(others):
             http.post("/api/campaigns", json={"name": f"Other {n}", "tags": ["bench"]})
         answer = http.post("/api/campaigns", json={"name": "Renamed", "tags": ["bench"]})
@@ -299,7 +302,7 @@ async def measure(phase: Phase, counts: list[int], rounds: int) -> list[dict[str
     results = []
     port = int(phase.base_url.rsplit(":", 1)[1])
     fleet = Fleet("127.0.0.1", port)
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=HEADERS) as http:
         await fleet.grow(20)  # warm-up: the first connections and messages
         for n in range(3):
             await phase.change(http, f"{MARK}warm{n}")

@@ -51,6 +51,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks._auth import HEADERS
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_DIR = ROOT / "var" / "bench-postgres"
 PG_PORT = 55433
@@ -436,7 +438,8 @@ def server_process(
                     )
                 try:  # ready, and this very process answering (the port may be shared)
                     if httpx.get(f"{base}/readyz", timeout=2).status_code == 200 and any(
-                        httpx.get(f"{base}/_bench/pid", timeout=2).json()["pid"] == process.pid
+                        httpx.get(f"{base}/_bench/pid", timeout=2, headers=HEADERS).json()["pid"]
+                        == process.pid
                         for _ in range(20)
                     ):
                         break
@@ -476,7 +479,7 @@ def noop_worker(base: str) -> Callable[[float, float], tuple[int, list[float], i
     def work(measure_from: float, end: float) -> tuple[int, list[float], int, str]:
         ops, latencies = 0, []
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        with httpx.Client(base_url=base, timeout=30, limits=limits) as client:
+        with httpx.Client(base_url=base, timeout=30, limits=limits, headers=HEADERS) as client:
             while True:
                 t0 = time.perf_counter()
                 if t0 >= end:
@@ -500,7 +503,7 @@ def httpx_command_worker(
         status = dict.fromkeys(mine, "Started")
         ops, latencies, errors, first_error, i = 0, [], 0, "", 0
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        with httpx.Client(base_url=base, timeout=30, limits=limits) as client:
+        with httpx.Client(base_url=base, timeout=30, limits=limits, headers=HEADERS) as client:
             while True:
                 t0 = time.perf_counter()
                 if t0 >= end:
@@ -612,7 +615,7 @@ def http_phase(
     ):
 
         def mark() -> None:
-            httpx.post(f"{base}/_bench/mark", timeout=10)
+            httpx.post(f"{base}/_bench/mark", timeout=10, headers=HEADERS)
 
         noop = None
         if noop_seconds:
@@ -630,7 +633,7 @@ def http_phase(
             cpu_probe=cpu_probe_for(pids, store.backend),
             on_measure=mark,
         )
-        report = httpx.get(f"{base}/_bench/report", timeout=30).json()
+        report = httpx.get(f"{base}/_bench/report", timeout=30, headers=HEADERS).json()
         report["noop"] = noop
     say(
         f"http {store.backend} [{variant}]: {run.rate:,.0f} commands/s, p50 "

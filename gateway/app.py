@@ -151,7 +151,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[Middleware(AccessControl, routes=routes)],
+        middleware=[Middleware(AccessControl)],
     )
     app.state.platform = platform
     app.state.authenticator = Authenticator(platform)

@@ -114,17 +114,19 @@ class Authenticator:
 
 
 class AccessControl:
-    """ASGI middleware: the rule of the route a request goes to, applied before it runs."""
+    """ASGI middleware: the rule of the route a request goes to, applied before it runs.
+    It reads the app's routes as they are now: a route added later gets a rule too (with
+    none written, only admin passes)."""
 
-    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        found = rule_for(self.routes, scope)
+        routes: list[BaseRoute] = scope["app"].routes
+        found = rule_for(routes, scope)
         if found is None:  # no route: the router's 404 or 405
             await self.app(scope, receive, send)
             return
