@@ -11,6 +11,9 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from domain.roles import ROLES
@@ -146,3 +149,20 @@ def test_the_wall_feed_lets_in_the_roles_that_read(
         assert first["type"] == "snapshot"
     else:
         assert first == {**first, "type": "error"} and first["error"]["code"] == wanted
+
+
+def test_a_route_added_later_without_a_rule_lets_only_admin_in(
+    matrix_platform: Platform, tokens: dict[str, str]
+) -> None:
+    async def secret_page(_request: Request) -> Response:
+        return PlainTextResponse("inside")
+
+    app = create_app(matrix_platform)
+    app.router.routes.insert(0, Route("/api/forgotten", secret_page, methods=["GET"]))
+    with TestClient(app) as client:
+        answers = {
+            caller: client.get("/api/forgotten", headers=headers_of(caller, tokens)).status_code
+            for caller in CALLERS
+        }
+
+    assert answers == {**dict.fromkeys(ROLES, 403), "admin": 200, NOBODY: 401}
