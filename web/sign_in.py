@@ -13,7 +13,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from domain.roles import PEOPLE
 from gateway.auth import CSRF_COOKIE, SESSION_COOKIE, Authenticator, Principal
+from gateway.inputs import read_body
 from gateway.services import Services
 from projections.tokens import SESSION_DAYS
 from web.rendering import render
@@ -31,6 +32,7 @@ FIRST_WAIT = 15.0  # seconds, doubled with each further failure
 LONGEST_WAIT = 900.0
 FORGET_AFTER = 3600.0  # an address quiet this long starts afresh
 ADDRESSES_KEPT = 10_000
+MAX_FORM = 16 * 1024  # bytes: a token, a path and a CSRF token; anyone may post these forms
 
 
 class SignInThrottle:
@@ -82,6 +84,17 @@ def is_https(request: Request) -> bool:
     return request.url.scheme in ("https", "wss")
 
 
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted form's fields (URL-encoded, as our forms send them), read with a small
+    limit: these forms are open to anyone, so a huge body must not be buffered."""
+    body = await read_body(request, MAX_FORM)
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
+    except ValueError:  # more fields than any of our forms has: none of them is read
+        return {}
+    return {key: values[-1] for key, values in fields.items()}
+
+
 def principal_of(request: Request) -> Principal | None:
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     return principal
@@ -110,11 +123,11 @@ async def sign_in_page(request: Request) -> Response:
 
 
 async def sign_in(request: Request) -> Response:
-    form = await request.form()
-    next_path = safe_next(str(form.get("next") or ""))
+    form = await read_form(request)
+    next_path = safe_next(form.get("next"))
     cookie_csrf = request.cookies.get(CSRF_COOKIE, "")
     fresh_csrf = cookie_csrf or secrets.token_urlsafe(32)
-    offered = str(form.get("csrf_token") or "")
+    offered = form.get("csrf_token", "")
     if not cookie_csrf or not hmac.compare_digest(offered.encode(), cookie_csrf.encode()):
         message = "The form had expired; please sign in again."
         return form_page(request, fresh_csrf, next_path=next_path, error=message, status=403)
@@ -127,7 +140,7 @@ async def sign_in(request: Request) -> Response:
         page.headers["Retry-After"] = str(wait)
         return page
     platform: Services = request.app.state.platform
-    secret = str(form.get("token") or "").strip()
+    secret = form.get("token", "").strip()
     token = await run_in_threadpool(platform.tokens.find, secret) if secret else None
     if token is None or token.role not in PEOPLE:
         throttle.failed(address)
@@ -149,8 +162,7 @@ async def sign_out(request: Request) -> Response:
     """Ends the cookie's session (a signed-out browser just lands on the sign-in page)."""
     principal = principal_of(request)
     if principal is not None and principal.session is not None:
-        form = await request.form()
-        offered = str(form.get("csrf_token") or "")
+        offered = (await read_form(request)).get("csrf_token", "")
         if not principal.csrf or not hmac.compare_digest(offered.encode(), principal.csrf.encode()):
             return RedirectResponse("/campaigns", status_code=303)  # a forged form: ignored
         platform: Services = request.app.state.platform

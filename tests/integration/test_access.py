@@ -319,3 +319,14 @@ def test_the_demo_token_is_made_once_per_data_directory(platform: Platform) -> N
     assert found is not None and found.role == "admin"
     token_file = platform.settings.data_dir / "demo-admin-token"
     assert token_file.stat().st_mode & 0o077 == 0
+
+
+def test_an_oversized_or_overfull_sign_in_form_is_refused_without_a_server_error(
+    browser: TestClient,
+) -> None:
+    browser.get("/sign-in")
+    huge = browser.post("/sign-in", content=b"token=" + b"a" * 100_000)
+    many = browser.post("/sign-in", content="&".join(f"f{n}=1" for n in range(50)).encode())
+
+    assert huge.status_code == 413
+    assert many.status_code == 403  # no field read, so no CSRF token either
