@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -84,7 +85,9 @@ class Authenticator:
 
         return await self.cached("session:" + digest_of(secret), look_up)
 
-    async def cached(self, key: str, look_up: Any) -> Principal | None:
+    async def cached(
+        self, key: str, look_up: Callable[[], Awaitable[Principal | None]]
+    ) -> Principal | None:
         now = time.monotonic()
         kept = self.cache.get(key)
         if kept is not None and kept[0] > now:

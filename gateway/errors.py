@@ -21,6 +21,7 @@ STATUS_OF_CODE = {
     "not_found": 404,
     "illegal_transition": 409,
     "version_conflict": 409,
+    "already_exists": 409,
     "malformed_json": 400,
     "payload_too_large": 413,
     "unsupported_media_type": 415,

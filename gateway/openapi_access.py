@@ -148,7 +148,7 @@ def answer(description: str, schema: str) -> Schema:
 
 
 def error(status: str) -> Schema:
-    names = {"404": "NotFound", "409": "Conflict", "422": "ValidationFailed"}
+    names = {"404": "NotFound", "422": "ValidationFailed"}
     return {"$ref": f"#/components/responses/{names[status]}"}
 
 
@@ -173,14 +173,17 @@ def token_paths() -> dict[str, Schema]:
                 "summary": "Make a token",
                 "tags": ["access"],
                 "description": "The secret is in the answer's `token`, this once: only its "
-                "SHA-256 digest is kept. A live token with the same name is 409.",
+                "SHA-256 digest is kept. A live token with the same name is 409 `already_exists`.",
                 "requestBody": {
                     "required": True,
                     "content": {JSON: {"schema": {"$ref": "#/components/schemas/TokenCreate"}}},
                 },
                 "responses": {
                     "201": answer("The new token, with its secret.", "NewToken"),
-                    "409": error("409"),
+                    "409": {
+                        "description": "A live token has this name: `already_exists`.",
+                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
                     "422": error("422"),
                 },
             },

@@ -75,7 +75,9 @@ class Session:
 
 
 class NameTaken(DomainError):
-    code = "illegal_transition"
+    """Names are the actors in the history: two live tokens may not share one."""
+
+    code = "already_exists"
 
 
 def digest_of(secret: str) -> str:

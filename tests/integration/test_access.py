@@ -212,7 +212,7 @@ def test_two_live_tokens_cannot_share_a_name(client: TestClient) -> None:
     assert client.post("/api/tokens", json={"name": "Zed", "role": "viewer"}).status_code == 201
     again = client.post("/api/tokens", json={"name": "Zed", "role": "admin"})
 
-    assert again.status_code == 409
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_exists"
 
 
 def test_an_unknown_role_is_refused(client: TestClient) -> None:

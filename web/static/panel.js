@@ -406,6 +406,7 @@ async function historyTab(body, c, filters) {
 Panel.root.querySelector(".tabs").addEventListener("click", (event) => {
   const button = event.target.closest("[role=tab]");
   if (button && Panel.campaign) Panel.select(button.dataset.tab);
+  else if (button) Panel.tab = button.dataset.tab; // still loading: it opens on this tab
 });
 Panel.root.querySelector(".tabs").addEventListener("keydown", (event) => {
   // Arrow keys move between the tabs, as in any tab list.
