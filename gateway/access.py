@@ -104,6 +104,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/contact-lists"): READ,
     ("GET", "/realtime"): READ,
     (WEBSOCKET, "/ws/realtime"): READ,
+    (WEBSOCKET, "/ws/replay"): EXPORT,  # the history replayed: the analysts' replay
+    ("GET", "/campaigns/{id}/audit"): AUDIT,
+    ("GET", "/campaigns/{id}/at"): READ,
     ("GET", "/static"): Rule((), "the pages' scripts and styles", public=True),
 }
 
