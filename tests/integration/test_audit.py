@@ -17,6 +17,7 @@ from gateway.app import create_app
 from infra.bootstrap import Platform
 from infra.cli import main
 from infra.settings import Settings
+from tests.credentials import ADMIN_HEADERS
 from tests.integration.scenarios import assert_error, create_complete, drive
 from tests.integration.test_cli import point_at
 from tests.integration.test_sending_engine import (
@@ -152,7 +153,7 @@ def test_a_suspension_by_a_rule_names_the_rule_and_the_values_measured(
     rules = [{"metric": "ctr", "below": 50, "after": 40}]
     campaign = new_campaign(sending, [contact_list(sending, 300)], pause_rules=rules)
     drive_engine(sending, campaign.id, Status.SUSPENDED)
-    with TestClient(create_app(sending)) as client:
+    with TestClient(create_app(sending), headers=ADMIN_HEADERS) as client:
         answer = client.get(f"/api/campaigns/{campaign.id}/history", params={"type": "Suspended"})
 
     (suspension,) = answer.json()

@@ -14,6 +14,7 @@ from gateway.app import create_app
 from gateway.representation import campaign_json
 from gateway.stats import CampaignStats
 from infra.bootstrap import Platform
+from tests.credentials import ADMIN_HEADERS
 from tests.integration.scenarios import create_complete, drive
 from tests.integration.test_sending_engine import (
     OPTOUT,
@@ -127,7 +128,7 @@ def test_a_version_before_the_campaign_started_shows_nothing_sent_even_in_the_sa
     drive_engine(sending, campaign.id, Status.FINISHED)
     url = f"/api/campaigns/{campaign.id}"
 
-    with TestClient(create_app(sending)) as client:
+    with TestClient(create_app(sending), headers=ADMIN_HEADERS) as client:
         draft = client.get(url, params={"version": 1}).json()
         created_at = draft["created_at"]
         stats_then = client.get(f"{url}/stats", params={"as_of": created_at}).json()
