@@ -15,7 +15,7 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -116,22 +116,46 @@ class Client:
         self.kick()
 
     def send_now(self, text: str) -> bool:
-        """Sends at once when nothing is queued and the connection takes it without waiting:
-        no task and no trip through the event loop per client, which is most of the cost of a
-        broadcast. False: the message is to be queued (a client that is behind, or a
-        connection whose transport is paused, waits in its own task, never in this loop)."""
-        if self.sending is not None or self.queue or self.stale or not writable(self.websocket):
+        """Starts the send at once when nothing is queued (what Python 3.12's eager tasks do):
+        a connection that takes it without waiting costs no task and no trip through the
+        event loop, which is most of a broadcast's cost per client. One whose transport is
+        paused (a client not reading) finishes the send in a task of its own, and what
+        comes next queues behind it, so it never holds up the broadcast. False: queue it."""
+        if self.sending is not None or self.queue or self.stale or self.websocket is None:
             return False
         step = self.websocket.send_text(text)
         try:
-            step.send(None)
+            waiting = step.send(None)
         except StopIteration:
             self.last_sent = time.monotonic()
             return True
         except (WebSocketDisconnect, RuntimeError, OSError):
             return True  # the connection went away; its reader cleans up
-        step.close()  # it would have waited after all, before writing anything: queue it
-        return False
+        self.sending = asyncio.get_running_loop().create_task(self.finish(step, waiting))
+        return True
+
+    async def finish(self, step: Coroutine[Any, Any, None], waiting: Any) -> None:
+        """Goes on with a send that had to wait, as a task would have, then with the queue."""
+        try:
+            while True:
+                try:
+                    await (waiting if waiting is not None else asyncio.sleep(0))
+                except asyncio.CancelledError:
+                    step.close()
+                    raise
+                except Exception:
+                    pass  # the send sees the same failure when it goes on
+                try:
+                    waiting = step.send(None)
+                except StopIteration:
+                    break
+            self.last_sent = time.monotonic()
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.queue.clear()
+            return
+        finally:
+            self.sending = None
+        self.kick()  # what was queued meanwhile
 
     def resnapshot(self) -> None:
         self.queue.clear()
@@ -139,7 +163,7 @@ class Client:
         self.kick()
 
     def kick(self) -> None:
-        if self.sending is None and self.websocket is not None:
+        if self.sending is None and self.websocket is not None and (self.queue or self.stale):
             self.sending = asyncio.get_running_loop().create_task(self.drain())
 
     async def drain(self) -> None:
@@ -164,15 +188,6 @@ class Client:
         self.queue.clear()
         if self.sending is not None:
             self.sending.cancel()
-
-
-def writable(websocket: Any) -> bool:
-    """Whether uvicorn's protocol behind this connection would send without waiting: its
-    `writable` event is cleared while the transport is paused (a client not reading). Other
-    servers: unknown, so every send goes through the client's task."""
-    protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
-    event = getattr(protocol, "writable", None)
-    return isinstance(event, asyncio.Event) and event.is_set()
 
 
 class Hub:

@@ -159,3 +159,40 @@ def test_changes_the_hub_already_has_are_ignored() -> None:
     hub = hub_with(row(1, sent=7), position=5)
     hub.apply([(4, row(1, sent=1)), (5, row(1, sent=2))])
     assert hub.rows["c1"]["sent"] == 7 and hub.position == 5
+
+
+class Connection:
+    """A connection whose sends wait while `paused` is unresolved (a client not reading)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.paused: asyncio.Future[None] | None = None
+
+    async def send_text(self, text: str) -> None:
+        if self.paused is not None:
+            await self.paused
+        self.sent.append(text)
+
+
+def test_a_send_that_has_to_wait_goes_on_in_its_own_task_and_the_queue_follows() -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        hub = Hub(QuietFeed())
+        hub.reset(0, [])
+        connection = Connection()
+        client = Client(RowFilter(), hub, connection)
+        client.push("first")  # taken at once: no task
+        assert client.sending is None
+        connection.paused = asyncio.get_running_loop().create_future()
+        client.push("second")  # has to wait: a task goes on with it
+        client.push("third")  # queued behind it
+        assert client.sending is not None and list(client.queue) == ["third"]
+        before = list(connection.sent)
+        connection.paused.set_result(None)
+        connection.paused = None
+        while client.sending is not None:
+            await asyncio.sleep(0)
+        return before, connection.sent
+
+    before, after = run(scenario())
+    assert before == ["first"]
+    assert after == ["first", "second", "third"]
