@@ -49,7 +49,14 @@ def test_markup_in_every_free_text_stays_text_on_every_page(server: Server, page
     page.goto(f"{server.url}/contact-lists")
     expect(page.locator(".list-name").first).to_have_text(MARKUP)
     assert page.evaluate("window.owned") is None
-    for path in ("/campaigns", "/pools", "/contact-lists"):
+    audit, moments = f"/campaigns/{draft['id']}/audit", f"/campaigns/{draft['id']}/at"
+    page.goto(server.url + audit)
+    expect(page.locator("main")).to_contain_text(MARKUP)
+    page.goto(server.url + moments)
+    expect(page.locator("main")).to_contain_text(MARKUP)
+    page.goto(f"{server.url}/realtime?status=Draft")
+    expect(page.locator(f"#campaign-{draft['id']} .card-name")).to_have_text(MARKUP)
+    for path in ("/campaigns", "/pools", "/contact-lists", audit, moments, "/realtime"):
         page.goto(server.url + path)
         assert page.locator("main b, main i").count() == 0
         assert page.evaluate("window.owned") is None
