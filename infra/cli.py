@@ -266,6 +266,16 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def replay(args: argparse.Namespace) -> int:
+    from infra.bootstrap import build
+    from infra.history_replay import play
+
+    with build(settings_from(args).with_changes(sending=False)) as platform:
+        platform.feed.catch_up()
+        platform.domain_feed.catch_up()
+        return play(platform, args)
+
+
 def import_history(args: argparse.Namespace) -> int:
     from infra.bootstrap import build
     from infra.event_archive import ImportRefused, import_events
@@ -548,6 +558,22 @@ def parser() -> argparse.ArgumentParser:
     )
     export_parser.add_argument("--output", help="the file to write (default: stdout)")
     add_store_options(export_parser)
+    replay_parser = commands.add_parser(
+        "replay",
+        help="play a time range of the history as the Realtime page's replay does: the rows "
+        "as they were at --from, then what changed, at --speed (seconds of history per "
+        "second; 0: as fast as it goes)",
+    )
+    replay_parser.add_argument("--from", dest="start", required=True, help="a UTC time")
+    replay_parser.add_argument("--to", dest="end", required=True, help="a UTC time")
+    replay_parser.add_argument("--speed", type=float, default=60.0)
+    replay_parser.add_argument("--name", help="campaigns whose name holds this (any case)")
+    replay_parser.add_argument("--status", action="append", help="repeatable")
+    replay_parser.add_argument("--tag", action="append", help="repeatable")
+    replay_parser.add_argument(
+        "--json", action="store_true", help="the wall's replay messages, one JSON per line"
+    )
+    add_store_options(replay_parser)
     import_parser = commands.add_parser(
         "import",
         help="load an NDJSON export into an empty store (same ids, versions, times, order) "
@@ -633,6 +659,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": audit,
     "export": export,
     "import": import_history,
+    "replay": replay,
     "relay": relay,
     "project": project,
     "dispatch": dispatch,

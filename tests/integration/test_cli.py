@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -98,3 +99,25 @@ def test_token_create_refuses_an_unknown_role_and_a_taken_name(
 
     assert main(["token", "create", "--role", "viewer", "--name", "Twice", *options]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_replay_plays_a_time_range_as_the_wall_would(
+    store: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    with build(store) as platform:
+        campaign = platform.app.create_campaign({"name": "Replayed"}, actor="ann")
+        platform.app.edit_campaign(campaign.id, {"name": "Renamed"}, actor="ann")
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    window = ["--from", before.isoformat(), "--to", after.isoformat(), "--speed", "0"]
+    where = point_at(store, monkeypatch)
+
+    assert main(["replay", *window, "--json", *where]) == 0
+    messages = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert messages[0]["type"] == "snapshot" and messages[0]["rows"] == []
+    assert messages[-1]["type"] == "end"
+    assert [row["name"] for m in messages for row in m.get("rows", [])][-1] == "Renamed"
+
+    assert main(["replay", *window, "--status", "Draft", *where]) == 0
+    assert "Renamed" in capsys.readouterr().out
+    assert main(["replay", "--from", after.isoformat(), "--to", before.isoformat(), *where]) == 2
