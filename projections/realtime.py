@@ -372,31 +372,22 @@ LISTED = ("id", "name", "status", "status_reason", "tags", "type", "stream", "cr
 
 def listed_campaigns(cursor: Cursor, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     found = {}
-    for chunk in chunks(campaign_ids):
-        cursor.execute(
-            f"SELECT {', '.join(LISTED)}, recipients_total FROM campaign_list "
-            f"WHERE id IN ({marks_for(chunk)})",
-            chunk,
-        )
-        for row in cursor.fetchall():
-            fields = dict(zip(LISTED, row, strict=False))
-            fields["tags"] = json.loads(fields["tags"])
-            fields["recipients"] = int(row[-1])
-            found[str(fields["id"])] = fields
+    sql = f"SELECT {', '.join(LISTED)}, recipients_total FROM campaign_list WHERE id IN ?"
+    for row in cursor.fetch_in(sql, campaign_ids):
+        fields = dict(zip(LISTED, row, strict=False))
+        fields["tags"] = json.loads(fields["tags"])
+        fields["recipients"] = int(row[-1])
+        found[str(fields["id"])] = fields
     return found
 
 
 def campaign_counters(cursor: Cursor, campaign_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    found = {}
-    for chunk in chunks(campaign_ids):
-        cursor.execute(
-            f"SELECT campaign_id, {', '.join(COUNTERS)} FROM stats WHERE scope = 'campaign' "
-            f"AND key = '' AND campaign_id IN ({marks_for(chunk)})",
-            chunk,
-        )
-        for row in cursor.fetchall():
-            found[str(row[0])] = dict(zip(COUNTERS, map(int, row[1:]), strict=True))
-    return found
+    rows = cursor.fetch_in(
+        f"SELECT campaign_id, {', '.join(COUNTERS)} FROM stats WHERE scope = 'campaign' "
+        "AND key = '' AND campaign_id IN ?",
+        campaign_ids,
+    )
+    return {str(row[0]): dict(zip(COUNTERS, map(int, row[1:]), strict=True)) for row in rows}
 
 
 def send_rates(cursor: Cursor, campaign_ids: Sequence[str], now: datetime) -> dict[str, float]:
@@ -432,35 +423,26 @@ def campaign_domains(cursor: Cursor, campaign_ids: Sequence[str]) -> dict[str, l
     stored = cursor.fetchone()
     limit = int(stored[0]) if stored else DEFAULT_DOMAIN_LIMIT
     found: dict[str, list[Row]] = {}
-    for chunk in chunks(campaign_ids):
-        cursor.execute(
-            "SELECT u.campaign_id, d.name, d.status, d.usage, u.usage "
-            "FROM domain_campaign_usage u "
-            "JOIN domain_usage d ON d.domain_id = u.domain_id "
-            f"WHERE u.campaign_id IN ({marks_for(chunk)}) ORDER BY d.name",
-            chunk,
+    rows = cursor.fetch_in(
+        "SELECT u.campaign_id, d.name, d.status, d.usage, u.usage "
+        "FROM domain_campaign_usage u JOIN domain_usage d ON d.domain_id = u.domain_id "
+        "WHERE u.campaign_id IN ? ORDER BY d.name",
+        campaign_ids,
+    )
+    for campaign_id, name, status, total, usage in rows:
+        if status == "Configured" and int(total) >= limit:
+            status = "Reached Limit"  # as the domain's own status_under shows it
+        found.setdefault(str(campaign_id), []).append(
+            {"name": name, "status": status, "usage": int(usage)}
         )
-        for campaign_id, name, status, total, usage in cursor.fetchall():
-            if status == "Configured" and int(total) >= limit:
-                status = "Reached Limit"  # as the domain's own status_under shows it
-            found.setdefault(str(campaign_id), []).append(
-                {"name": name, "status": status, "usage": int(usage)}
-            )
     return found
 
 
 def stored_rows(cursor: Cursor, campaign_ids: Sequence[str]) -> dict[str, Row]:
-    found: dict[str, Row] = {}
-    for chunk in chunks(campaign_ids):
-        cursor.execute(
-            f"SELECT campaign_id, row_json FROM realtime_rows "
-            f"WHERE campaign_id IN ({marks_for(chunk)})",
-            chunk,
-        )
-        found.update(
-            (str(campaign_id), json.loads(text)) for campaign_id, text in cursor.fetchall()
-        )
-    return found
+    rows = cursor.fetch_in(
+        "SELECT campaign_id, row_json FROM realtime_rows WHERE campaign_id IN ?", campaign_ids
+    )
+    return {str(campaign_id): json.loads(text) for campaign_id, text in rows}
 
 
 def same_row(row: Row, other: Row | None, ignored: Sequence[str] = ("updated_at",)) -> bool:

@@ -6,19 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain.status import Status
+from domain.status import FINAL, Status
 from web.rendering import render
 
-# What the wall shows unless asked otherwise: campaigns that are on their way or may move.
-RUNNING = (
-    Status.PROCESSING,
-    Status.READY,
-    Status.SCHEDULED,
-    Status.STARTED,
-    Status.SENDING,
-    Status.PAUSED,
-    Status.SUSPENDED,
-)
+# What the wall shows unless asked otherwise: campaigns on their way (launched, not final).
+ON_THEIR_WAY = tuple(s for s in Status if s is not Status.DRAFT and s not in FINAL)
 
 
 SPEEDS = (
@@ -48,7 +40,7 @@ async def realtime_page(request: Request) -> Response:
         replay=replay,
         speeds=SPEEDS,
         statuses=[str(status) for status in Status],
-        chosen=chosen if "status" in request.query_params else [str(s) for s in RUNNING],
+        chosen=chosen if "status" in request.query_params else [str(s) for s in ON_THEIR_WAY],
         name_filter=request.query_params.get("name", ""),
         tag_filter=request.query_params.get("tag", ""),
     )
