@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -51,23 +53,6 @@ def fill_contacts(database_path: Path, list_id: str, count: int) -> None:
             contacts(list_id, count),
         )
     connection.close()
-
-
-class KafkaWorkers:
-    """The scale-out half of the pipeline, in threads: the activity outbox published to
-    Kafka and the stats projector applying it."""
-
-    def __init__(self, platform: Any) -> None:
-        self.publisher = platform.outbox_publisher()
-        self.stats = platform.stats_feed()
-        self.thread = threading.Thread(target=self.publisher.run, daemon=True)
-        self.thread.start()
-        self.stats.start()
-
-    def stop(self) -> None:
-        self.publisher.stop()
-        self.stats.stop()
-        self.thread.join(timeout=30)
 
 
 def bare(folder: Path, count: int, batch: int) -> float:
@@ -105,71 +90,252 @@ def pipeline(
 ) -> tuple[float, float, dict[str, int]]:
     """(messages per second from launch to finished, preparation seconds, counters)."""
     settings = settings or Settings(data_dir=folder / "var")
+    if settings.kafka:
+        return scale_out_pipeline(folder, count, batch, settings)
     platform = build(settings)
-    workers = KafkaWorkers(platform) if settings.kafka else None
     try:
-        app = platform.app
-        domains = ["go.example.com", "go2.example.com", "out.example.com"]
-        app.add_domains(domains, actor="bench")
-        for name in domains:
-            app.change_domain_status(name, "configure", actor="bench")
-        app.set_domain_limit({"limit": 1_000_000_000}, actor="bench")
-        list_id = str(uuid.uuid4())
-        if settings.postgres is None:
-            fill_contacts(folder / "var" / "contacts.sqlite3", list_id, count)
-        else:
-            with platform.database.transaction() as cursor:
-                cursor.copy_rows(
-                    "contacts", "list_id, phone, fields", list(contacts(list_id, count))
-                )
-        campaign = app.create_campaign(
-            {
-                "name": "Benchmark",
-                "sender": "Shop",
-                "contact_lists": [list_id],
-                "variants": [
-                    {"text": TEXT, "weight": 3},
-                    {"text": "Sale {short_url} {optout_url}"},
-                ],
-                "links": {
-                    "short": {
-                        "target": "https://shop.example.com/sale",
-                        "domains": ["go.example.com", "go2.example.com"],
-                    },
-                    "optout": {"domains": ["out.example.com"]},
-                },
-            },
-            actor="bench",
-        )
+        campaign_id = add_campaign(platform, folder, count)
         engine = platform.sending.engine
         engine.batch = batch
         platform.sending.carrier.delay_scale = 0
         started = time.perf_counter()
-        app.change_campaign_status(campaign.id, "launch", actor="bench")
+        platform.app.change_campaign_status(campaign_id, "launch", actor="bench")
         prepared_at = None
         last_report = started
         while True:
             platform.feed.catch_up()
-            status = app.get_campaign(campaign.id).status
+            status = platform.app.get_campaign(campaign_id).status
             if status is Status.SENDING and prepared_at is None:
                 prepared_at = time.perf_counter()
-            if status in (Status.FINISHED, Status.SUSPENDED, Status.REJECTED):
+            if status in ENDED:
                 break
             engine.step()
             if time.perf_counter() - last_report > 5:
                 last_report = time.perf_counter()
-                sent = platform.sending.activity.campaign_counters(str(campaign.id))["sent"]
-                print(f"  ... {sent:,} sent, {sent / (last_report - started):,.0f}/s", flush=True)
+                report_progress(platform, campaign_id, started)
         assert status is Status.FINISHED, f"the campaign ended {status}"
-        if workers is not None:  # until the stats rows, fed through Kafka, show every outcome
-            wait_for_outcomes(platform.sending.activity, str(campaign.id), count)
         elapsed = time.perf_counter() - started
-        counters = platform.sending.activity.campaign_counters(str(campaign.id))
+        counters = platform.sending.activity.campaign_counters(str(campaign_id))
         return count / elapsed, (prepared_at or started) - started, counters
     finally:
-        if workers is not None:
-            workers.stop()
         platform.close()
+
+
+ENDED = (Status.FINISHED, Status.SUSPENDED, Status.REJECTED)
+
+
+def add_campaign(platform: Any, folder: Path, count: int) -> uuid.UUID:
+    """Domains, a contact list of `count` numbers and a Draft campaign to them."""
+    app = platform.app
+    domains = ["go.example.com", "go2.example.com", "out.example.com"]
+    app.add_domains(domains, actor="bench")
+    for name in domains:
+        app.change_domain_status(name, "configure", actor="bench")
+    app.set_domain_limit({"limit": 1_000_000_000}, actor="bench")
+    list_id = str(uuid.uuid4())
+    if platform.settings.postgres is None:
+        fill_contacts(folder / "var" / "contacts.sqlite3", list_id, count)
+    else:
+        with platform.database.transaction() as cursor:
+            cursor.copy_rows("contacts", "list_id, phone, fields", list(contacts(list_id, count)))
+    campaign = app.create_campaign(
+        {
+            "name": "Benchmark",
+            "sender": "Shop",
+            "contact_lists": [list_id],
+            "variants": [
+                {"text": TEXT, "weight": 3},
+                {"text": "Sale {short_url} {optout_url}"},
+            ],
+            "links": {
+                "short": {
+                    "target": "https://shop.example.com/sale",
+                    "domains": ["go.example.com", "go2.example.com"],
+                },
+                "optout": {"domains": ["out.example.com"]},
+            },
+        },
+        actor="bench",
+    )
+    return uuid.UUID(str(campaign.id))
+
+
+def report_progress(platform: Any, campaign_id: uuid.UUID, started: float) -> None:
+    sent = platform.sending.activity.campaign_counters(str(campaign_id))["sent"]
+    elapsed = time.perf_counter() - started
+    print(f"  ... {sent:,} sent (in the stats), {sent / elapsed:,.0f}/s", flush=True)
+
+
+# The scale-out topology, as deployed: this process is the dispatcher (`campaigns dispatch`:
+# the engine's thread and the demo carrier's own thread, reporting as it takes messages);
+# the relay (`campaigns relay`: the store's log and the activity outbox onto Kafka) and the
+# projector (`campaigns project`: the read models, the stats and the realtime rows from
+# Kafka) are child processes started with the same settings.
+ROLES = ("relay", "project")
+
+
+class Role:
+    """A `campaigns <role>` child process, its output in a log file."""
+
+    def __init__(self, role: str, env: dict[str, str], folder: Path) -> None:
+        self.role = role
+        self.log_path = folder / f"{role}.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "infra.cli", role],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the role prints its first line (it has built its platform)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.role} exited:\n{self.log_path.read_text()[-3000:]}")
+            if self.log_path.read_text().strip():
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.role} did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def role_environment(settings: Settings) -> dict[str, str]:
+    assert settings.postgres is not None and settings.kafka is not None
+    return {
+        **os.environ,
+        "CAMPAIGNS_DATABASE_URL": settings.postgres.url,
+        "CAMPAIGNS_DATABASE_SCHEMA": settings.postgres.schema,
+        "CAMPAIGNS_KAFKA": settings.kafka,
+        "CAMPAIGNS_KAFKA_TOPIC_PREFIX": settings.topic_prefix,
+        "CAMPAIGNS_DATA_DIR": str(settings.data_dir),
+        "CAMPAIGNS_SENDING": "off",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def scale_out_pipeline(
+    folder: Path, count: int, batch: int, settings: Settings
+) -> tuple[float, float, dict[str, int]]:
+    platform = build(settings.with_changes(sending=True))
+    roles: list[Role] = []
+    try:
+        campaign_id = add_campaign(platform, folder, count)
+        roles = [Role(role, role_environment(settings), folder) for role in ROLES]
+        for role in roles:
+            role.wait_ready()
+        sending = platform.sending
+        sending.engine.batch = batch
+        sending.carrier.delay_scale = 0  # the demo stream unthrottled: reports at once
+        sending.start()  # as `campaigns dispatch`: the engine's thread, the carrier's thread
+        processes = cpu_sources(platform, roles)
+        before = cpu_times(processes)
+        started = time.perf_counter()
+        platform.app.change_campaign_status(campaign_id, "launch", actor="bench")
+        prepared_at = None
+        last_report = started
+        while True:
+            status = platform.app.get_campaign(campaign_id).status
+            if status is not Status.PROCESSING and prepared_at is None:
+                prepared_at = time.perf_counter()
+            if status in ENDED:
+                break
+            time.sleep(0.2)  # a look now and then: this process is the dispatcher
+            if time.perf_counter() - last_report > 5:
+                last_report = time.perf_counter()
+                report_progress(platform, campaign_id, started)
+        assert status is Status.FINISHED, f"the campaign ended {status}"
+        # Until the stats rows, fed through the outbox, Kafka and the projector, show every
+        # outcome.
+        wait_for_outcomes(sending.activity, str(campaign_id), count)
+        elapsed = time.perf_counter() - started
+        print_cpu(before, cpu_times(processes), count, elapsed)
+        counters = sending.activity.campaign_counters(str(campaign_id))
+        return count / elapsed, (prepared_at or started) - started, counters
+    finally:
+        platform.sending.stop()
+        for role in roles:
+            role.stop()
+        platform.close()
+
+
+# CPU time per process (and per thread of this one), read from /proc.
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def stat_seconds(path: str, with_children: bool = False) -> float:
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])  # of children waited for
+    return ticks / TICKS
+
+
+def descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except OSError:
+                continue
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        found.append(pid)
+        frontier += [child for child, parent in parents.items() if parent == pid]
+    return found
+
+
+def cpu_sources(platform: Any, roles: list[Role]) -> dict[str, Any]:
+    """Name -> a function giving that part's CPU seconds so far."""
+    engine, carrier = platform.sending.engine.thread, platform.sending.carrier.thread
+    postmaster = int((PG_DIR / "cluster" / "data" / "postmaster.pid").read_text().split()[0])
+    broker = int((KAFKA_DIR / "kafka.pid").read_text().split()[0])
+    sources: dict[str, Any] = {
+        "dispatcher": lambda: stat_seconds("/proc/self/stat"),
+        "  engine thread": lambda: stat_seconds(f"/proc/self/task/{engine.native_id}/stat"),
+        "  carrier thread": lambda: stat_seconds(f"/proc/self/task/{carrier.native_id}/stat"),
+    }
+    for role in roles:
+        sources[role.role] = lambda pid=role.process.pid: stat_seconds(f"/proc/{pid}/stat")
+    sources["PostgreSQL"] = lambda: sum(
+        stat_seconds(f"/proc/{pid}/stat", with_children=pid == postmaster)
+        for pid in descendants(postmaster)
+    )
+    sources["broker"] = lambda: stat_seconds(f"/proc/{broker}/stat", with_children=True)
+    return sources
+
+
+def cpu_times(sources: dict[str, Any]) -> dict[str, float]:
+    return {name: read() for name, read in sources.items()}
+
+
+def print_cpu(before: dict[str, float], after: dict[str, float], count: int, wall: float) -> None:
+    print(f"CPU per 1,000 messages (ms), launch to the last outcome ({wall:.1f} s wall):")
+    total = 0.0
+    for name in before:
+        used = after[name] - before[name]
+        if not name.startswith(" "):
+            total += used
+        print(f"  {name:<16} {used * 1000_000 / count:7.1f}   ({used / wall:.2f} cores)")
+    print(f"  {'total':<16} {total * 1000_000 / count:7.1f}   ({total / wall:.2f} cores)")
 
 
 def wait_for_outcomes(activity: Any, campaign_id: str, count: int, timeout: float = 600) -> None:
