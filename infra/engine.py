@@ -9,9 +9,15 @@ a user's pause or abort between two steps always wins. Per batch of messages:
 3. the carrier takes them (idempotent by message id);
 4. they are marked sent.
 
+Steps 1 and 2 run in the engine's thread, one batch after the other. Once the engine runs
+in the background, steps 3 and 4 run in a thread of their own (`Handover`), batch by batch
+in order, so the next batch is built and recorded while the carrier takes this one; at most
+`HANDOVER_DEPTH` recorded batches wait for it. A campaign is only finished once every batch
+recorded has been handed over.
+
 After a crash, `recover()` finishes what was cut short: batches recorded in (1) but not in
-(2) are saved, and queued messages are handed to the carrier again. So each recipient gets
-at most one message, and every recipient is attempted once.
+(2) are saved, and queued messages (of any number of batches) are handed to the carrier
+again. So each recipient gets at most one message, and every recipient is attempted once.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import operator
+import queue
 import threading
 import time
 import uuid
@@ -59,6 +66,7 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 TICK = 0.2
 HOUSEKEEPING_SECONDS = 60.0
+HANDOVER_DEPTH = 2  # recorded batches waiting for the carrier, at most
 AUTO_ARCHIVED_FROM = (DomainStatus.PENDING, DomainStatus.CONFIGURED)
 LINK_LABELS = {"short": "Short URL", "optout": "Opt-out URL"}
 
@@ -89,6 +97,84 @@ class TokenBucket:
         return granted
 
 
+class Handover:
+    """Steps 3 and 4 of a batch (see the module): the carrier takes the recorded messages
+    and they are marked sent. Inline until `start`, then in a thread of its own, in the
+    order the batches were recorded."""
+
+    def __init__(
+        self, carrier: DemoCarrier, activity: ActivityStore, now: Callable[[], datetime]
+    ) -> None:
+        self.carrier = carrier
+        self.activity = activity
+        self.now = now
+        self.batches: queue.Queue[tuple[list[OutgoingMessage], bool] | None] = queue.Queue(
+            HANDOVER_DEPTH
+        )
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def hand_over(self, messages: list[OutgoingMessage], two_way: bool) -> None:
+        self.carrier.submit(messages, two_way=two_way)
+        self.activity.mark_sent(messages, self.now())
+
+    def put(self, messages: list[OutgoingMessage], two_way: bool) -> None:
+        if self.thread is None:
+            self.hand_over(messages, two_way)
+            return
+        while True:  # waits while the carrier is behind, unless the engine is stopping
+            try:
+                self.batches.put((messages, two_way), timeout=0.5)
+                return
+            except queue.Full:
+                if self.stopping.is_set():
+                    return  # left queued: handed over at the next start (`recover`)
+
+    def drain(self) -> None:
+        """Returns once every batch put so far has been handed over."""
+        if self.thread is not None:
+            self.batches.join()
+
+    def start(self) -> None:
+        self.stopping.clear()
+        self.thread = threading.Thread(target=self.run, name="sending-handover", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while True:
+            batch = self.batches.get()
+            try:
+                if batch is None:
+                    return
+                self.hand_over_until_done(*batch)
+            finally:
+                self.batches.task_done()
+
+    def hand_over_until_done(self, messages: list[OutgoingMessage], two_way: bool) -> None:
+        # Both steps may be repeated (the carrier takes a message once, a message is marked
+        # sent once): a failure is retried, and the batches after it wait.
+        while True:
+            try:
+                self.hand_over(messages, two_way)
+                return
+            except Exception:
+                log.exception("the carrier could not take a batch of %d; retrying", len(messages))
+                if self.stopping.wait(1):
+                    return  # left queued: handed over at the next start (`recover`)
+
+    def stop(self) -> None:
+        """Hands over what was put (unless that fails), then ends the thread."""
+        if self.thread is None:
+            return
+        self.stopping.set()
+        try:
+            self.batches.put(None, timeout=30)
+        except queue.Full:
+            log.warning("the handover thread is stuck; its batches wait for the next start")
+        self.thread.join(timeout=30)
+        self.thread = None
+
+
 class Engine:
     def __init__(
         self,
@@ -115,6 +201,7 @@ class Engine:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        self.handover = Handover(carrier, activity, lambda: self.now())
         app.listeners.append(lambda _position: self.wake.set())
 
     @property
@@ -129,14 +216,17 @@ class Engine:
 
     def start(self) -> None:
         self.recover()
+        self.handover.start()
         self.thread = threading.Thread(target=self.run, name="sending-engine", daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
         self.stopping.set()
+        self.handover.stopping.set()  # a full queue no longer holds the engine back
         self.wake.set()
         if self.thread:
             self.thread.join(timeout=30)
+        self.handover.stop()
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -292,6 +382,7 @@ class Engine:
             return False
         first = self.activity.next_seq(campaign_id)
         if first >= campaign.recipients:
+            self.handover.drain()  # finished means every recipient handed to the carrier
             self.system(
                 campaign,
                 lambda c: c.finish(f"every recipient attempted ({campaign.recipients} messages)"),
@@ -421,8 +512,7 @@ class Engine:
         self.activity.add_messages(messages, self.now(), blocked)
         outgoing = [m for m in messages if m.id not in blocked]
         self.record_batch(str(campaign.id), messages, usage_of(outgoing))
-        self.carrier.submit(outgoing, two_way=campaign.fields.get("type") == "two_way")
-        self.activity.mark_sent(outgoing, self.now())
+        self.handover.put(outgoing, campaign.fields.get("type") == "two_way")
 
     def record_batch(
         self, campaign_id: str, messages: list[OutgoingMessage], usage: Counter[str]

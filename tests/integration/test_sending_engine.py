@@ -508,3 +508,82 @@ def test_a_batch_cut_short_before_the_store_saved_it_is_recorded_on_recovery(
     assert log is not None and log.messages == 120
     assert short is not None and short.usage == 119
     assert sending.sending.carrier.accepted_count() == 119
+
+
+def each_recipient_messaged_once(platform: Platform, campaign_id: uuid.UUID, count: int) -> None:
+    activity, carrier = platform.sending.activity, platform.sending.carrier
+    per_recipient = dict(activity.count_messages_per_recipient(str(campaign_id)))
+    assert len(per_recipient) == count and set(per_recipient.values()) == {1}
+    assert carrier.accepted_count() == count
+    assert carrier.recipients_taken_more_than_once() == []
+    assert activity.queued(1000) == []
+    assert activity.verify_stats() == []
+
+
+def test_a_batch_the_carrier_took_but_not_marked_sent_is_handed_over_again_once(
+    sending: Platform,
+) -> None:
+    add_configured(sending, SHORT, OPTOUT)
+    engine = sending.sending.engine
+    engine.batch = 40
+    campaign = new_campaign(sending, [contact_list(sending, 200)])
+    activity = sending.sending.activity
+    mark_sent = activity.mark_sent
+    failures: list[str] = []
+
+    def failing_once(*args: Any) -> int:
+        if not failures:
+            failures.append("the database went away")
+            raise RuntimeError(failures[0])
+        return mark_sent(*args)
+
+    activity.mark_sent = failing_once  # type: ignore[method-assign,assignment]
+    engine.handover.start()  # the carrier takes batches in a thread of its own
+
+    drive(sending, campaign.id, Status.FINISHED)
+
+    assert failures  # the first batch failed once, after the carrier took it
+    each_recipient_messaged_once(sending, campaign.id, 200)
+
+
+def test_a_crash_while_recorded_batches_wait_for_the_carrier_messages_each_recipient_once(
+    store: Settings,
+) -> None:
+    platform = build(store)
+    platform.sending.carrier.delay_scale = 0
+    add_configured(platform, SHORT, OPTOUT)
+    engine = platform.sending.engine
+    engine.batch = 20
+    campaign = new_campaign(platform, [contact_list(platform, 200)])
+    drive(platform, campaign.id, Status.SENDING)
+    handed_over: list[int] = []
+    hand_over = engine.handover.hand_over
+
+    def dying(messages: list[Any], two_way: bool) -> None:
+        if handed_over:  # the process dies before the carrier takes the second batch
+            raise RuntimeError("the process died here")
+        handed_over.append(len(messages))
+        hand_over(messages, two_way)
+
+    engine.handover.hand_over = dying  # type: ignore[method-assign]
+    try:
+        engine.start()  # the engine records batches ahead of the carrier, in its threads
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not engine.handover.batches.full():
+            assert datetime.now(UTC) < deadline, "the engine never got ahead of the carrier"
+            engine.stopping.wait(0.05)
+        platform.sending.stop()
+        assert platform.sending.carrier.accepted_count() == 20
+        assert len(platform.sending.activity.queued(1000)) >= 40  # recorded, not handed over
+    finally:
+        platform.close()
+
+    restarted = build(store)  # the next start hands the recorded batches over, then goes on
+    try:
+        restarted.sending.carrier.delay_scale = 0
+        restarted.sending.engine.batch = 20
+        restarted.sending.engine.recover()
+        drive(restarted, campaign.id, Status.FINISHED)
+        each_recipient_messaged_once(restarted, campaign.id, 200)
+    finally:
+        restarted.close()
