@@ -306,11 +306,13 @@ def descendants(root: int) -> list[int]:
 def cpu_sources(platform: Any, roles: list[Role]) -> dict[str, Any]:
     """Name -> a function giving that part's CPU seconds so far."""
     engine, carrier = platform.sending.engine.thread, platform.sending.carrier.thread
+    handover = platform.sending.engine.handover.thread
     postmaster = int((PG_DIR / "cluster" / "data" / "postmaster.pid").read_text().split()[0])
     broker = int((KAFKA_DIR / "kafka.pid").read_text().split()[0])
     sources: dict[str, Any] = {
         "dispatcher": lambda: stat_seconds("/proc/self/stat"),
         "  engine thread": lambda: stat_seconds(f"/proc/self/task/{engine.native_id}/stat"),
+        "  handover thread": lambda: stat_seconds(f"/proc/self/task/{handover.native_id}/stat"),
         "  carrier thread": lambda: stat_seconds(f"/proc/self/task/{carrier.native_id}/stat"),
     }
     for role in roles:
