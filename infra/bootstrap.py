@@ -13,7 +13,7 @@ from typing import Any
 from domain.application import CampaignPlatform
 from domain.pricing import PriceTable
 from infra.contacts import ContactStore, contact_store
-from infra.feed import LogFeed, read_messages
+from infra.feed import LogFeed, read_messages, upcasts
 from infra.kafka_feed import KafkaFeed, StatsFeed
 from infra.outbox import OutboxPublisher
 from infra.realtime import (
@@ -33,6 +33,7 @@ from projections.domain_usage import DomainUsageView
 from projections.messages import EventMessage
 from projections.projector import Projector
 from projections.realtime import CampaignMarks, DomainMarks, RealtimeRows
+from projections.stored_replay import CAMPAIGN_VIEWS, DOMAIN_VIEWS, StoredEvents
 from projections.tokens import TokenStore
 
 PROJECTOR_NAME = "campaign_views"
@@ -235,7 +236,20 @@ class Platform:
         self, progress: Callable[[int, int], None] | None = None, view: str = "campaigns"
     ) -> int:
         """Replays the whole store into an event-fed read model (see Projector.rebuild)."""
-        return self.projectors[view].rebuild(self.read_events, progress)
+        return self.projectors[view].rebuild(self.read_events, progress, self.stored_events())
+
+    def stored_events(self) -> StoredEvents | None:
+        """The store's table, when the read models live in the same PostgreSQL database
+        and its events are stored as plain JSON: a rebuild can then run inside it."""
+        mapper = self.app.mapper
+        if self.settings.postgres is None or mapper.cipher or mapper.compressor:
+            return None
+        recorder = self.app.recorder
+        return StoredEvents(
+            recorder.datastore.schema,  # type: ignore[attr-defined]
+            recorder.events_table_name,  # type: ignore[attr-defined]
+            lambda topic: not upcasts(topic),
+        )
 
     def redraw_realtime(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Redraws every realtime row from the other read models; returns how many
@@ -305,12 +319,14 @@ def build(settings: Settings) -> Platform:
         contacts = contact_store(settings, database, app)
         contacts.create_tables()  # first: the read models' database attaches its file
         campaign_list = CampaignListView()
-        projector = Projector(database, [campaign_list, CampaignMarks()], PROJECTOR_NAME)
+        projector = Projector(
+            database, [campaign_list, CampaignMarks()], PROJECTOR_NAME, CAMPAIGN_VIEWS
+        )
         projector.create_tables()
         feed = LogFeed(app, projector)
         domain_usage = DomainUsageView()
         domain_projector = Projector(
-            database, [domain_usage, DomainMarks()], DOMAINS_PROJECTOR_NAME
+            database, [domain_usage, DomainMarks()], DOMAINS_PROJECTOR_NAME, DOMAIN_VIEWS
         )
         domain_projector.create_tables()
         realtime_rows = RealtimeRows(database)

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 from projections.database import Cursor
 
+EVERY_CAMPAIGN = "*"  # a mark for every campaign at once (a rebuild); never a campaign id
+
 MARKS_TABLE = """
 CREATE TABLE IF NOT EXISTS campaign_changes (
     campaign_id TEXT PRIMARY KEY
@@ -22,3 +24,21 @@ CREATE TABLE IF NOT EXISTS campaign_changes (
 def mark_changed(cursor: Cursor, campaign_ids: Iterable[str]) -> None:
     """Marks campaigns as changed, in the caller's transaction."""
     cursor.insert_keys("campaign_changes", "campaign_id", sorted(set(campaign_ids)))
+
+
+def mark_every_campaign(cursor: Cursor) -> None:
+    """Marks every campaign as changed with one row, in the caller's transaction: the
+    realtime rows expand it into a mark per campaign when they next take marks."""
+    cursor.insert_keys("campaign_changes", "campaign_id", [EVERY_CAMPAIGN])
+
+
+def expand_every_campaign(cursor: Cursor) -> None:
+    """Turns the mark for every campaign, if there is one, into a mark per listed campaign."""
+    cursor.execute("SELECT 1 FROM campaign_changes WHERE campaign_id = ?", (EVERY_CAMPAIGN,))
+    if cursor.fetchone() is None:
+        return
+    cursor.execute("DELETE FROM campaign_changes WHERE campaign_id = ?", (EVERY_CAMPAIGN,))
+    cursor.execute(
+        "INSERT INTO campaign_changes (campaign_id) SELECT id FROM campaign_list "
+        "WHERE true ON CONFLICT (campaign_id) DO NOTHING"  # WHERE: SQLite's parser
+    )

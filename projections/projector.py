@@ -12,12 +12,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 from projections.database import Cursor, Database
 from projections.messages import EventMessage
+from projections.stored_replay import Group, StoredEvents, StoredReplay, scope
 
 Reader = Callable[[int, int], list[EventMessage]]  # (after position, limit) -> messages
 
@@ -47,6 +49,7 @@ class View(Protocol):
 
 
 REBUILD_BATCH = 2000
+REBUILD_WORKERS = 2  # connections filling a rebuild's tables inside the database at once
 READ_AHEAD = 2  # batches a rebuild's reader may be ahead of the replay
 REBUILT = "*rebuilt*"  # the topic name of a rebuild's floor row in projection_partitions
 POLL_SECONDS = 0.02  # how often a waiting reader looks at the stored position
@@ -85,10 +88,18 @@ class PartitionBatch:
 class Projector:
     """Feeds messages to its views; remembers how far it got under `name`."""
 
-    def __init__(self, database: Database, views: Sequence[View], name: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        views: Sequence[View],
+        name: str,
+        stored: StoredReplay | None = None,
+    ) -> None:
         self.database = database
         self.views = list(views)
         self.name = name
+        self.stored = stored  # the views' rebuild inside the database, when they have one
+        self.rebuilt_in_database = False  # how the last rebuild went
         self.changed = threading.Condition()
         self.known_position = 0
         # Called with the new position after each transaction that applied messages.
@@ -158,31 +169,37 @@ class Projector:
 
     # Rebuilding and verifying.
 
-    def rebuild(self, read: Reader, progress: Callable[[int, int], None] | None = None) -> int:
-        """Drops the views' tables and replays the whole store into them, in one
-        transaction: readers see the old rows until the new ones are complete, and a live
-        feed waits on the tracking row, then goes on after the rebuilt position with no
-        gap (the Kafka feed's partitions skip what the replay covered). Returns how many
-        events were replayed."""
+    def rebuild(
+        self,
+        read: Reader,
+        progress: Callable[[int, int], None] | None = None,
+        store: StoredEvents | None = None,
+    ) -> int:
+        """Replays the whole store into the views' tables, made afresh, in one transaction
+        that holds the projector's position from the start: a live feed waits, then goes on
+        after the rebuilt position with no gap (the Kafka feed's partitions skip what the
+        replay covered). Returns how many events were replayed.
+
+        With `store` (the store's table, in this database) the views' rows are drawn from
+        the stored events inside the database when every event allows it, and the old rows
+        stay readable until the new ones replace them (projections.stored_replay);
+        otherwise each view replays the events in Python."""
         with self.database.transaction() as cursor:
             cursor.execute(PARTITIONS_TABLE)
             self.read_position(cursor, lock=True)
-            for view in self.views:
-                for table in view.tables:
-                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                view.create_tables(cursor, self.database.dialect)
-            replays = [view.replay() for view in self.views]
-            position = replayed = 0
-            with collector_paused():
-                for messages in read_ahead(read):
-                    for replay in replays:
-                        replay.add(cursor, messages)
-                    position = messages[-1].position
-                    replayed += len(messages)
-                    if progress:
-                        progress(position, replayed)
-                for replay in replays:
-                    replay.finish(cursor)
+            done = None
+            if store is not None and self.stored is not None:
+                done = self.rebuild_in_database(cursor, store, self.stored, progress)
+            self.rebuilt_in_database = done is not None
+            if done is None:
+                for view in self.views:
+                    for table in view.tables:
+                        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                    view.create_tables(cursor, self.database.dialect)
+                done = self.replay(cursor, read, progress)
+            position, replayed = done
+            if progress:
+                progress(position, replayed)
             self.write_position(cursor, position)
             # The replay covers every partition of every topic up to `position`, those this
             # projector has not read from yet included: a floor for all of them.
@@ -198,6 +215,79 @@ class Projector:
             self.changed.notify_all()
         self.tell(position)
         return replayed
+
+    def rebuild_in_database(
+        self,
+        cursor: Cursor,
+        store: StoredEvents,
+        stored: StoredReplay,
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[int, int] | None:
+        """The views' new tables filled in a scratch schema from several connections, then
+        put in place of the old ones in the rebuild's transaction (`cursor`); returns the
+        last position and how many events, or None (nothing changed) when some event can
+        only be replayed in Python."""
+        within = scope(cursor, store)
+        if within is None:
+            return None
+        cursor.execute("SELECT current_schema()")
+        row = cursor.fetchone()
+        schema = str(row[0]) if row else "public"
+        scratch = f"{schema}__{self.name}"[:63]
+        with self.database.transaction() as setup:
+            setup.execute(f'DROP SCHEMA IF EXISTS "{scratch}" CASCADE')
+            setup.execute(f'CREATE SCHEMA "{scratch}"')
+            setup.execute(f'SET LOCAL search_path TO "{scratch}"')
+            for view in self.views:
+                view.create_tables(setup, self.database.dialect)
+
+        def fill(group: Group) -> tuple[int, bool]:
+            with self.database.transaction() as worker:
+                worker.execute(f'SET LOCAL search_path TO "{scratch}"')
+                worker.execute("SET LOCAL work_mem = '256MB'")  # the group's sorts, in memory
+                worker.execute(*stored.statement(within, group))
+                result = worker.fetchone()
+            return (int(result[0]), bool(result[1])) if result else (0, False)
+
+        read = odd = False
+        count = 0
+        with ThreadPoolExecutor(REBUILD_WORKERS, thread_name_prefix="rebuild") as pool:
+            for future in as_completed(
+                [pool.submit(fill, group) for group in stored.groups(within, REBUILD_WORKERS)]
+            ):
+                events, odd_group = future.result()
+                count, odd, read = count + events, odd or odd_group, True
+                if progress:
+                    progress(within.last, count)
+        if odd or not read:
+            cursor.execute(f'DROP SCHEMA "{scratch}" CASCADE')
+            return None
+        for view in self.views:
+            for table in view.tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                cursor.execute(f'ALTER TABLE "{scratch}".{table} SET SCHEMA "{schema}"')
+        cursor.execute(f'DROP SCHEMA "{scratch}" CASCADE')
+        stored.finish(cursor)
+        return within.last, within.count
+
+    def replay(
+        self, cursor: Cursor, read: Reader, progress: Callable[[int, int], None] | None
+    ) -> tuple[int, int]:
+        """Replays every stored message into the views' empty tables, in Python; returns
+        the last position and how many messages."""
+        replays = [view.replay() for view in self.views]
+        position = replayed = 0
+        with collector_paused():
+            for messages in read_ahead(read):
+                for replay in replays:
+                    replay.add(cursor, messages)
+                position = messages[-1].position
+                replayed += len(messages)
+                if progress:
+                    progress(position, replayed)
+            for replay in replays:
+                replay.finish(cursor)
+        return position, replayed
 
     def tell(self, position: int) -> None:
         for listener in self.listeners:

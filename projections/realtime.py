@@ -19,7 +19,12 @@ from domain.fields import format_time
 from domain.settings import DEFAULT_DOMAIN_LIMIT
 from domain.status import Status
 from projections.activity import COUNTERS, OUTCOMES, from_units, minute_of
-from projections.changes import MARKS_TABLE, mark_changed
+from projections.changes import (
+    EVERY_CAMPAIGN,
+    MARKS_TABLE,
+    expand_every_campaign,
+    mark_changed,
+)
 from projections.database import Cursor, Database
 from projections.domain_usage import is_limit_set
 from projections.messages import EventMessage
@@ -210,6 +215,7 @@ class RealtimeRows:
             return position
 
     def take_marks(self, cursor: Cursor, limit: int) -> list[str]:
+        expand_every_campaign(cursor)
         cursor.execute(
             "SELECT campaign_id FROM campaign_changes ORDER BY campaign_id LIMIT ?", (limit,)
         )
@@ -303,6 +309,8 @@ class RealtimeRows:
         with self.database.snapshot() as cursor:
             cursor.execute("SELECT campaign_id FROM campaign_changes")
             pending = {str(row[0]) for row in cursor.fetchall()}
+            if EVERY_CAMPAIGN in pending:  # every row is due for a redraw
+                return []
             cursor.execute("SELECT id FROM campaign_list")
             campaign_ids = [str(row[0]) for row in cursor.fetchall()]
             drawn = draw_rows(cursor, campaign_ids, moment)

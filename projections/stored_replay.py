@@ -1,0 +1,330 @@
+"""A rebuild inside PostgreSQL: the read models drawn from the stored events by set-based
+statements, with no event decoded in Python.
+
+When the store and the read models share a PostgreSQL database, a projector's rebuild
+creates its views' tables afresh in a scratch schema and fills them from the store's table,
+groups of aggregates at a time, from several connections at once: the server parses each
+event's JSON once, and one statement per group writes every table. The rebuild's own
+transaction, which holds the projector's position from the start, then puts the new tables
+in place of the old ones, so readers see the old rows until the new ones are complete. The
+rows are the same as those of the views' Python replay (`ListReplay`, `DomainReplay`),
+which `campaigns verify` compares them with; every campaign is marked as changed.
+
+It is used only when every event can be read that way: state stored as plain JSON (no
+cipher, no compression), no event of a class that upcasts, and no transcoded value
+(`{"_type_": ..., "_data_": ...}`) but the event's timestamp. Otherwise the rebuild replays
+in Python.
+
+Texts the views keep as JSON are written as `projections.messages.dumps` writes them:
+objects are cut from the stored text as it is (the library writes compact JSON with its keys
+in order), arrays of strings are joined element by element.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from domain.campaign import STATUS_AFTER
+from projections.changes import mark_every_campaign
+from projections.database import Cursor
+from projections.domain_usage import LIMIT_SET
+
+Group = tuple[str | None, str | None]  # aggregate ids from (included) and to (not)
+
+EVENTS_PER_GROUP = 25_000  # about how many events one statement replays
+MAX_GROUPS = 256
+SMALL = 5_000  # a store this small is replayed in one group
+RESULT = "SELECT count(*), coalesce(bool_or(odd), false) FROM stored"
+# A stored event with a second transcoded value after its timestamp's (`odd`): only the
+# library decodes those.
+TRANSCODED = "convert_to('\"_type_\":', 'UTF8')"
+ODD = f"position({TRANSCODED} IN substr(state, position({TRANSCODED} IN state) + 9)) > 0"
+# The events whose objects a history row cuts from their stored text (see FACTS).
+SLICED = "'Campaign.Edited', 'Campaign.Suspended'"
+# The stored UTC time `2026-01-02T03:04:05.678901+00:00` as `format_time` writes it:
+# `2026-01-02T03:04:05.678901Z`. Other forms go through to_char.
+AT = (
+    "CASE WHEN length(ts) = 32 AND substr(ts, 20, 1) = '.' AND right(ts, 6) = '+00:00' "
+    "THEN left(ts, 26) || 'Z' ELSE to_char(ts::timestamptz AT TIME ZONE 'UTC', "
+    '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') END'
+)
+
+
+@dataclass(frozen=True)
+class StoredEvents:
+    """The store's table of events, in the read models' database."""
+
+    schema: str
+    table: str
+    readable: Callable[[str], bool]  # whether a topic's events read as stored (no upcasting)
+
+    @property
+    def name(self) -> str:
+        return f'"{self.schema}"."{self.table}"'
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one rebuild replays: the stored events up to `last`, `count` of them."""
+
+    store: StoredEvents
+    last: int
+    count: int
+
+
+def scope(cursor: Cursor, store: StoredEvents) -> Scope | None:
+    """The rebuild's scope, or None when a stored event needs upcasting. Notification ids
+    are committed in order (the library locks the table for each insert), so every event up
+    to the last one seen here is there to be read by any connection."""
+    cursor.execute(f"SELECT coalesce(max(notification_id), 0), count(*) FROM {store.name}")
+    row = cursor.fetchone()
+    last, count = (int(row[0]), int(row[1])) if row else (0, 0)
+    cursor.execute(f"SELECT DISTINCT topic FROM {store.name} WHERE notification_id <= ?", (last,))
+    topics = [str(row[0]) for row in cursor.fetchall()]
+    if not all(store.readable(topic) for topic in topics):
+        return None
+    return Scope(store, last, count)
+
+
+def of_kinds(kinds: tuple[str, ...]) -> str:
+    """SQL: the stored event's topic (`module:Kind.Event`) is of one of these kinds."""
+    return " OR ".join(f"strpos(topic, ':{kind}.') > 0" for kind in kinds)
+
+
+def groups(count: int) -> list[Group]:
+    """Ranges of aggregate ids (lowest included, highest not) that split a store of `count`
+    events into groups of about EVENTS_PER_GROUP."""
+    number = max(1, min(MAX_GROUPS, count // EVENTS_PER_GROUP))
+    bounds: list[str | None] = [None]
+    bounds += [str(uuid.UUID(int=(n << 128) // number)) for n in range(1, number)]
+    bounds.append(None)
+    return list(itertools.pairwise(bounds))
+
+
+def parsed(scope: Scope, kinds: tuple[str, ...], group: Group) -> tuple[str, list[object]]:
+    """SQL and parameters: the stored events of these kinds in one group of aggregates, each
+    parsed once: position, aggregate_id, version, type (`Kind.Event`), name (`Event`), at
+    (as `format_time` writes it), data (JSON), text (the stored JSON, of SLICED events),
+    odd (only the library can decode it)."""
+    low, high = group
+    where = ["notification_id <= ?", f"({of_kinds(kinds)})"]
+    params: list[object] = [scope.last]
+    if low is not None:
+        where.append("originator_id >= ?::uuid")
+        params.append(low)
+    if high is not None:
+        where.append("originator_id < ?::uuid")
+        params.append(high)
+    sql = (
+        "SELECT position, aggregate_id, version, type, split_part(type, '.', 2) AS name, "
+        f"{AT} AS at, data, text, odd FROM (SELECT *, data->'timestamp'->>'_data_' AS ts FROM ("
+        "SELECT notification_id AS position, originator_id AS aggregate_id, "
+        "originator_version AS version, split_part(topic, ':', 2) AS type, "
+        f"CASE WHEN split_part(topic, ':', 2) IN ({SLICED}) THEN convert_from(state, 'UTF8') END "
+        f"AS text, convert_from(state, 'UTF8')::jsonb AS data, {ODD} AS odd "
+        f"FROM {scope.store.name} WHERE {' AND '.join(where)} OFFSET 0) AS stored OFFSET 0"
+        ") AS timed"
+    )
+    return sql, params
+
+
+def status_case(column: str) -> str:
+    """SQL: the status an event of this name leaves its campaign in (NULL: unchanged)."""
+    whens = " ".join(f"WHEN '{name}' THEN '{status!s}'" for name, status in STATUS_AFTER.items())
+    return f"CASE {column} {whens} END"
+
+
+def json_strings(column: str) -> str:
+    """SQL: a JSON array (jsonb) of strings as `dumps` writes it: `["a","b"]`."""
+    return (
+        f"CASE WHEN {column} = '[]'::jsonb THEN '[]' ELSE (SELECT '[' || "
+        f"string_agg(element::text, ',' ORDER BY n) || ']' FROM jsonb_array_elements({column}) "
+        "WITH ORDINALITY AS elements(element, n)) END"
+    )
+
+
+def has(column: str, key: str) -> str:
+    """SQL: the JSON object has `key` with a value other than null (`.get(key) is not None`)."""
+    return f"coalesce(jsonb_typeof({column}->'{key}') <> 'null', false)"
+
+
+def quoted(key: str) -> str:
+    return f'"{key}"'
+
+
+def text_of(value: str) -> str:
+    """SQL: a JSON scalar's text (a string unquoted); NULL for JSON null or none."""
+    return f"({value} #>> '{{}}')"
+
+
+def latest_edit(key: str) -> str:
+    """SQL: per campaign, the value its last edit of `key` set (JSON)."""
+    return (
+        f"(SELECT DISTINCT ON (aggregate_id) aggregate_id, data->'changes'->'{key}' AS value "
+        f"FROM events WHERE name = 'Edited' AND jsonb_exists(data->'changes', '{key}') "
+        "ORDER BY aggregate_id, position DESC)"
+    )
+
+
+# A campaign's history row: what changed, then FACT_KEYS in their order (`history_facts`).
+CHANGED = (
+    "(SELECT coalesce('[' || string_agg(to_json(key)::text, ',' ORDER BY key COLLATE \"C\") "
+    "|| ']', '[]') FROM jsonb_object_keys(data->'changes') AS key)"
+)
+FACTS = [
+    f"CASE WHEN name = 'Edited' THEN '{quoted('changed')}:' || {CHANGED} "
+    f"|| ',{quoted('changes')}:' || (text::json->'changes')::text END",
+    f"CASE WHEN {has('data', 'cause')} THEN '{quoted('cause')}:' "
+    "|| (text::json->'cause')::text END",
+    *(
+        f"CASE WHEN {has('data', key)} THEN '{quoted(key)}:' || (data->'{key}')::text END"
+        for key in ("recipients", "start_at", "duplicated_from")
+    ),
+]
+LIST_SETTINGS = {  # column: its default in a Created event's fields (JSON)
+    "name": "null",
+    "description": '""',
+    "tags": "[]",
+    "type": '"outbound"',
+    "stream": "null",
+    "sender": "null",
+}
+
+
+def campaign_list_statement(scope: Scope, group: Group) -> tuple[str, list[object]]:
+    """One statement that writes a group of campaigns' list rows, tags and history as
+    `ListReplay` leaves them; it returns how many events it read, and whether one of them
+    was odd (then the rows are thrown away)."""
+    source, params = parsed(scope, ("Campaign",), group)
+    created = (
+        "EXISTS (SELECT 1 FROM stored c "
+        "WHERE c.aggregate_id = s.aggregate_id AND c.name = 'Created')"
+    )
+    settings = ", ".join(
+        f"CASE WHEN e{n}.aggregate_id IS NULL "
+        f"THEN coalesce(c.data->'fields'->'{key}', '{default}') ELSE e{n}.value END AS {key}"
+        for n, (key, default) in enumerate(LIST_SETTINGS.items())
+    )
+    edits = " ".join(
+        f"LEFT JOIN {latest_edit(key)} AS e{n} ON e{n}.aggregate_id = c.aggregate_id"
+        for n, key in enumerate(LIST_SETTINGS)
+    )
+    sql = (
+        f"WITH stored AS MATERIALIZED ({source}), "
+        # Each event with the status it leaves its campaign in and the reason that status
+        # was entered with (its last status event's); events of campaigns never created
+        # change nothing.
+        "events AS MATERIALIZED (SELECT *, "
+        "first_value(status_set) OVER run AS status_after, "
+        "first_value(coalesce(data->>'reason', '')) OVER run AS status_reason "
+        "FROM (SELECT *, count(status_set) OVER (PARTITION BY aggregate_id ORDER BY position) "
+        f"AS statuses FROM (SELECT s.*, {status_case('s.name')} AS status_set FROM stored s "
+        f"WHERE {created}) AS named) AS counted "
+        "WINDOW run AS (PARTITION BY aggregate_id, statuses ORDER BY position)), "
+        "history AS (INSERT INTO campaign_history (position, campaign_id, version, at, type, "
+        "actor, from_status, to_status, reason, command_id, details) "
+        "SELECT position, aggregate_id::text, version, at, type, coalesce(data->>'actor', ''), "
+        "lag(status_after) OVER (PARTITION BY aggregate_id ORDER BY position), status_after, "
+        "coalesce(data->>'reason', ''), data->>'command_id', "
+        f"'{{' || concat_ws(',', {', '.join(FACTS)}) || '}}' FROM events), "
+        "last AS (SELECT DISTINCT ON (aggregate_id) aggregate_id, position, version, at, "
+        "status_after, status_reason FROM events ORDER BY aggregate_id, position DESC), "
+        "counted AS (SELECT DISTINCT ON (aggregate_id) aggregate_id, data->'recipients' AS value "
+        "FROM events WHERE jsonb_exists(data, 'recipients') ORDER BY aggregate_id, position DESC), "
+        "campaigns AS MATERIALIZED (SELECT c.aggregate_id, l.position, l.version, "
+        "c.at AS created_at, l.at AS updated_at, l.status_after AS status, l.status_reason, "
+        f"r.value AS recipients, {settings} "
+        "FROM events c JOIN last l ON l.aggregate_id = c.aggregate_id "
+        f"LEFT JOIN counted r ON r.aggregate_id = c.aggregate_id {edits} "
+        "WHERE c.name = 'Created'), "
+        "listed AS (INSERT INTO campaign_list (id, version, name, name_folded, description, "
+        "status, status_reason, tags, type, stream, sender, created_at, updated_at, position, "
+        "recipients_total) "
+        f"SELECT aggregate_id::text, version, {text_of('name')}, lower({text_of('name')}), "
+        f"{text_of('description')}, status, status_reason, {json_strings('tags')}, "
+        f"{text_of('type')}, {text_of('stream')}, {text_of('sender')}, created_at, updated_at, "
+        f"position, coalesce({text_of('recipients')}::bigint, 0) FROM campaigns), "
+        "tagged AS (INSERT INTO campaign_tags (campaign_id, tag) "
+        "SELECT DISTINCT aggregate_id::text, tag FROM campaigns, "
+        "jsonb_array_elements_text(tags) AS tag) "
+        f"{RESULT}"
+    )
+    return sql, params
+
+
+def finish_campaign_list(cursor: Cursor) -> None:
+    """After the new tables took the old ones' place, in the same transaction."""
+    # `lower` and Python's `casefold` agree on printable ASCII; other names fold in Python.
+    cursor.execute("SELECT id, name FROM campaign_list WHERE name !~ '^[ -~]*$'")
+    unfolded = [(str(name).casefold(), str(id_)) for id_, name in cursor.fetchall()]
+    if unfolded:
+        cursor.executemany("UPDATE campaign_list SET name_folded = ? WHERE id = ?", unfolded)
+    mark_every_campaign(cursor)
+
+
+DOMAIN_KINDS = ("LinkDomain", LIMIT_SET.partition(".")[0])
+
+
+def domain_usage_statement(scope: Scope, group: Group) -> tuple[str, list[object]]:
+    """One statement that writes domain usage, per domain and per campaign, and the limit,
+    as `DomainReplay` leaves them (the events are few: one group)."""
+    source, params = parsed(scope, DOMAIN_KINDS, group)
+    count = "(data->>'count')::bigint"
+    status, used = "data->>'status'", "name = 'UsageRecorded'"
+
+    def latest(value: str, where: str) -> str:
+        return f"(array_agg({value} ORDER BY position DESC) FILTER (WHERE {where}))[1]"
+
+    last_status = latest(status, "name = 'StatusChanged'")
+
+    sql = (
+        f"WITH stored AS MATERIALIZED ({source}), "
+        "domains AS (SELECT * FROM stored WHERE split_part(type, '.', 1) = 'LinkDomain'), "
+        "usage AS (INSERT INTO domain_usage (domain_id, name, status, usage, last_used_at, "
+        "added_at, position) "
+        "SELECT aggregate_id::text, (array_agg(data->>'name' ORDER BY position) "
+        "FILTER (WHERE name = 'Added'))[1], "
+        f"coalesce({last_status}, 'Pending'), "
+        f"coalesce(sum({count}) FILTER (WHERE {used}), 0), {latest('at', used)}, "
+        "min(at) FILTER (WHERE name = 'Added'), "
+        "max(position) FILTER (WHERE name IN ('Added', 'StatusChanged', 'UsageRecorded')) "
+        "FROM domains GROUP BY aggregate_id HAVING bool_or(name = 'Added')), "
+        "served AS (SELECT aggregate_id::text AS domain_id, "
+        f"data->>'campaign_id' AS campaign_id, sum({count}) AS usage FROM domains "
+        "WHERE name = 'UsageRecorded' AND coalesce(data->>'campaign_id', '') <> '' "
+        "GROUP BY aggregate_id, data->>'campaign_id'), "
+        "per_campaign AS (INSERT INTO domain_campaign_usage (domain_id, campaign_id, usage) "
+        "SELECT domain_id, campaign_id, usage FROM served), "
+        "limited AS (INSERT INTO domain_limit (id, value) SELECT 1, (data->>'limit')::bigint "
+        f"FROM stored WHERE type = '{LIMIT_SET}' ORDER BY position DESC LIMIT 1) "
+        f"{RESULT}"
+    )
+    return sql, params
+
+
+@dataclass(frozen=True)
+class StoredReplay:
+    """How a projector's views are rebuilt inside the database: the statement that writes
+    a group of aggregates' rows into the tables on the search path, whether the views'
+    events come in groups or all at once, and what is left to do once the new tables are in
+    place (in the rebuild's transaction)."""
+
+    statement: Callable[[Scope, Group], tuple[str, list[object]]]
+    grouped: bool
+    finish: Callable[[Cursor], None]
+
+    def groups(self, scope: Scope, workers: int) -> list[Group]:
+        if not self.grouped or scope.count < SMALL:
+            return [(None, None)]
+        return groups(max(scope.count, workers * EVENTS_PER_GROUP))
+
+
+def finish_domain_usage(cursor: Cursor) -> None:
+    mark_every_campaign(cursor)
+
+
+CAMPAIGN_VIEWS = StoredReplay(campaign_list_statement, True, finish_campaign_list)
+DOMAIN_VIEWS = StoredReplay(domain_usage_statement, False, finish_domain_usage)
