@@ -19,7 +19,13 @@ from typing import Protocol
 
 from projections.database import Cursor, Database
 from projections.messages import EventMessage
-from projections.stored_replay import Group, StoredEvents, StoredReplay, scope
+from projections.stored_replay import (
+    Group,
+    StoredEvents,
+    StoredReplay,
+    scope,
+    take_off_indexes,
+)
 
 Reader = Callable[[int, int], list[EventMessage]]  # (after position, limit) -> messages
 
@@ -240,6 +246,7 @@ class Projector:
             setup.execute(f'SET LOCAL search_path TO "{scratch}"')
             for view in self.views:
                 view.create_tables(setup, self.database.dialect)
+            indexes = take_off_indexes(setup, scratch)
 
         def fill(group: Group) -> tuple[int, bool]:
             with self.database.transaction() as worker:
@@ -262,6 +269,16 @@ class Projector:
         if odd or not read:
             cursor.execute(f'DROP SCHEMA "{scratch}" CASCADE')
             return None
+
+        def index(statements: list[str]) -> None:
+            with self.database.transaction() as worker:
+                worker.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                for statement in statements:
+                    worker.execute(statement)
+
+        with ThreadPoolExecutor(REBUILD_WORKERS, thread_name_prefix="rebuild") as pool:
+            for future in [pool.submit(index, each) for each in indexes.values()]:
+                future.result()
         for view in self.views:
             for table in view.tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")

@@ -22,12 +22,13 @@ in order), arrays of strings are joined element by element.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain.campaign import STATUS_AFTER
+from domain.campaign import STATUS_AFTER, Campaign
 from projections.changes import mark_every_campaign
 from projections.database import Cursor
 from projections.domain_usage import LIMIT_SET
@@ -131,6 +132,39 @@ def parsed(scope: Scope, kinds: tuple[str, ...], group: Group) -> tuple[str, lis
     return sql, params
 
 
+def take_off_indexes(cursor: Cursor, schema: str) -> dict[str, list[str]]:
+    """Drops the keys and indexes of a schema's new tables, so that filling them writes
+    rows only; returns, by table, the statements that build them again (one sort each,
+    instead of an index entry per row as it comes)."""
+    cursor.execute(
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(t.relname), "
+        "quote_ident(c.conname), pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = ? AND c.contype IN ('p', 'u') ORDER BY 1, 2",
+        (schema,),
+    )
+    keys = cursor.fetchall()
+    cursor.execute(
+        "SELECT quote_ident(i.schemaname) || '.' || quote_ident(i.tablename), "
+        "quote_ident(i.schemaname) || '.' || quote_ident(i.indexname), i.indexdef "
+        "FROM pg_indexes i WHERE i.schemaname = ? AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+        "JOIN pg_namespace n ON n.oid = c.connamespace "
+        "WHERE n.nspname = i.schemaname AND c.conname = i.indexname) ORDER BY 1, 2",
+        (schema,),
+    )
+    indexes = cursor.fetchall()
+    again: dict[str, list[str]] = {}
+    for table, name, definition in keys:
+        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+        again.setdefault(str(table), []).append(
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"
+        )
+    for table, name, definition in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+        again.setdefault(str(table), []).append(str(definition))
+    return again
+
+
 def status_case(column: str) -> str:
     """SQL: the status an event of this name leaves its campaign in (NULL: unchanged)."""
     whens = " ".join(f"WHEN '{name}' THEN '{status!s}'" for name, status in STATUS_AFTER.items())
@@ -160,29 +194,39 @@ def text_of(value: str) -> str:
     return f"({value} #>> '{{}}')"
 
 
-def latest_edit(key: str) -> str:
-    """SQL: per campaign, the value its last edit of `key` set (JSON)."""
-    return (
-        f"(SELECT DISTINCT ON (aggregate_id) aggregate_id, data->'changes'->'{key}' AS value "
-        f"FROM events WHERE name = 'Edited' AND jsonb_exists(data->'changes', '{key}') "
-        "ORDER BY aggregate_id, position DESC)"
-    )
-
-
 # A campaign's history row: what changed, then FACT_KEYS in their order (`history_facts`).
 CHANGED = (
     "(SELECT coalesce('[' || string_agg(to_json(key)::text, ',' ORDER BY key COLLATE \"C\") "
     "|| ']', '[]') FROM jsonb_object_keys(data->'changes') AS key)"
 )
+
+
+def events_with(key: str) -> str:
+    """SQL: the names of the Campaign events that have this field, quoted and listed."""
+    names = [
+        name
+        for name, event in vars(Campaign).items()
+        if isinstance(event, type)
+        and issubclass(event, Campaign.Event)
+        and dataclasses.is_dataclass(event)
+        and key in {each.name for each in dataclasses.fields(event)}
+    ]
+    return ", ".join(f"'{name}'" for name in sorted(names)) or "NULL"
+
+
+def fact(key: str, value: str) -> str:
+    """SQL: `"key":value` when the event has the fact, else NULL."""
+    return (
+        f"CASE WHEN name IN ({events_with(key)}) AND {has('data', key)} "
+        f"THEN '{quoted(key)}:' || {value} END"
+    )
+
+
 FACTS = [
     f"CASE WHEN name = 'Edited' THEN '{quoted('changed')}:' || {CHANGED} "
     f"|| ',{quoted('changes')}:' || (text::json->'changes')::text END",
-    f"CASE WHEN {has('data', 'cause')} THEN '{quoted('cause')}:' "
-    "|| (text::json->'cause')::text END",
-    *(
-        f"CASE WHEN {has('data', key)} THEN '{quoted(key)}:' || (data->'{key}')::text END"
-        for key in ("recipients", "start_at", "duplicated_from")
-    ),
+    fact("cause", "(text::json->'cause')::text"),
+    *(fact(key, f"(data->'{key}')::text") for key in ("recipients", "start_at", "duplicated_from")),
 ]
 LIST_SETTINGS = {  # column: its default in a Created event's fields (JSON)
     "name": "null",
@@ -197,62 +241,79 @@ LIST_SETTINGS = {  # column: its default in a Created event's fields (JSON)
 def campaign_list_statement(scope: Scope, group: Group) -> tuple[str, list[object]]:
     """One statement that writes a group of campaigns' list rows, tags and history as
     `ListReplay` leaves them; it returns how many events it read, and whether one of them
-    was odd (then the rows are thrown away)."""
+    was odd (then the rows are thrown away). A campaign's first event is its Created
+    event, so every event read belongs to a listed campaign."""
     source, params = parsed(scope, ("Campaign",), group)
-    created = (
-        "EXISTS (SELECT 1 FROM stored c "
-        "WHERE c.aggregate_id = s.aggregate_id AND c.name = 'Created')"
+    keys = ", ".join(f"'{key}'" for key in LIST_SETTINGS)
+    edited = ", ".join(
+        f"(array_agg(value) FILTER (WHERE key = '{key}'))[1] AS {key}" for key in LIST_SETTINGS
     )
     settings = ", ".join(
-        f"CASE WHEN e{n}.aggregate_id IS NULL "
-        f"THEN coalesce(c.data->'fields'->'{key}', '{default}') ELSE e{n}.value END AS {key}"
-        for n, (key, default) in enumerate(LIST_SETTINGS.items())
-    )
-    edits = " ".join(
-        f"LEFT JOIN {latest_edit(key)} AS e{n} ON e{n}.aggregate_id = c.aggregate_id"
-        for n, key in enumerate(LIST_SETTINGS)
+        f"coalesce(e.{key}, c.fields->'{key}', '{default}') AS {key}"
+        for key, default in LIST_SETTINGS.items()
     )
     sql = (
-        f"WITH stored AS MATERIALIZED ({source}), "
-        # Each event with the status it leaves its campaign in and the reason that status
-        # was entered with (its last status event's); events of campaigns never created
-        # change nothing.
-        "events AS MATERIALIZED (SELECT *, "
-        "first_value(status_set) OVER run AS status_after, "
-        "first_value(coalesce(data->>'reason', '')) OVER run AS status_reason "
-        "FROM (SELECT *, count(status_set) OVER (PARTITION BY aggregate_id ORDER BY position) "
-        f"AS statuses FROM (SELECT s.*, {status_case('s.name')} AS status_set FROM stored s "
-        f"WHERE {created}) AS named) AS counted "
-        "WINDOW run AS (PARTITION BY aggregate_id, statuses ORDER BY position)), "
+        # Each event's own columns: its history row's and what the list takes from it.
+        "WITH stored AS (SELECT position, aggregate_id, version, type, name, at, odd, "
+        f"{status_case('name')} AS status_set, coalesce(data->>'actor', '') AS actor, "
+        "coalesce(data->>'reason', '') AS reason, data->>'command_id' AS command_id, "
+        f"'{{' || concat_ws(',', {', '.join(FACTS)}) || '}}' AS details, "
+        "CASE WHEN name = 'Created' THEN data->'fields' END AS fields, "
+        "CASE WHEN name = 'Edited' THEN data->'changes' END AS changes, "
+        f"CASE WHEN name IN ({events_with('recipients')}) AND jsonb_exists(data, 'recipients') "
+        "THEN data->'recipients' END AS recipients "
+        f"FROM ({source}) AS parsed), "
+        # In one pass over each campaign's events, in order: the status each leaves it in,
+        # the reason that status was entered with (its last status event's so far), the
+        # status before it, the last recipients count, the Created event's fields and time,
+        # and which event is the last. A value set "so far" is the greatest of the values
+        # set up to here, each led by its position.
+        "events AS MATERIALIZED (SELECT position, aggregate_id, version, type, name, at, odd, "
+        "actor, reason, command_id, details, changes, "
+        f"{since('status_set', 'status_set', 'upto')} AS status_after, "
+        f"{since('reason', 'status_set', 'upto')} AS status_reason, "
+        f"{since('status_set', 'status_set', 'before')} AS from_status, "
+        f"{since('recipients::text', 'recipients', 'upto')} AS recipients, "
+        "first_value(fields) OVER upto AS fields, first_value(at) OVER upto AS created_at, "
+        "row_number() OVER upto = count(*) OVER whole AS last "
+        "FROM stored WINDOW whole AS (PARTITION BY aggregate_id), "
+        "upto AS (whole ORDER BY position ROWS UNBOUNDED PRECEDING), "
+        "before AS (whole ORDER BY position ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)), "
         "history AS (INSERT INTO campaign_history (position, campaign_id, version, at, type, "
         "actor, from_status, to_status, reason, command_id, details) "
-        "SELECT position, aggregate_id::text, version, at, type, coalesce(data->>'actor', ''), "
-        "lag(status_after) OVER (PARTITION BY aggregate_id ORDER BY position), status_after, "
-        "coalesce(data->>'reason', ''), data->>'command_id', "
-        f"'{{' || concat_ws(',', {', '.join(FACTS)}) || '}}' FROM events), "
-        "last AS (SELECT DISTINCT ON (aggregate_id) aggregate_id, position, version, at, "
-        "status_after, status_reason FROM events ORDER BY aggregate_id, position DESC), "
-        "counted AS (SELECT DISTINCT ON (aggregate_id) aggregate_id, data->'recipients' AS value "
-        "FROM events WHERE jsonb_exists(data, 'recipients') ORDER BY aggregate_id, position DESC), "
-        "campaigns AS MATERIALIZED (SELECT c.aggregate_id, l.position, l.version, "
-        "c.at AS created_at, l.at AS updated_at, l.status_after AS status, l.status_reason, "
-        f"r.value AS recipients, {settings} "
-        "FROM events c JOIN last l ON l.aggregate_id = c.aggregate_id "
-        f"LEFT JOIN counted r ON r.aggregate_id = c.aggregate_id {edits} "
-        "WHERE c.name = 'Created'), "
+        "SELECT position, aggregate_id::text, version, at, type, actor, from_status, "
+        "status_after, reason, command_id, details FROM events), "
+        # Each setting's last edit (a JSON null included: it sets the column to null).
+        "edits AS (SELECT DISTINCT ON (aggregate_id, key) aggregate_id, key, value "
+        "FROM events, jsonb_each(changes) AS change(key, value) "
+        f"WHERE name = 'Edited' AND key IN ({keys}) ORDER BY aggregate_id, key, position DESC), "
+        f"edited AS (SELECT aggregate_id, {edited} FROM edits GROUP BY aggregate_id), "
+        "campaigns AS MATERIALIZED (SELECT c.aggregate_id, c.position, c.version, c.created_at, "
+        "c.at AS updated_at, c.status_after AS status, c.status_reason, c.recipients, "
+        f"{settings} FROM events c LEFT JOIN edited e ON e.aggregate_id = c.aggregate_id "
+        "WHERE c.last), "
         "listed AS (INSERT INTO campaign_list (id, version, name, name_folded, description, "
         "status, status_reason, tags, type, stream, sender, created_at, updated_at, position, "
         "recipients_total) "
         f"SELECT aggregate_id::text, version, {text_of('name')}, lower({text_of('name')}), "
         f"{text_of('description')}, status, status_reason, {json_strings('tags')}, "
         f"{text_of('type')}, {text_of('stream')}, {text_of('sender')}, created_at, updated_at, "
-        f"position, coalesce({text_of('recipients')}::bigint, 0) FROM campaigns), "
+        "position, coalesce(recipients::bigint, 0) FROM campaigns), "
         "tagged AS (INSERT INTO campaign_tags (campaign_id, tag) "
         "SELECT DISTINCT aggregate_id::text, tag FROM campaigns, "
         "jsonb_array_elements_text(tags) AS tag) "
-        f"{RESULT}"
+        "SELECT count(*), coalesce(bool_or(odd), false) FROM events"
     )
     return sql, params
+
+
+def since(value: str, when: str, window: str) -> str:
+    """SQL, over a window of a campaign's events in order: `value` of the last event of the
+    frame where `when` is set (text; NULL when none is)."""
+    return (
+        f"substr(max(CASE WHEN {when} IS NOT NULL "
+        f"THEN lpad(position::text, 19, '0') || {value} END) OVER {window}, 20)"
+    )
 
 
 def finish_campaign_list(cursor: Cursor) -> None:
