@@ -457,13 +457,15 @@ def rebuild(args: argparse.Namespace) -> int:
         shown = [0.0]
 
         def progress(position: int, replayed: int) -> None:
+            # Events replayed out of those stored (notification ids count them): a rebuild
+            # inside the database goes through them a group of aggregates at a time.
             now = time.monotonic()
             if now - shown[0] >= 0.5:
                 shown[0] = now
                 rate = replayed / max(now - started, 1e-9)
-                share = 100 * position / max(last, position, 1)
+                share = 100 * replayed / max(last, replayed, 1)
                 print(
-                    f"\r{args.view}: {position:,}/{max(last, position):,} ({share:.0f}%), "
+                    f"\r{args.view}: {replayed:,}/{max(last, replayed):,} events ({share:.0f}%), "
                     f"{rate:,.0f} events/s",
                     end="",
                     file=sys.stderr,
@@ -473,7 +475,10 @@ def rebuild(args: argparse.Namespace) -> int:
         replayed = platform.rebuild(progress, args.view)
         elapsed = time.monotonic() - started
     rate = replayed / max(elapsed, 1e-9)
-    print(f"\rrebuilt {args.view}: {replayed:,} events in {elapsed:.1f} s ({rate:,.0f} events/s)")
+    how = " inside the database" if platform.projectors[args.view].rebuilt_in_database else ""
+    print(
+        f"\rrebuilt {args.view}{how}: {replayed:,} events in {elapsed:.1f} s ({rate:,.0f} events/s)"
+    )
     return 0
 
 

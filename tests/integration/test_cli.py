@@ -10,6 +10,7 @@ import pytest
 from infra.bootstrap import build
 from infra.cli import main
 from infra.settings import Settings
+from projections.campaign_list import ListFilter
 
 
 def point_at(store: Settings, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -121,3 +122,24 @@ def test_replay_plays_a_time_range_as_the_wall_would(
     assert main(["replay", *window, "--status", "Draft", *where]) == 0
     assert "Renamed" in capsys.readouterr().out
     assert main(["replay", "--from", after.isoformat(), "--to", before.isoformat(), *where]) == 2
+
+
+def test_rebuild_says_how_many_events_it_replayed_and_where(
+    store: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with build(store) as platform:
+        for n in range(3):
+            platform.app.create_campaign({"name": f"Rebuilt {n}"}, actor="ann")
+        stored = platform.app.recorder.max_notification_id()
+    options = point_at(store, monkeypatch)
+
+    assert main(["rebuild", "campaigns", *options]) == 0
+    out = capsys.readouterr().out
+
+    where = " inside the database" if store.postgres is not None else ""
+    assert f"rebuilt campaigns{where}: {stored:,} events" in out
+    with build(store) as platform:
+        assert {
+            row["name"]
+            for row in platform.campaign_list.query(platform.database, ListFilter(), 1, 10).items
+        } == {"Rebuilt 0", "Rebuilt 1", "Rebuilt 2"}

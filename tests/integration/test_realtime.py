@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from infra.bootstrap import Platform
+from projections.changes import mark_every_campaign
 from tests.integration.scenarios import (
     LINK_DOMAINS,
     add_link_domains,
@@ -181,6 +182,25 @@ def test_an_unknown_campaign_mark_draws_nothing(platform: Platform) -> None:
     before = platform.realtime_rows.position()
     assert platform.realtime_rows.refresh() == before
     assert platform.realtime_rows.pending() == 0
+
+
+def test_a_mark_for_every_campaign_redraws_each_row_once(platform: Platform) -> None:
+    ids = [
+        str(platform.app.create_campaign({"name": f"Everyone {n}"}, actor="ann").id)
+        for n in range(3)
+    ]
+    platform.feed.catch_up()
+    platform.redraw_realtime()
+    with platform.database.transaction() as cursor:
+        cursor.execute("UPDATE realtime_rows SET row_json = '{}'")  # all stale
+        mark_every_campaign(cursor)
+    assert platform.verify() == []  # every row is due for a redraw: none is wrong yet
+    assert platform.realtime_rows.pending() == 1
+    platform.realtime_rows.refresh()
+    assert platform.realtime_rows.pending() == 0
+    assert platform.verify() == []
+    snapshot = platform.realtime_rows.snapshot()
+    assert {row["id"] for row in snapshot[1]} >= set(ids)
 
 
 def test_metrics_count_the_walls_clients_and_the_position_they_reached(
