@@ -41,7 +41,7 @@ SMALL = 5_000  # a store this small is replayed in one group
 RESULT = "SELECT count(*), coalesce(bool_or(odd), false) FROM stored"
 # A stored event with a second transcoded value after its timestamp's (`odd`): only the
 # library decodes those.
-TRANSCODED = "convert_to('\"_type_\":', 'UTF8')"
+TRANSCODED = "'\\x" + '"_type_":'.encode().hex() + "'::bytea"
 ODD = f"position({TRANSCODED} IN substr(state, position({TRANSCODED} IN state) + 9)) > 0"
 # The events whose objects a history row cuts from their stored text (see FACTS).
 SLICED = "'Campaign.Edited', 'Campaign.Suspended'"
