@@ -274,7 +274,10 @@ def campaign_list_statement(scope: Scope, group: Group) -> tuple[str, list[objec
         f"{since('reason', 'status_set', 'upto')} AS status_reason, "
         f"{since('status_set', 'status_set', 'before')} AS from_status, "
         f"{since('recipients::text', 'recipients', 'upto')} AS recipients, "
-        "first_value(fields) OVER upto AS fields, first_value(at) OVER upto AS created_at, "
+        # (the Created event's fields kept on the last event only: they can be large)
+        "CASE WHEN row_number() OVER upto = count(*) OVER whole "
+        "THEN first_value(fields) OVER upto END AS fields, "
+        "first_value(at) OVER upto AS created_at, "
         "row_number() OVER upto = count(*) OVER whole AS last "
         "FROM stored WINDOW whole AS (PARTITION BY aggregate_id), "
         "upto AS (whole ORDER BY position ROWS UNBOUNDED PRECEDING), "
