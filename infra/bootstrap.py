@@ -241,15 +241,11 @@ class Platform:
     def stored_events(self) -> StoredEvents | None:
         """The store's table, when the read models live in the same PostgreSQL database
         and its events are stored as plain JSON: a rebuild can then run inside it."""
-        mapper = self.app.mapper
-        if self.settings.postgres is None or mapper.cipher or mapper.compressor:
+        mapper, postgres = self.app.mapper, self.settings.postgres
+        if postgres is None or mapper.cipher or mapper.compressor:
             return None
-        recorder = self.app.recorder
-        return StoredEvents(
-            recorder.datastore.schema,  # type: ignore[attr-defined]
-            recorder.events_table_name,  # type: ignore[attr-defined]
-            lambda topic: not upcasts(topic),
-        )
+        table = self.app.recorder.events_table_name  # type: ignore[attr-defined]
+        return StoredEvents(postgres.schema, table, lambda topic: not upcasts(topic))
 
     def redraw_realtime(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Redraws every realtime row from the other read models; returns how many

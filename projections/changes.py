@@ -39,6 +39,8 @@ def expand_every_campaign(cursor: Cursor) -> None:
         return
     cursor.execute("DELETE FROM campaign_changes WHERE campaign_id = ?", (EVERY_CAMPAIGN,))
     cursor.execute(
+        # In id order, as every writer of marks inserts them (`mark_changed`); WHERE: for
+        # SQLite's parser.
         "INSERT INTO campaign_changes (campaign_id) SELECT id FROM campaign_list "
-        "WHERE true ON CONFLICT (campaign_id) DO NOTHING"  # WHERE: SQLite's parser
+        "WHERE true ORDER BY id ON CONFLICT (campaign_id) DO NOTHING"
     )

@@ -12,20 +12,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 from projections.database import Cursor, Database
 from projections.messages import EventMessage
-from projections.stored_replay import (
-    Group,
-    StoredEvents,
-    StoredReplay,
-    scope,
-    take_off_indexes,
-)
+from projections.stored_replay import StoredEvents, StoredReplay, rebuild_inside
 
 Reader = Callable[[int, int], list[EventMessage]]  # (after position, limit) -> messages
 
@@ -55,7 +48,6 @@ class View(Protocol):
 
 
 REBUILD_BATCH = 2000
-REBUILD_WORKERS = 2  # connections filling a rebuild's tables inside the database at once
 READ_AHEAD = 2  # batches a rebuild's reader may be ahead of the replay
 REBUILT = "*rebuilt*"  # the topic name of a rebuild's floor row in projection_partitions
 POLL_SECONDS = 0.02  # how often a waiting reader looks at the stored position
@@ -195,7 +187,9 @@ class Projector:
             self.read_position(cursor, lock=True)
             done = None
             if store is not None and self.stored is not None:
-                done = self.rebuild_in_database(cursor, store, self.stored, progress)
+                done = rebuild_inside(
+                    self.database, self.views, self.name, cursor, store, self.stored, progress
+                )
             self.rebuilt_in_database = done is not None
             if done is None:
                 for view in self.views:
@@ -221,71 +215,6 @@ class Projector:
             self.changed.notify_all()
         self.tell(position)
         return replayed
-
-    def rebuild_in_database(
-        self,
-        cursor: Cursor,
-        store: StoredEvents,
-        stored: StoredReplay,
-        progress: Callable[[int, int], None] | None,
-    ) -> tuple[int, int] | None:
-        """The views' new tables filled in a scratch schema from several connections, then
-        put in place of the old ones in the rebuild's transaction (`cursor`); returns the
-        last position and how many events, or None (nothing changed) when some event can
-        only be replayed in Python."""
-        within = scope(cursor, store)
-        if within is None:
-            return None
-        cursor.execute("SELECT current_schema()")
-        row = cursor.fetchone()
-        schema = str(row[0]) if row else "public"
-        scratch = f"{schema}__{self.name}"[:63]
-        with self.database.transaction() as setup:
-            setup.execute(f'DROP SCHEMA IF EXISTS "{scratch}" CASCADE')
-            setup.execute(f'CREATE SCHEMA "{scratch}"')
-            setup.execute(f'SET LOCAL search_path TO "{scratch}"')
-            for view in self.views:
-                view.create_tables(setup, self.database.dialect)
-            indexes = take_off_indexes(setup, scratch)
-
-        def fill(group: Group) -> tuple[int, bool]:
-            with self.database.transaction() as worker:
-                worker.execute(f'SET LOCAL search_path TO "{scratch}"')
-                worker.execute("SET LOCAL work_mem = '256MB'")  # the group's sorts, in memory
-                worker.execute(*stored.statement(within, group))
-                result = worker.fetchone()
-            return (int(result[0]), bool(result[1])) if result else (0, False)
-
-        read = odd = False
-        count = 0
-        with ThreadPoolExecutor(REBUILD_WORKERS, thread_name_prefix="rebuild") as pool:
-            for future in as_completed(
-                [pool.submit(fill, group) for group in stored.groups(within, REBUILD_WORKERS)]
-            ):
-                events, odd_group = future.result()
-                count, odd, read = count + events, odd or odd_group, True
-                if progress:
-                    progress(within.last, count)
-        if odd or not read:
-            cursor.execute(f'DROP SCHEMA "{scratch}" CASCADE')
-            return None
-
-        def index(statements: list[str]) -> None:
-            with self.database.transaction() as worker:
-                worker.execute("SET LOCAL maintenance_work_mem = '256MB'")
-                for statement in statements:
-                    worker.execute(statement)
-
-        with ThreadPoolExecutor(REBUILD_WORKERS, thread_name_prefix="rebuild") as pool:
-            for future in [pool.submit(index, each) for each in indexes.values()]:
-                future.result()
-        for view in self.views:
-            for table in view.tables:
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                cursor.execute(f'ALTER TABLE "{scratch}".{table} SET SCHEMA "{schema}"')
-        cursor.execute(f'DROP SCHEMA "{scratch}" CASCADE')
-        stored.finish(cursor)
-        return within.last, within.count
 
     def replay(
         self, cursor: Cursor, read: Reader, progress: Callable[[int, int], None] | None
@@ -359,6 +288,8 @@ class Projector:
         twice, changes nothing. Returns how many messages were applied."""
         fresh: list[EventMessage] = []
         with self.database.transaction() as cursor:
+            # The tracking row first, as a rebuild takes it: then the rebuild's floor row.
+            position = self.read_position(cursor, lock=True)
             cursor.execute(
                 "SELECT position FROM projection_partitions "
                 "WHERE projection = ? AND topic = ? AND partition_no = -1" + self.locking,
@@ -390,7 +321,6 @@ class Projector:
                         max([last, *(m.position for m in mine)]),
                     ),
                 )
-            position = self.read_position(cursor, lock=True)
             if fresh:
                 fresh.sort(key=lambda m: m.position)
                 for view in self.views:

@@ -22,32 +22,41 @@ in order), arrays of strings are joined element by element.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
+import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Protocol
 
-from domain.campaign import STATUS_AFTER, Campaign
+import psycopg
+
+from domain.campaign import STATUS_AFTER
 from projections.changes import mark_every_campaign
-from projections.database import Cursor
+from projections.database import Cursor, Database
 from projections.domain_usage import LIMIT_SET
 
+log = logging.getLogger(__name__)
+
 Group = tuple[str | None, str | None]  # aggregate ids from (included) and to (not)
+Progress = Callable[[int, int], None]  # (last position, events replayed so far)
 
 EVENTS_PER_GROUP = 25_000  # about how many events one statement replays
 MAX_GROUPS = 256
-SMALL = 5_000  # a store this small is replayed in one group
-RESULT = "SELECT count(*), coalesce(bool_or(odd), false) FROM stored"
+ONE_GROUP_BELOW = 5_000  # a store with fewer events is replayed in one group
 # A stored event with a second transcoded value after its timestamp's (`odd`): only the
 # library decodes those.
-TRANSCODED = "'\\x" + '"_type_":'.encode().hex() + "'::bytea"
-ODD = f"position({TRANSCODED} IN substr(state, position({TRANSCODED} IN state) + 9)) > 0"
+TRANSCODED = "'\\x" + b'"_type_":'.hex() + "'::bytea"
+TRANSCODED_TWICE = (
+    f"position({TRANSCODED} IN substr(state, position({TRANSCODED} IN state) + 9)) > 0"
+)
 # The events whose objects a history row cuts from their stored text (see FACTS).
 SLICED = "'Campaign.Edited', 'Campaign.Suspended'"
 # The stored UTC time `2026-01-02T03:04:05.678901+00:00` as `format_time` writes it:
 # `2026-01-02T03:04:05.678901Z`. Other forms go through to_char.
-AT = (
+STORED_TIME = (
     "CASE WHEN length(ts) = 32 AND substr(ts, 20, 1) = '.' AND right(ts, 6) = '+00:00' "
     "THEN left(ts, 26) || 'Z' ELSE to_char(ts::timestamptz AT TIME ZONE 'UTC', "
     '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') END'
@@ -68,7 +77,7 @@ class StoredEvents:
 
 
 @dataclass(frozen=True)
-class Scope:
+class Span:
     """What one rebuild replays: the stored events up to `last`, `count` of them."""
 
     store: StoredEvents
@@ -76,8 +85,8 @@ class Scope:
     count: int
 
 
-def scope(cursor: Cursor, store: StoredEvents) -> Scope | None:
-    """The rebuild's scope, or None when a stored event needs upcasting. Notification ids
+def span_of(cursor: Cursor, store: StoredEvents) -> Span | None:
+    """What the rebuild replays, or None when a stored event needs upcasting. Notification ids
     are committed in order (the library locks the table for each insert), so every event up
     to the last one seen here is there to be read by any connection."""
     cursor.execute(f"SELECT coalesce(max(notification_id), 0), count(*) FROM {store.name}")
@@ -87,7 +96,7 @@ def scope(cursor: Cursor, store: StoredEvents) -> Scope | None:
     topics = [str(row[0]) for row in cursor.fetchall()]
     if not all(store.readable(topic) for topic in topics):
         return None
-    return Scope(store, last, count)
+    return Span(store, last, count)
 
 
 def of_kinds(kinds: tuple[str, ...]) -> str:
@@ -105,14 +114,14 @@ def groups(count: int) -> list[Group]:
     return list(itertools.pairwise(bounds))
 
 
-def parsed(scope: Scope, kinds: tuple[str, ...], group: Group) -> tuple[str, list[object]]:
+def parsed(span: Span, kinds: tuple[str, ...], group: Group) -> tuple[str, list[object]]:
     """SQL and parameters: the stored events of these kinds in one group of aggregates, each
     parsed once: position, aggregate_id, version, type (`Kind.Event`), name (`Event`), at
     (as `format_time` writes it), data (JSON), text (the stored JSON, of SLICED events),
     odd (only the library can decode it)."""
     low, high = group
     where = ["notification_id <= ?", f"({of_kinds(kinds)})"]
-    params: list[object] = [scope.last]
+    params: list[object] = [span.last]
     if low is not None:
         where.append("originator_id >= ?::uuid")
         params.append(low)
@@ -121,12 +130,13 @@ def parsed(scope: Scope, kinds: tuple[str, ...], group: Group) -> tuple[str, lis
         params.append(high)
     sql = (
         "SELECT position, aggregate_id, version, type, split_part(type, '.', 2) AS name, "
-        f"{AT} AS at, data, text, odd FROM (SELECT *, data->'timestamp'->>'_data_' AS ts FROM ("
+        f"{STORED_TIME} AS at, data, text, odd "
+        "FROM (SELECT *, data->'timestamp'->>'_data_' AS ts FROM ("
         "SELECT notification_id AS position, originator_id AS aggregate_id, "
         "originator_version AS version, split_part(topic, ':', 2) AS type, "
         f"CASE WHEN split_part(topic, ':', 2) IN ({SLICED}) THEN convert_from(state, 'UTF8') END "
-        f"AS text, convert_from(state, 'UTF8')::jsonb AS data, {ODD} AS odd "
-        f"FROM {scope.store.name} WHERE {' AND '.join(where)} OFFSET 0) AS stored OFFSET 0"
+        f"AS text, convert_from(state, 'UTF8')::jsonb AS data, {TRANSCODED_TWICE} AS odd "
+        f"FROM {span.store.name} WHERE {' AND '.join(where)} OFFSET 0) AS stored OFFSET 0"
         ") AS timed"
     )
     return sql, params
@@ -185,7 +195,7 @@ def has(column: str, key: str) -> str:
     return f"coalesce(jsonb_typeof({column}->'{key}') <> 'null', false)"
 
 
-def quoted(key: str) -> str:
+def json_key(key: str) -> str:
     return f'"{key}"'
 
 
@@ -201,30 +211,14 @@ CHANGED = (
 )
 
 
-def events_with(key: str) -> str:
-    """SQL: the names of the Campaign events that have this field, quoted and listed."""
-    names = [
-        name
-        for name, event in vars(Campaign).items()
-        if isinstance(event, type)
-        and issubclass(event, Campaign.Event)
-        and dataclasses.is_dataclass(event)
-        and key in {each.name for each in dataclasses.fields(event)}
-    ]
-    return ", ".join(f"'{name}'" for name in sorted(names)) or "NULL"
-
-
 def fact(key: str, value: str) -> str:
     """SQL: `"key":value` when the event has the fact, else NULL."""
-    return (
-        f"CASE WHEN name IN ({events_with(key)}) AND {has('data', key)} "
-        f"THEN '{quoted(key)}:' || {value} END"
-    )
+    return f"CASE WHEN {has('data', key)} THEN '{json_key(key)}:' || {value} END"
 
 
 FACTS = [
-    f"CASE WHEN name = 'Edited' THEN '{quoted('changed')}:' || {CHANGED} "
-    f"|| ',{quoted('changes')}:' || (text::json->'changes')::text END",
+    f"CASE WHEN name = 'Edited' THEN '{json_key('changed')}:' || {CHANGED} "
+    f"|| ',{json_key('changes')}:' || (text::json->'changes')::text END",
     fact("cause", "(text::json->'cause')::text"),
     *(fact(key, f"(data->'{key}')::text") for key in ("recipients", "start_at", "duplicated_from")),
 ]
@@ -238,12 +232,13 @@ LIST_SETTINGS = {  # column: its default in a Created event's fields (JSON)
 }
 
 
-def campaign_list_statement(scope: Scope, group: Group) -> tuple[str, list[object]]:
+def campaign_list_statement(span: Span, group: Group) -> tuple[str, list[object]]:
     """One statement that writes a group of campaigns' list rows, tags and history as
     `ListReplay` leaves them; it returns how many events it read, and whether one of them
     was odd (then the rows are thrown away). A campaign's first event is its Created
     event, so every event read belongs to a listed campaign."""
-    source, params = parsed(scope, ("Campaign",), group)
+    source, params = parsed(span, ("Campaign",), group)
+    folded = f'lower({text_of("name")} COLLATE "C")'  # ASCII only: see finish_campaign_list
     keys = ", ".join(f"'{key}'" for key in LIST_SETTINGS)
     edited = ", ".join(
         f"(array_agg(value) FILTER (WHERE key = '{key}'))[1] AS {key}" for key in LIST_SETTINGS
@@ -260,8 +255,7 @@ def campaign_list_statement(scope: Scope, group: Group) -> tuple[str, list[objec
         f"'{{' || concat_ws(',', {', '.join(FACTS)}) || '}}' AS details, "
         "CASE WHEN name = 'Created' THEN data->'fields' END AS fields, "
         "CASE WHEN name = 'Edited' THEN data->'changes' END AS changes, "
-        f"CASE WHEN name IN ({events_with('recipients')}) AND jsonb_exists(data, 'recipients') "
-        "THEN data->'recipients' END AS recipients "
+        "CASE WHEN jsonb_exists(data, 'recipients') THEN data->'recipients' END AS recipients "
         f"FROM ({source}) AS parsed), "
         # In one pass over each campaign's events, in order: the status each leaves it in,
         # the reason that status was entered with (its last status event's so far), the
@@ -298,7 +292,7 @@ def campaign_list_statement(scope: Scope, group: Group) -> tuple[str, list[objec
         "listed AS (INSERT INTO campaign_list (id, version, name, name_folded, description, "
         "status, status_reason, tags, type, stream, sender, created_at, updated_at, position, "
         "recipients_total) "
-        f"SELECT aggregate_id::text, version, {text_of('name')}, lower({text_of('name')}), "
+        f"SELECT aggregate_id::text, version, {text_of('name')}, {folded}, "
         f"{text_of('description')}, status, status_reason, {json_strings('tags')}, "
         f"{text_of('type')}, {text_of('stream')}, {text_of('sender')}, created_at, updated_at, "
         "position, coalesce(recipients::bigint, 0) FROM campaigns), "
@@ -315,7 +309,7 @@ def since(value: str, when: str, window: str) -> str:
     frame where `when` is set (text; NULL when none is)."""
     return (
         f"substr(max(CASE WHEN {when} IS NOT NULL "
-        f"THEN lpad(position::text, 19, '0') || {value} END) OVER {window}, 20)"
+        f"THEN lpad(position::text, 19, '0') || {value} COLLATE \"C\" END) OVER {window}, 20)"
     )
 
 
@@ -332,10 +326,10 @@ def finish_campaign_list(cursor: Cursor) -> None:
 DOMAIN_KINDS = ("LinkDomain", LIMIT_SET.partition(".")[0])
 
 
-def domain_usage_statement(scope: Scope, group: Group) -> tuple[str, list[object]]:
+def domain_usage_statement(span: Span, group: Group) -> tuple[str, list[object]]:
     """One statement that writes domain usage, per domain and per campaign, and the limit,
     as `DomainReplay` leaves them (the events are few: one group)."""
-    source, params = parsed(scope, DOMAIN_KINDS, group)
+    source, params = parsed(span, DOMAIN_KINDS, group)
     count = "(data->>'count')::bigint"
     status, used = "data->>'status'", "name = 'UsageRecorded'"
 
@@ -364,7 +358,7 @@ def domain_usage_statement(scope: Scope, group: Group) -> tuple[str, list[object
         "SELECT domain_id, campaign_id, usage FROM served), "
         "limited AS (INSERT INTO domain_limit (id, value) SELECT 1, (data->>'limit')::bigint "
         f"FROM stored WHERE type = '{LIMIT_SET}' ORDER BY position DESC LIMIT 1) "
-        f"{RESULT}"
+        "SELECT count(*), coalesce(bool_or(odd), false) FROM stored"
     )
     return sql, params
 
@@ -376,14 +370,14 @@ class StoredReplay:
     events come in groups or all at once, and what is left to do once the new tables are in
     place (in the rebuild's transaction)."""
 
-    statement: Callable[[Scope, Group], tuple[str, list[object]]]
+    statement: Callable[[Span, Group], tuple[str, list[object]]]
     grouped: bool
     finish: Callable[[Cursor], None]
 
-    def groups(self, scope: Scope, workers: int) -> list[Group]:
-        if not self.grouped or scope.count < SMALL:
+    def groups_for(self, span: Span, workers: int) -> list[Group]:
+        if not self.grouped or span.count < ONE_GROUP_BELOW:
             return [(None, None)]
-        return groups(max(scope.count, workers * EVENTS_PER_GROUP))
+        return groups(max(span.count, workers * EVENTS_PER_GROUP))
 
 
 def finish_domain_usage(cursor: Cursor) -> None:
@@ -392,3 +386,144 @@ def finish_domain_usage(cursor: Cursor) -> None:
 
 CAMPAIGN_VIEWS = StoredReplay(campaign_list_statement, True, finish_campaign_list)
 DOMAIN_VIEWS = StoredReplay(domain_usage_statement, False, finish_domain_usage)
+
+
+# Rebuilding a projector's views inside the database.
+
+WORKERS = 2  # connections filling the new tables at once
+LOCK_WAIT = "200ms"  # each try at locking the old tables: under PostgreSQL's deadlock_timeout
+
+
+class Tables(Protocol):
+    """A view as a rebuild sees it: its tables and how to make them."""
+
+    tables: tuple[str, ...]
+
+    def create_tables(self, cursor: Cursor, dialect: str) -> None: ...
+
+
+def rebuild_inside(
+    database: Database,
+    views: Sequence[Tables],
+    projection: str,
+    cursor: Cursor,
+    store: StoredEvents,
+    stored: StoredReplay,
+    progress: Progress | None,
+) -> tuple[int, int] | None:
+    """Rebuilds the views inside the database, in the rebuild's transaction (`cursor`, which
+    holds the projection's position): the new tables are made in a scratch schema and filled
+    from WORKERS connections, then put in place of the old ones. Returns the last position
+    replayed and how many events, or None, with nothing changed, when the events must be
+    replayed in Python (or the database lets no schema be made)."""
+    span = span_of(cursor, store)
+    if span is None:
+        return None
+    cursor.execute("SELECT current_schema()")
+    row = cursor.fetchone()
+    schema = str(row[0]) if row else "public"
+    scratch = f"{schema}__{projection}"[:63]
+    try:
+        indexes = make_scratch(database, views, scratch)
+    except psycopg.errors.InsufficientPrivilege:
+        log.warning("no schema could be made for a rebuild in the database; replaying in Python")
+        return None
+    if not fill(database, scratch, span, stored, progress):
+        cursor.execute(f'DROP SCHEMA "{scratch}" CASCADE')
+        return None
+    build_indexes(database, indexes)
+    tables = [table for view in views for table in view.tables]
+    lock_old_tables(cursor, tables)
+    for table in tables:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f'ALTER TABLE "{scratch}".{table} SET SCHEMA "{schema}"')
+    cursor.execute(f'DROP SCHEMA "{scratch}" CASCADE')
+    stored.finish(cursor)
+    return span.last, span.count
+
+
+def make_scratch(database: Database, views: Sequence[Tables], scratch: str) -> dict[str, list[str]]:
+    """The views' tables, empty and without keys or indexes, in a schema of their own (one a
+    failed rebuild left is dropped first); returns the statements that index them."""
+    with database.transaction() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{scratch}" CASCADE')
+        cursor.execute(f'CREATE SCHEMA "{scratch}"')
+        cursor.execute(f'SET LOCAL search_path TO "{scratch}"')
+        for view in views:
+            view.create_tables(cursor, database.dialect)
+        return take_off_indexes(cursor, scratch)
+
+
+def fill(
+    database: Database, scratch: str, span: Span, stored: StoredReplay, progress: Progress | None
+) -> bool:
+    """Fills the scratch tables, a group of aggregates per statement, WORKERS at a time;
+    False when some event turned out to be one only the library can read."""
+
+    def one(group: Group) -> tuple[int, bool]:
+        try:
+            with database.transaction() as cursor:
+                cursor.execute(f'SET LOCAL search_path TO "{scratch}"')
+                cursor.execute("SET LOCAL work_mem = '64MB'")  # a group's sorts, in memory
+                cursor.execute(*stored.statement(span, group))
+                row = cursor.fetchone()
+        except psycopg.DataError:  # JSON that jsonb refuses (NaN, \u0000)
+            return 0, True
+        return (int(row[0]), bool(row[1])) if row else (0, False)
+
+    count, odd = 0, False
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="rebuild") as pool:
+        futures = [pool.submit(one, group) for group in stored.groups_for(span, WORKERS)]
+        try:
+            for future in as_completed(futures):
+                events, odd_group = future.result()
+                count, odd = count + events, odd or odd_group
+                if odd:
+                    break
+                if progress:
+                    progress(span.last, count)
+        finally:
+            for future in futures:
+                future.cancel()
+    return not odd
+
+
+def build_indexes(database: Database, indexes: dict[str, list[str]]) -> None:
+    """Keys and indexes built on the filled tables, and their statistics gathered, a table
+    per connection, WORKERS at a time."""
+
+    def one(table: str, statements: list[str]) -> None:
+        with database.transaction() as cursor:
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for statement in statements:
+                cursor.execute(statement)
+            cursor.execute(f"ANALYZE {table}")
+
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="rebuild") as pool:
+        for future in [pool.submit(one, *each) for each in indexes.items()]:
+            future.result()
+
+
+def lock_old_tables(cursor: Cursor, tables: list[str]) -> None:
+    """Takes the old tables for the swap. Readers that take several of them in another
+    order could deadlock with it: each try gives up before the deadlock check would pick
+    the rebuild, and the next comes once those readers are done."""
+    cursor.execute(
+        "SELECT name FROM unnest(?::text[]) AS name WHERE to_regclass(name) IS NOT NULL",
+        (tables,),
+    )
+    existing = [str(row[0]) for row in cursor.fetchall()]
+    if not existing:
+        return
+    while True:
+        cursor.execute("SAVEPOINT old_tables")
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+        try:
+            cursor.execute(f"LOCK TABLE {', '.join(existing)} IN ACCESS EXCLUSIVE MODE")
+        except psycopg.errors.LockNotAvailable:
+            cursor.execute("ROLLBACK TO SAVEPOINT old_tables")
+            time.sleep(0.05)
+            continue
+        cursor.execute("RELEASE SAVEPOINT old_tables")
+        cursor.execute("SET LOCAL lock_timeout = 0")
+        return

@@ -15,6 +15,7 @@ import pytest
 from domain.status import Status
 from infra.bootstrap import Platform, build
 from infra.settings import Settings, parse_database_url
+from projections import stored_replay
 from projections.database import Database
 from tests.integration.conftest import drop_schema, postgres_url
 
@@ -142,9 +143,13 @@ def a_varied_history(platform: Platform) -> None:
     catch_up(platform)
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["one group", "many groups"])
 def test_a_rebuild_inside_the_database_writes_the_rows_the_live_feed_wrote(
-    platform: Platform,
+    platform: Platform, grouped: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if grouped:  # a few campaigns per group, filled from several connections at once
+        monkeypatch.setattr(stored_replay, "ONE_GROUP_BELOW", 0)
+        monkeypatch.setattr(stored_replay, "EVENTS_PER_GROUP", 10)
     a_varied_history(platform)
     live = rows(platform.database)
     assert all(live[table] for table in VIEW_TABLES)
@@ -169,14 +174,19 @@ def test_a_rebuild_marks_every_campaign_for_the_realtime_rows(platform: Platform
     assert platform.verify() == []
 
 
-def test_events_only_the_library_decodes_are_replayed_in_python(platform: Platform) -> None:
+@pytest.mark.parametrize(
+    "value", [datetime.now(UTC), float("nan")], ids=["a transcoded time", "NaN"]
+)
+def test_events_only_the_library_decodes_are_replayed_in_python(
+    platform: Platform, value: object
+) -> None:
     a_varied_history(platform)
     people = contact_list(platform, 5)
     odd = platform.app.create_campaign(fields([people], name="Odd"), actor="alice")
     platform.app.change_campaign_status(odd.id, "launch", actor="alice")
     run_until(platform, odd.id, Status.SENDING)
     campaign = platform.app.get_campaign(odd.id)
-    campaign.suspend("checked by hand", {"kind": "manual", "since": datetime.now(UTC)})
+    campaign.suspend("checked by hand", {"kind": "manual", "value": value})
     platform.app.save(campaign)
     catch_up(platform)
     live = rows(platform.database)
