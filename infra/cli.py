@@ -457,8 +457,8 @@ def rebuild(args: argparse.Namespace) -> int:
         shown = [0.0]
 
         def progress(position: int, replayed: int) -> None:
-            # Events replayed out of those stored (notification ids count them): a rebuild
-            # inside the database goes through them a group of aggregates at a time.
+            # Events replayed out of about as many as stored (the last notification id, ids
+            # may skip): a rebuild inside the database goes a group of aggregates at a time.
             now = time.monotonic()
             if now - shown[0] >= 0.5:
                 shown[0] = now
