@@ -497,6 +497,8 @@ def build_indexes(database: Database, indexes: dict[str, list[str]]) -> None:
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             for statement in statements:
                 cursor.execute(statement)
+            # A first sample for the planner (autovacuum takes a fuller one later).
+            cursor.execute("SET LOCAL default_statistics_target = 10")
             cursor.execute(f"ANALYZE {table}")
 
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="rebuild") as pool:
