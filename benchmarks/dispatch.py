@@ -370,6 +370,14 @@ def scale_out_settings(folder: Path) -> Settings:
     )
 
 
+def drop_schema(url: str, schema: str) -> None:
+    """Drops the run's schema: the benchmark's cluster keeps no run's rows."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
@@ -389,6 +397,8 @@ def main() -> None:
         try:
             rate, preparation, counters = pipeline(folder, args.recipients, args.batch, settings)
         finally:
+            if settings is not None and settings.postgres is not None:
+                drop_schema(settings.postgres.url, settings.postgres.schema)
             if args.kafka:
                 local_kafka.stop(KAFKA_DIR)
                 local_postgres.stop(PG_DIR)
