@@ -374,7 +374,7 @@ def cluster_cpu() -> float:
 
 def record_bytes(platform: Platform) -> float:
     messages = platform.read_events(0, 1000)
-    sizes = [len(encode(m)[1]) for m in messages]
+    sizes = [len(encode(m, platform.store_id)[1]) for m in messages]
     return statistics.fmean(sizes) if sizes else 0.0
 
 

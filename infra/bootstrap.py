@@ -30,6 +30,7 @@ from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
 from projections.domain_usage import DomainUsageView
+from projections.identity import store_id
 from projections.messages import EventMessage
 from projections.projector import Projector
 from projections.realtime import CampaignMarks, DomainMarks, RealtimeRows
@@ -104,6 +105,7 @@ class Platform:
     realtime_rows: RealtimeRows
     realtime_worker: RealtimeWorker  # with the projectors: here, or `campaigns project`
     tokens: TokenStore
+    store_id: str  # on every record this store's processes put on Kafka
 
     @property
     def projectors(self) -> dict[str, Projector]:
@@ -133,6 +135,7 @@ class Platform:
                 self.settings.kafka,
                 self.settings.events_topic,
                 projector,
+                self.store_id,
                 replication=self.settings.kafka_replication,
             )
             for projector in self.projectors.values()
@@ -146,6 +149,7 @@ class Platform:
             self.settings.activity_topic,
             self.projector,
             self.activity,
+            self.store_id,
             replication=self.settings.kafka_replication,
         )
 
@@ -160,6 +164,7 @@ class Platform:
             self.realtime_rows,
             self.settings.kafka,
             self.settings.realtime_topic,
+            self.store_id,
             replication=self.settings.kafka_replication,
         )
 
@@ -170,6 +175,7 @@ class Platform:
             self.realtime_rows,
             self.settings.kafka,
             self.settings.realtime_topic,
+            self.store_id,
             replication=self.settings.kafka_replication,
         )
         self.realtime_worker.listeners.append(publisher.nudge)
@@ -183,6 +189,7 @@ class Platform:
             self.database,
             self.settings.kafka,
             self.settings.activity_topic,
+            self.store_id,
             replication=self.settings.kafka_replication,
         )
 
@@ -196,6 +203,7 @@ class Platform:
             pg.schema,
             kafka,
             self.settings.events_topic,
+            self.store_id,
             replication=self.settings.kafka_replication,
         )
 
@@ -332,6 +340,7 @@ def build(settings: Settings) -> Platform:
         tokens.create_tables()
         if settings.bootstrap_token:
             tokens.ensure_bootstrap(settings.bootstrap_token)
+        identity = store_id(database)
         for each in (projector, domain_projector):
             each.listeners.append(realtime_worker.step_now)
         sending = build_sending(
@@ -356,6 +365,7 @@ def build(settings: Settings) -> Platform:
         realtime_rows,
         realtime_worker,
         tokens,
+        identity,
     )
 
 

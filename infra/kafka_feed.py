@@ -15,6 +15,7 @@ from typing import Any
 
 from infra.relay import RECONNECT, ensure_topic
 from projections.activity import ActivityStore
+from projections.identity import check_records
 from projections.messages import EventMessage
 from projections.projector import PartitionBatch, Projector
 
@@ -31,9 +32,16 @@ def decode(value: bytes) -> EventMessage:
 
 class KafkaFeed:
     def __init__(
-        self, bootstrap: str, topic: str, projector: Projector, *, replication: int = 1
+        self,
+        bootstrap: str,
+        topic: str,
+        projector: Projector,
+        store: str,
+        *,
+        replication: int = 1,
     ) -> None:
         self.bootstrap = bootstrap
+        self.store = store  # records another store published are refused
         self.replication = replication
         self.topic = topic
         self.projector = projector
@@ -86,6 +94,7 @@ class KafkaFeed:
                 records = consumer.poll(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
                 if not records:
                     continue
+                check_records(self.store, self.topic, records)
                 self.apply(records)
                 consumer.commit_async(
                     {tp: _offset(batch[-1].offset + 1) for tp, batch in records.items()}
@@ -155,10 +164,11 @@ class StatsFeed(KafkaFeed):
         topic: str,
         projector: Projector,
         activity: ActivityStore,
+        store: str,
         *,
         replication: int = 1,
     ) -> None:
-        super().__init__(bootstrap, topic, projector, replication=replication)
+        super().__init__(bootstrap, topic, projector, store, replication=replication)
         self.activity = activity
         self.name = STATS
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from infra.relay import ensure_topic, new_producer
 from projections.database import Database
+from projections.identity import header
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,11 @@ SEND_TIMEOUT = 120.0
 
 
 class OutboxPublisher:
-    def __init__(self, database: Database, bootstrap: str, topic: str, *, replication: int = 1):
+    def __init__(
+        self, database: Database, bootstrap: str, topic: str, store: str, *, replication: int = 1
+    ):
         self.database = database
+        self.store = store
         self.bootstrap = bootstrap
         self.topic = topic
         self.replication = replication
@@ -61,7 +65,12 @@ class OutboxPublisher:
             if not rows:
                 return 0
             futures = [
-                producer.send(self.topic, key=str(row[0]).encode(), value=str(row[1]).encode())
+                producer.send(
+                    self.topic,
+                    key=str(row[0]).encode(),
+                    value=str(row[1]).encode(),
+                    headers=[header(self.store)],
+                )
                 for row in rows
             ]
             producer.flush(timeout=SEND_TIMEOUT)

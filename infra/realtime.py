@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from infra.relay import RECONNECT, ensure_topic, new_producer
+from projections.identity import check_records, header
 from projections.realtime import RealtimeRows, Row
 
 log = logging.getLogger(__name__)
@@ -176,9 +177,10 @@ class RealtimePublisher(Worker):
     name = "realtime-publisher"
 
     def __init__(
-        self, rows: RealtimeRows, bootstrap: str, topic: str, *, replication: int = 1
+        self, rows: RealtimeRows, bootstrap: str, topic: str, store: str, *, replication: int = 1
     ) -> None:
         super().__init__(REFRESH_SECONDS)
+        self.store = store
         self.rows = rows
         self.bootstrap = bootstrap
         self.topic = topic
@@ -198,7 +200,7 @@ class RealtimePublisher(Worker):
                     self.topic,
                     key=row["id"].encode(),
                     value=json.dumps(row, separators=(",", ":")).encode(),
-                    headers=[("seq", str(seq).encode())],
+                    headers=[header(self.store), ("seq", str(seq).encode())],
                 )
                 for seq, row in changes
             ]
@@ -240,8 +242,9 @@ class KafkaRealtimeFeed:
     published after that end and is read."""
 
     def __init__(
-        self, rows: RealtimeRows, bootstrap: str, topic: str, *, replication: int = 1
+        self, rows: RealtimeRows, bootstrap: str, topic: str, store: str, *, replication: int = 1
     ) -> None:
+        self.store = store  # changes another store published are refused
         self.rows = rows
         self.bootstrap = bootstrap
         self.topic = topic
@@ -281,6 +284,7 @@ class KafkaRealtimeFeed:
             self.snapshot()
             while not self.stopping.is_set():
                 batches = consumer.poll(timeout_ms=100, max_records=PUBLISH_BATCH)
+                check_records(self.store, self.topic, batches)
                 changes = [
                     (seq_of(record), json.loads(record.value))
                     for batch in batches.values()

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from projections.identity import header
 from projections.messages import MESSAGE_VERSION, EventMessage, dumps
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,10 @@ def lock_key(name: str) -> int:
     )
 
 
-def encode(message: EventMessage) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """(key, value, headers) of the record that carries a message."""
+def encode(message: EventMessage, store: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of the record that carries a message of this store."""
     headers = [
+        header(store),
         ("position", str(message.position).encode()),
         ("message-version", str(MESSAGE_VERSION).encode()),
         ("type", message.type.encode()),
@@ -100,10 +102,12 @@ class Relay:
         schema: str,
         bootstrap: str,
         topic: str,
+        store: str,
         *,
         replication: int = 1,
         producer_factory: Callable[[str], Any] = new_producer,
     ) -> None:
+        self.store = store
         self.replication = replication
         self.read = read
         self.database_url = database_url
@@ -155,7 +159,7 @@ class Relay:
         """Sends a batch and returns once the broker has acknowledged all of it."""
         futures = []
         for message in messages:
-            key, value, headers = encode(message)
+            key, value, headers = encode(message, self.store)
             futures.append(producer.send(self.topic, key=key, value=value, headers=headers))
         producer.flush(timeout=SEND_TIMEOUT)
         for future in futures:

@@ -27,6 +27,7 @@ from infra import local_kafka
 from infra.bootstrap import Platform, build
 from infra.relay import Relay, encode, run_relay
 from infra.settings import Settings, parse_database_url
+from projections.identity import ForeignRecord, check_records
 from tests.credentials import ADMIN_HEADERS, ADMIN_TOKEN
 from tests.integration.conftest import drop_schema, postgres_url
 from tests.integration.scenarios import create, stored_events
@@ -142,7 +143,7 @@ def test_a_record_delivered_twice_is_counted_once(scale_out: Settings) -> None:
         producer = new_producer(scale_out.kafka or "")
         try:
             for message in platform.read_events(0, 1000):
-                key, value, headers = encode(message)
+                key, value, headers = encode(message, platform.store_id)
                 producer.send(scale_out.events_topic, key=key, value=value, headers=headers)
             producer.flush(timeout=30)
         finally:
@@ -403,3 +404,46 @@ def test_a_feed_that_starts_after_a_rebuild_skips_what_the_rebuild_covered(
         relay.stop()
         thread.join(timeout=15)
         platform.close()
+
+
+def test_a_store_refuses_the_records_of_another_store_on_its_topics(
+    scale_out: Settings, tmp_path: Path
+) -> None:
+    schema = f"k_{uuid.uuid4().hex[:12]}"
+    other = scale_out.with_changes(  # the same topic prefix: a mistake of configuration
+        data_dir=tmp_path / "other", postgres=parse_database_url(postgres_url(), schema)
+    )
+    mine, theirs = build(scale_out), build(other)
+    try:
+        assert mine.store_id != theirs.store_id
+        with Workers(theirs):
+            theirs.app.create_campaign({"name": "Not yours"}, actor="ann")
+            wait_until_projected(theirs)
+        feed = mine.kafka_feed()
+        consumer = feed.new_consumer()
+        try:
+            from kafka import TopicPartition
+
+            partition = TopicPartition(scale_out.events_topic, 0)
+            consumer.assign([partition])
+            consumer.seek_to_beginning(partition)
+            records: dict[Any, list[Any]] = {}
+            deadline = time.monotonic() + 30
+            while not records and time.monotonic() < deadline:
+                records = consumer.poll(timeout_ms=500)
+        finally:
+            consumer.close(autocommit=False)
+        assert records
+        with pytest.raises(ForeignRecord, match="another store"):
+            check_records(mine.store_id, scale_out.events_topic, records)
+        check_records(theirs.store_id, scale_out.events_topic, records)  # theirs: taken
+
+        feed.start()  # the live feed refuses them too, and writes nothing
+        time.sleep(2)
+        feed.stop()
+        assert mine.projector.position() == 0
+        assert mine.campaign_list.with_statuses(mine.database, ["Draft"]) == []
+    finally:
+        mine.close()
+        theirs.close()
+        drop_schema(postgres_url(), schema)

@@ -50,7 +50,12 @@ def test_two_gateways_see_the_same_changes_once_each_in_order(scale_out: Setting
     with build(scale_out) as platform:
         rows = platform.realtime_rows
         feeds = [
-            KafkaRealtimeFeed(rows, platform.settings.kafka or "", platform.settings.realtime_topic)
+            KafkaRealtimeFeed(
+                rows,
+                platform.settings.kafka or "",
+                platform.settings.realtime_topic,
+                platform.store_id,
+            )
             for _ in range(2)
         ]
         seen = [Seen(), Seen()]
