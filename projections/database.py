@@ -181,7 +181,9 @@ class PostgresCursor:
         self.cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.cursor.execute(placeholders(sql), tuple(params))
+        # Without parameters the driver reads the statement as it is: a `%` in it (a LIKE
+        # pattern, an index's definition read back from the catalog) stays a `%`.
+        self.cursor.execute(placeholders(sql), tuple(params) or None)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.cursor.executemany(placeholders(sql), rows)
