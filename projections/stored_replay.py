@@ -11,9 +11,10 @@ rows are the same as those of the views' Python replay (`ListReplay`, `DomainRep
 which `campaigns verify` compares them with; every campaign is marked as changed.
 
 It is used only when every event can be read that way: state stored as plain JSON (no
-cipher, no compression), no event of a class that upcasts, and no transcoded value
-(`{"_type_": ..., "_data_": ...}`) but the event's timestamp. Otherwise the rebuild replays
-in Python.
+cipher, no compression), no event of a class that upcasts, no transcoded value
+(`{"_type_": ..., "_data_": ...}`) but the event's timestamp, and no JSON that jsonb refuses
+(NaN, a NUL character). Otherwise the rebuild replays in Python, and so it does when the
+database lets no schema be made.
 
 Texts the views keep as JSON are written as `projections.messages.dumps` writes them:
 objects are cut from the stored text as it is (the library writes compact JSON with its keys
