@@ -96,8 +96,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/sign-out"): Rule((), "ends the caller's own sign-in, if any", public=True),
     ("GET", "/"): READ,
     ("GET", "/campaigns"): READ,
-    ("GET", "/campaigns/new"): READ,
-    ("GET", "/campaigns/{id}/wizard"): READ,
+    ("GET", "/campaigns/new"): MANAGE,  # the wizard only saves through MANAGE's commands
+    ("GET", "/campaigns/{id}/wizard"): MANAGE,
     ("GET", "/campaigns/{id}"): READ,
     ("GET", "/domains"): READ,
     ("GET", "/pools"): READ,

@@ -27,7 +27,7 @@ from gateway.auth import AccessControl, Authenticator
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
 from gateway.services import Services
-from web.pages import page_routes, static_files
+from web.pages import forbidden_page, page_routes, static_files
 from web.sign_in import SignInThrottle, sign_in_routes
 from web.wall import wall_routes
 
@@ -151,7 +151,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[Middleware(AccessControl)],
+        middleware=[Middleware(AccessControl, forbidden_page=forbidden_page)],
     )
     app.state.platform = platform
     app.state.authenticator = Authenticator(platform)

@@ -3,10 +3,11 @@
 A request proves who it is with `Authorization: Bearer <token>` (scripts, kiosks, carriers)
 or with the session cookie of a sign-in (browsers). The middleware finds the route's rule
 (gateway.access), and lets the request through, or answers 401 `unauthorized` (pages: a
-redirect to the sign-in page), 403 `forbidden`, or, for a WebSocket, an error message and
-a close with 1008. Requests authenticated by the cookie must prove they come from our pages:
-unsafe methods carry the session's CSRF token in `X-CSRF-Token`, WebSockets an `Origin` of
-this host. The token's name is the actor of whatever the request changes.
+redirect to the sign-in page), 403 `forbidden` (pages: a page saying so), or, for a
+WebSocket, an error message and a close with 1008. Requests authenticated by the cookie
+must prove they come from our pages: unsafe methods carry the session's CSRF token in
+`X-CSRF-Token`, WebSockets an `Origin` of this host. The token's name is the actor of
+whatever the request changes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,6 +39,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 5.0  # a token revoked by another process stops working within this
 CACHE_LIMIT = 10_000
 POLICY_VIOLATION = 1008
+
+# The page a signed-in browser gets for a page its role may not open (the scope, and why).
+ForbiddenPage = Callable[[Scope, str], Response]
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,9 @@ class AccessControl:
     It reads the app's routes as they are now: a route added later gets a rule too (with
     none written, only admin passes)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, forbidden_page: ForbiddenPage | None = None) -> None:
         self.app = app
+        self.forbidden_page = forbidden_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -147,7 +152,7 @@ class AccessControl:
         elif scope["type"] == "websocket":
             await refuse_websocket(receive, send, *refusal)
         else:
-            await refuse_http(scope, receive, send, headers, *refusal)
+            await refuse_http(scope, receive, send, headers, *refusal, self.forbidden_page)
 
 
 def refusal_of(
@@ -188,13 +193,22 @@ def is_page(scope: Scope, headers: Headers) -> bool:
 
 
 async def refuse_http(
-    scope: Scope, receive: Receive, send: Send, headers: Headers, code: str, message: str
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    headers: Headers,
+    code: str,
+    message: str,
+    forbidden_page: ForbiddenPage | None = None,
 ) -> None:
+    response: Any
     if code == "unauthorized" and is_page(scope, headers):
         target = scope["path"] + (
             "?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""
         )
-        response: Any = RedirectResponse("/sign-in?" + urlencode({"next": target}), status_code=303)
+        response = RedirectResponse("/sign-in?" + urlencode({"next": target}), status_code=303)
+    elif code == "forbidden" and forbidden_page is not None and is_page(scope, headers):
+        response = forbidden_page(scope, message)
     else:
         extra = {"WWW-Authenticate": 'Bearer realm="campaigns"'} if code == "unauthorized" else {}
         response = error_response(

@@ -68,7 +68,8 @@ ERRORS: dict[int, tuple[str, str, tuple[str, ...]]] = {
     ),
     403: (
         "Forbidden",
-        "The token's role may not call this, or a cookie request lacks its CSRF token.",
+        "The token's role may not call this, or a cookie request lacks its CSRF token (a page "
+        "asked for with the sign-in cookie is an HTML page saying so).",
         ("forbidden",),
     ),
     404: ("NotFound", "No such resource (or command).", ("not_found",)),

@@ -23,8 +23,9 @@ messages `/s/{{code}}` and `/o/{{code}}`, the sign-in page, static files) needs 
 `Authorization: Bearer <token>` (scripts, kiosks, carriers; the pages and the WebSocket take
 it too), or the `{SESSION_COOKIE}` cookie of a sign-in at `/sign-in` (browsers). Without one,
 or with an unknown or revoked token: 401 `unauthorized` (a page redirects to
-`/sign-in?next=...` instead). With a token whose role may not: 403 `forbidden`. Each
-operation names the roles it allows in `x-roles` and in its description.
+`/sign-in?next=...` instead). With a token whose role may not: 403 `forbidden` (a page asked
+for with the sign-in cookie: an HTML page saying so). Each operation names the roles it
+allows in `x-roles` and in its description.
 
 Roles: `viewer` (the wall and every read), `analyst` (reads, the audit trail, the event
 history for export and replay), `support` (reads, the audit trail), `manager` (every

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from domain.campaign import Campaign
 from domain.errors import DomainError
@@ -34,11 +35,19 @@ from web.wizard_page import wizard_page
 PER_PAGE = 20
 
 # Other modules (the opt-out pages, the realtime wall) render through these names.
-__all__ = ["page_routes", "render", "static_files", "templates"]
+__all__ = ["forbidden_page", "page_routes", "render", "static_files", "templates"]
 
 
 def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
+
+
+def forbidden_page(scope: Scope, message: str) -> Response:
+    """What a signed-in browser sees, with status 403, for a page its role may not open."""
+    principal = scope.get("state", {}).get("principal")
+    page = render("forbidden.html", principal=principal, message=message)
+    page.status_code = 403
+    return page
 
 
 async def home(_request: Request) -> Response:
