@@ -9,6 +9,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from web.page_access import page_access
+
 HERE = Path(__file__).parent
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -25,7 +27,9 @@ TYPE_LABELS = {
 
 
 def render(name: str, request: Request | None = None, **context: Any) -> HTMLResponse:
-    """The page; with the request, its nav shows who is signed in (and the sign-out)."""
+    """The page; with the request, its nav shows who is signed in (and the sign-out), and
+    it shows only the controls the role may use (`may`)."""
     if request is not None:
         context.setdefault("principal", request.scope.get("state", {}).get("principal"))
+    context.setdefault("may", page_access(context.get("principal")))
     return HTMLResponse(templates.get_template(name).render(**context))

@@ -13,6 +13,14 @@ class ApiProblem extends Error {
   }
 }
 
+// What the signed-in role may do (base.html's <body>, from the server's access rules): the
+// scripts build only the controls it may use, as the templates do.
+const May = {
+  manage: document.body.dataset.mayManage === "true",
+  audit: document.body.dataset.mayAudit === "true",
+  replay: document.body.dataset.mayReplay === "true",
+};
+
 function cookie(name) {
   const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
   return found ? decodeURIComponent(found.slice(name.length + 1)) : "";

@@ -1,7 +1,8 @@
 "use strict";
 // The campaigns list: row actions through the JSON API. A changed campaign is announced with
 // a "campaign-changed" event; its row is then rebuilt in place from the API's answer, with
-// the same markup as web/templates/_campaign_row.html.
+// the same markup as web/templates/_campaign_row.html (no action cell for roles that may not
+// command campaigns).
 
 const Rows = {
   body: document.getElementById("campaign-rows"),
@@ -19,6 +20,7 @@ const Rows = {
   },
 
   actionCell(c) {
+    if (!May.manage) return null;
     const allowed = c.allowed_commands || [];
     let main = null;
     if (allowed.includes("pause")) {

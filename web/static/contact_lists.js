@@ -1,6 +1,7 @@
 "use strict";
 // The Contact lists page (F16): a multipart upload to POST /api/contact-lists, then the
-// accepted count and every rejected line with its number and reason.
+// accepted count and every rejected line with its number and reason. Roles that may not
+// upload have no form (May).
 
 function listRow(c) {
   return el("tr", { id: "list-" + c.id },
@@ -28,7 +29,7 @@ function rejectedLines(details) {
   return Array.isArray(details) ? details.filter((d) => d && d.line !== undefined) : [];
 }
 
-document.getElementById("upload-form").addEventListener("submit", async (event) => {
+document.getElementById("upload-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData();
   form.append("file", document.getElementById("csv-file").files[0]);

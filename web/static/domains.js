@@ -1,6 +1,7 @@
 "use strict";
 // The Domains page (F10): add several at once, change a domain's status, set the global
-// messaging limit. After each change the table is rebuilt from GET /api/domains.
+// messaging limit. After each change the table is rebuilt from GET /api/domains. Roles that
+// may not change domains get the table without its forms and buttons (May).
 
 // Which command leaves which stored status (domain/link_domain.py's DOMAIN_TRANSITIONS).
 const DOMAIN_COMMANDS = {
@@ -18,7 +19,7 @@ function domainRow(d) {
     el("td", { className: "usage" }, el("progress", { max: d.limit, value: Math.min(d.usage, d.limit) }), " " + d.usage + " / " + d.limit),
     el("td", {}, d.last_used_at ? d.last_used_at.slice(0, 19).replace("T", " ") : "–"),
     el("td", {}, d.created_at.slice(0, 10)),
-    el("td", { className: "col-action" }, commands.map((c) => [el("button", {
+    May.manage && el("td", { className: "col-action" }, commands.map((c) => [el("button", {
       type: "button", dataset: { domain: d.name, command: c },
       className: c === "block" || c === "decline" ? "danger" : null,
     }, c[0].toUpperCase() + c.slice(1)), " "])));
@@ -30,14 +31,15 @@ async function refreshDomains() {
   for (const d of answer.items) body.append(domainRow(d));
   if (!answer.items.length) body.append(el("tr", { className: "empty-row" }, el("td", { colspan: 6, className: "empty" }, "No domains yet.")));
   document.getElementById("total").textContent = String(answer.items.length);
-  document.getElementById("domain-limit").value = answer.limit;
+  const limit = document.getElementById("domain-limit");
+  if (limit) limit.value = answer.limit;
 }
 
 function namesFrom(text) {
   return text.split(/[\s,;]+/).map((n) => n.trim()).filter(Boolean);
 }
 
-document.getElementById("add-domains-form").addEventListener("submit", async (event) => {
+document.getElementById("add-domains-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const names = namesFrom(document.getElementById("domain-names").value);
   try {
@@ -54,7 +56,7 @@ document.getElementById("add-domains-form").addEventListener("submit", async (ev
   }
 });
 
-document.getElementById("limit-form").addEventListener("submit", async (event) => {
+document.getElementById("limit-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
     const answer = await Api.put("/api/settings/domain-limit", { limit: Number(document.getElementById("domain-limit").value) });

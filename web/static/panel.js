@@ -1,6 +1,7 @@
 "use strict";
 // The side panel (F3): a campaign's details form, stats, domains and history, opened from
-// its name without leaving the list, and at /campaigns?open=<id>.
+// its name without leaving the list, and at /campaigns?open=<id>. Roles that may not edit
+// read the details as text; the History tab is there only for roles that may audit (May).
 
 const FINAL = ["Finished", "Aborted", "Rejected"];
 
@@ -52,12 +53,13 @@ const Panel = {
   },
 
   select(tab) {
+    if (!document.getElementById("tab-" + tab)) tab = "details"; // a tab the role does not have
     this.tab = tab;
     for (const button of this.root.querySelectorAll("[role=tab]")) {
       button.setAttribute("aria-selected", String(button.dataset.tab === tab));
     }
-    for (const name of ["details", "stats", "domains", "history"]) {
-      document.getElementById("tab-" + name).hidden = name !== tab;
+    for (const panel of this.root.querySelectorAll("[role=tabpanel]")) {
+      panel.hidden = panel.id !== "tab-" + tab;
     }
     // A tab renders off-page and replaces the shown one when ready; a render overtaken by a
     // newer one (another tab, fresh data) is dropped rather than shown twice.
@@ -81,6 +83,47 @@ function readOnlyDetails(body, c) {
     el("dt", {}, "Description"), el("dd", {}, c.description || "–"),
     el("dt", {}, "Tags"), el("dd", {}, (c.tags || []).join(", ") || "–"),
     el("dt", {}, "Sender"), el("dd", {}, c.sender || "–"),
+    el("dt", {}, "Reason"), el("dd", {}, c.status_reason || "–")));
+}
+
+function scheduleText(schedule) {
+  if (!schedule) return "Any time";
+  const days = WEEK_DAYS.filter(([day]) => schedule.days.includes(day)).map(([, label]) => label);
+  return days.join(", ") + ", " + schedule.from + "–" + schedule.to + " " + (schedule.time_zone || "UTC");
+}
+
+function ruleText(rule) {
+  const metric = (RULE_METRICS.find(([value]) => value === rule.metric) || [rule.metric, rule.metric])[1];
+  const bound = rule.below !== undefined ? "below " + rule.below : "above " + rule.above;
+  return "Suspend when " + metric + " is " + bound + " after " + (rule.after || 0) + " messages";
+}
+
+function indicatorsText(indicators) {
+  const parts = [];
+  if (indicators && indicators.red_below !== null) parts.push("red below " + indicators.red_below + "%");
+  if (indicators && indicators.green_from !== null) parts.push("green from " + indicators.green_from + "%");
+  return parts.join(", ") || "–";
+}
+
+function detailsAsText(body, c) {
+  // For roles that may not edit: what the form would hold, as text, with nothing to save.
+  const role = document.body.dataset.role;
+  body.append(el("p", { className: "callout", id: "details-read-only" },
+    "Read only: the " + role + " role may not change campaigns."),
+  el("dl", { className: "facts", id: "details-facts" },
+    el("dt", {}, "Name"), el("dd", {}, c.name),
+    el("dt", {}, "Description"), el("dd", {}, c.description || "–"),
+    el("dt", {}, "Tags"), el("dd", {}, (c.tags || []).join(", ") || "–"),
+    el("dt", {}, "Sender"), el("dd", {}, c.sender || "–"),
+    el("dt", {}, "Variants"), el("dd", {}, (c.variants || []).length
+      ? c.variants.map((v, i) => el("p", { className: "variant-text" },
+        el("strong", {}, "Variant " + (i + 1) + " (weight " + v.weight + "): "), v.text))
+      : "–"),
+    el("dt", {}, "Sending schedule"), el("dd", {}, scheduleText(c.sending_schedule)),
+    el("dt", {}, "Auto-pause rules"), el("dd", {}, (c.pause_rules || []).length
+      ? c.pause_rules.map((rule) => el("p", {}, ruleText(rule)))
+      : "None"),
+    el("dt", {}, "CTR indicators"), el("dd", {}, indicatorsText(c.ctr_indicators)),
     el("dt", {}, "Reason"), el("dd", {}, c.status_reason || "–")));
 }
 
@@ -108,6 +151,7 @@ function variantWeights(c) {
 }
 
 function detailsTab(body, c) {
+  if (!May.manage) return detailsAsText(body, c);
   if (FINAL.includes(c.status)) return readOnlyDetails(body, c);
   const name = el("input", { id: "detail-name", value: c.name, required: true, maxlength: 200 });
   const description = el("textarea", { id: "detail-description", rows: 2, maxlength: 2000 });
@@ -283,7 +327,7 @@ async function domainsTab(body, c) {
   const byName = Object.fromEntries(domains.items.map((d) => [d.name, d]));
   if (c.status === "Suspended") body.append(suspensionBox(c));
   body.append(el("p", { className: "muted" }, "Global limit: " + domains.limit + " messages per domain. ",
-    el("a", { href: "/domains" }, "Manage domains")));
+    el("a", { href: "/domains" }, May.manage ? "Manage domains" : "All domains")));
   const links = c.links || {};
   for (const kind of ["short", "optout"]) {
     if (!links[kind]) continue;
@@ -292,13 +336,13 @@ async function domainsTab(body, c) {
       names.length ? domainTable(names, byName) : el("p", { className: "muted" }, "No domains."));
   }
   if (!Object.keys(links).length) body.append(el("p", { className: "muted" }, "This campaign has no links yet."));
-  if (!FINAL.includes(c.status)) body.append(quickAddForm(c));
+  if (May.manage && !FINAL.includes(c.status)) body.append(quickAddForm(c));
 }
 
 function suspensionBox(c) {
   return el("div", { className: "callout warning", id: "suspension" },
     el("strong", {}, "Suspended: "), c.status_reason || "",
-    el("div", { className: "form-buttons" },
+    May.manage && el("div", { className: "form-buttons" },
       el("button", { type: "button", className: "primary", id: "panel-resume", onclick: async () => {
         try {
           const campaign = await Api.post("/api/campaigns/" + c.id + "/resume", { command_id: commandId() });

@@ -1,6 +1,7 @@
 "use strict";
 // The Pools page (F11): create a pool, add and remove its domains. A changed pool's card is
-// rebuilt in place from the API's answer.
+// rebuilt in place from the API's answer. Roles that may not change pools read the cards
+// without the form and buttons (May).
 
 const POOLS = document.getElementById("pools");
 const ALL_DOMAINS = JSON.parse(POOLS.dataset.domains);
@@ -11,10 +12,10 @@ function poolCard(pool) {
     el("h2", { className: "pool-name" }, pool.name),
     el("p", { className: "pool-description" }, pool.description || ""),
     el("ul", { className: "chips" }, pool.domains.length
-      ? pool.domains.map((name) => el("li", { className: "chip" }, name + " ",
-        el("button", { type: "button", className: "link danger", dataset: { remove: name }, "aria-label": "Remove " + name }, "×")))
+      ? pool.domains.map((name) => el("li", { className: "chip" }, name,
+        May.manage && [" ", el("button", { type: "button", className: "link danger", dataset: { remove: name }, "aria-label": "Remove " + name }, "×")]))
       : el("li", { className: "muted" }, "No domains in this pool.")),
-    el("div", { className: "row" },
+    May.manage && el("div", { className: "row" },
       el("select", { className: "add-choice", "aria-label": "Domain to add" }, choices.map((name) => el("option", {}, name))),
       el("button", { type: "button", className: "add-domain" }, "Add domain")));
 }
@@ -39,7 +40,7 @@ POOLS.addEventListener("click", (event) => {
   }
 });
 
-document.getElementById("create-pool-form").addEventListener("submit", async (event) => {
+document.getElementById("create-pool-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const domains = [...document.querySelectorAll("input[name=pool-domain]:checked")].map((box) => box.value);
   try {
