@@ -40,8 +40,8 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def contacts(list_id: str, count: int) -> Iterator[tuple[str, str, str]]:
-    for n in range(count):
+def contacts(list_id: str, count: int, first: int = 0) -> Iterator[tuple[str, str, str]]:
+    for n in range(first, first + count):
         yield list_id, f"+447{n:09d}", json.dumps({"first_name": f"Person{n}"})
 
 
@@ -86,14 +86,15 @@ def bare(folder: Path, count: int, batch: int) -> float:
 
 
 def pipeline(
-    folder: Path, count: int, batch: int, settings: Settings | None = None
+    folder: Path, count: int, batch: int, settings: Settings | None = None, warm_up: int = 0
 ) -> tuple[float, float, dict[str, int]]:
     """(messages per second from launch to finished, preparation seconds, counters)."""
     settings = settings or Settings(data_dir=folder / "var")
     if settings.kafka:
-        return scale_out_pipeline(folder, count, batch, settings)
+        return scale_out_pipeline(folder, count, batch, settings, warm_up)
     platform = build(settings)
     try:
+        add_domains(platform)
         campaign_id = add_campaign(platform, folder, count)
         engine = platform.sending.engine
         engine.batch = batch
@@ -124,23 +125,33 @@ def pipeline(
 ENDED = (Status.FINISHED, Status.SUSPENDED, Status.REJECTED)
 
 
-def add_campaign(platform: Any, folder: Path, count: int) -> uuid.UUID:
-    """Domains, a contact list of `count` numbers and a Draft campaign to them."""
+def add_domains(platform: Any) -> None:
+    """The campaigns' link domains, configured, with room for every message."""
     app = platform.app
     domains = ["go.example.com", "go2.example.com", "out.example.com"]
     app.add_domains(domains, actor="bench")
     for name in domains:
         app.change_domain_status(name, "configure", actor="bench")
     app.set_domain_limit({"limit": 1_000_000_000}, actor="bench")
+
+
+def add_campaign(
+    platform: Any, folder: Path, count: int, *, first: int = 0, name: str = "Benchmark"
+) -> uuid.UUID:
+    """A contact list of `count` numbers (from the `first`th on) and a Draft campaign to
+    them."""
+    app = platform.app
     list_id = str(uuid.uuid4())
     if platform.settings.postgres is None:
         fill_contacts(folder / "var" / "contacts.sqlite3", list_id, count)
     else:
         with platform.database.transaction() as cursor:
-            cursor.copy_rows("contacts", "list_id, phone, fields", list(contacts(list_id, count)))
+            cursor.copy_rows(
+                "contacts", "list_id, phone, fields", list(contacts(list_id, count, first))
+            )
     campaign = app.create_campaign(
         {
-            "name": "Benchmark",
+            "name": name,
             "sender": "Shop",
             "contact_lists": [list_id],
             "variants": [
@@ -224,12 +235,25 @@ def role_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+def run_warm_up(platform: Any, folder: Path, count: int, first: int) -> None:
+    """An untimed campaign to numbers of its own, through every role: the pipeline is timed
+    sustained, after the broker's JVM has compiled its hot paths and the caches are warm."""
+    started = time.perf_counter()
+    campaign_id = add_campaign(platform, folder, count, first=first, name="Warm-up")
+    platform.app.change_campaign_status(campaign_id, "launch", actor="bench")
+    while platform.app.get_campaign(campaign_id).status not in ENDED:
+        time.sleep(0.2)
+    wait_for_outcomes(platform.sending.activity, str(campaign_id), count)
+    print(f"warm-up: {count:,} recipients in {time.perf_counter() - started:.1f} s (untimed)")
+
+
 def scale_out_pipeline(
-    folder: Path, count: int, batch: int, settings: Settings
+    folder: Path, count: int, batch: int, settings: Settings, warm_up: int = 0
 ) -> tuple[float, float, dict[str, int]]:
     platform = build(settings.with_changes(sending=True))
     roles: list[Role] = []
     try:
+        add_domains(platform)
         campaign_id = add_campaign(platform, folder, count)
         roles = [Role(role, role_environment(settings), folder) for role in ROLES]
         for role in roles:
@@ -238,6 +262,8 @@ def scale_out_pipeline(
         sending.engine.batch = batch
         sending.carrier.delay_scale = 0  # the demo stream unthrottled: reports at once
         sending.start()  # as `campaigns dispatch`: the engine's thread, the carrier's thread
+        if warm_up:
+            run_warm_up(platform, folder, warm_up, count)
         processes = cpu_sources(platform, roles)
         before = cpu_times(processes)
         started = time.perf_counter()
@@ -383,6 +409,12 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=20_000,
+        help="with --kafka: recipients of an untimed campaign first (0: none)",
+    )
+    parser.add_argument(
         "--kafka",
         action="store_true",
         help="the scale-out pipeline: PostgreSQL, and the counters through Kafka to the stats",
@@ -395,7 +427,9 @@ def main() -> None:
         print(f"bare SQLite (render + executemany): {bare_rate:,.0f} messages/s")
         settings = scale_out_settings(folder) if args.kafka else None
         try:
-            rate, preparation, counters = pipeline(folder, args.recipients, args.batch, settings)
+            rate, preparation, counters = pipeline(
+                folder, args.recipients, args.batch, settings, args.warm_up
+            )
         finally:
             if settings is not None and settings.postgres is not None:
                 drop_schema(settings.postgres.url, settings.postgres.schema)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from infra.relay import RECONNECT, ensure_topic
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 POLL_MS = 50
 METADATA_SECONDS = 30.0
 MAX_RECORDS = 2000
+REPORT_SECONDS = 1.0  # how often the group's offsets are committed to Kafka, at most
 
 
 def decode(value: bytes) -> EventMessage:
@@ -90,19 +92,25 @@ class KafkaFeed:
                     consumer.seek(partition, stored[partition.partition])
                 else:
                     consumer.seek_to_beginning(partition)
+            # The offsets that count are those stored with the rows; the group's committed
+            # offsets only tell Kafka's tools how far the feed is, so they go at most once
+            # every REPORT_SECONDS (each commit is a write of the broker's).
+            unreported: dict[Any, Any] = {}
+            reported_at = time.monotonic()
             while not self.stopping.is_set():
                 records = consumer.poll(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
-                if not records:
-                    continue
-                check_records(self.store, self.topic, records)
-                self.apply(records)
-                consumer.commit_async(
-                    {tp: _offset(batch[-1].offset + 1) for tp, batch in records.items()}
-                )
+                if records:
+                    check_records(self.store, self.topic, records)
+                    self.apply(records)
                 for tp, batch in records.items():
+                    unreported[tp] = _offset(batch[-1].offset + 1)
                     end = consumer.highwater(tp)
                     if end is not None:
                         self.lags[tp.partition] = max(0, end - batch[-1].offset - 1)
+                if unreported and time.monotonic() - reported_at >= REPORT_SECONDS:
+                    consumer.commit_async(dict(unreported))
+                    unreported.clear()
+                    reported_at = time.monotonic()
         finally:
             consumer.close(autocommit=False)
 

@@ -447,3 +447,38 @@ def test_a_store_refuses_the_records_of_another_store_on_its_topics(
         mine.close()
         theirs.close()
         drop_schema(postgres_url(), schema)
+
+
+def test_the_feeds_report_how_far_they_are_to_their_consumer_group(scale_out: Settings) -> None:
+    """Kafka's own tools see each feed's progress: the group's committed offsets follow
+    the offsets stored with the rows, within a second or two."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    platform = build(scale_out)
+    try:
+        with Workers(platform) as workers:
+            for n in range(3):
+                platform.app.create_campaign({"name": f"Reported {n}"}, actor="ann")
+            wait_until_projected(platform)
+            stored = platform.projector.next_offsets(scale_out.events_topic)
+            probe = KafkaConsumer(
+                bootstrap_servers=(scale_out.kafka or "").split(","),
+                group_id=f"{scale_out.events_topic}.{workers.feed.name}",
+                enable_auto_commit=False,
+            )
+            try:
+                deadline = time.monotonic() + 15
+                committed: dict[int, int | None] = {}
+                while time.monotonic() < deadline:
+                    committed = {
+                        p: probe.committed(TopicPartition(scale_out.events_topic, p))
+                        for p in stored
+                    }
+                    if committed == stored:
+                        break
+                    time.sleep(0.2)
+            finally:
+                probe.close()
+        assert stored and committed == stored
+    finally:
+        platform.close()
