@@ -22,7 +22,10 @@ from projections.projector import PartitionBatch, Projector
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 50
+POLL_MS = 200  # how long a poll waits here when nothing comes (a stop is seen after it)
+# How long the broker holds a fetch that finds nothing new. It answers as soon as a record
+# arrives, so neither costs latency: they only spare idle round trips.
+FETCH_WAIT_MS = 500
 METADATA_SECONDS = 30.0
 MAX_RECORDS = 2000
 REPORT_SECONDS = 1.0  # how often the group's offsets are committed to Kafka, at most
@@ -62,7 +65,7 @@ class KafkaFeed:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=MAX_RECORDS,
-            fetch_max_wait_ms=POLL_MS,
+            fetch_max_wait_ms=FETCH_WAIT_MS,
             metadata_max_age_ms=10_000,
             **RECONNECT,
         )
