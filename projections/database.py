@@ -241,8 +241,18 @@ class PostgresDatabase:
         ):
             yield PostgresCursor(cursor)
 
-    def read(self) -> Any:
-        return self.transaction()
+    @contextmanager
+    def read(self) -> Iterator[PostgresCursor]:
+        """A cursor for reading only, in autocommit: each statement sees what was committed
+        when it started, as in a READ COMMITTED transaction, without the BEGIN and COMMIT
+        round trips of one (use `snapshot` when several reads must agree)."""
+        with self.pool.connection() as connection:
+            connection.autocommit = True
+            try:
+                with connection.cursor() as cursor:
+                    yield PostgresCursor(cursor)
+            finally:
+                connection.autocommit = False
 
     @contextmanager
     def snapshot(self) -> Iterator[PostgresCursor]:
