@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks._proc import cluster_cpu, postmaster_of, stat_seconds
 from domain.dispatch import link_codes, render
 from domain.status import Status
 from infra import local_kafka, local_postgres
@@ -295,45 +296,11 @@ def scale_out_pipeline(
         platform.close()
 
 
-# CPU time per process (and per thread of this one), read from /proc.
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def stat_seconds(path: str, with_children: bool = False) -> float:
-    try:
-        fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    if with_children:
-        ticks += int(fields[13]) + int(fields[14])  # of children waited for
-    return ticks / TICKS
-
-
-def descendants(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int(
-                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-                )
-            except OSError:
-                continue
-    found, frontier = [], [root]
-    while frontier:
-        pid = frontier.pop()
-        found.append(pid)
-        frontier += [child for child, parent in parents.items() if parent == pid]
-    return found
-
-
 def cpu_sources(platform: Any, roles: list[Role]) -> dict[str, Any]:
     """Name -> a function giving that part's CPU seconds so far."""
     engine, carrier = platform.sending.engine.thread, platform.sending.carrier.thread
     handover = platform.sending.engine.handover.thread
-    postmaster = int((PG_DIR / "cluster" / "data" / "postmaster.pid").read_text().split()[0])
+    postmaster = postmaster_of(PG_DIR / "cluster" / "data")
     broker = int((KAFKA_DIR / "kafka.pid").read_text().split()[0])
     sources: dict[str, Any] = {
         "dispatcher": lambda: stat_seconds("/proc/self/stat"),
@@ -343,10 +310,7 @@ def cpu_sources(platform: Any, roles: list[Role]) -> dict[str, Any]:
     }
     for role in roles:
         sources[role.role] = lambda pid=role.process.pid: stat_seconds(f"/proc/{pid}/stat")
-    sources["PostgreSQL"] = lambda: sum(
-        stat_seconds(f"/proc/{pid}/stat", with_children=pid == postmaster)
-        for pid in descendants(postmaster)
-    )
+    sources["PostgreSQL"] = lambda: cluster_cpu(postmaster)
     sources["broker"] = lambda: stat_seconds(f"/proc/{broker}/stat", with_children=True)
     return sources
 

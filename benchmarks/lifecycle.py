@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._auth import HEADERS
+from benchmarks._proc import process_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DIR = ROOT / "var" / "bench-postgres"
@@ -272,18 +273,6 @@ def run_threads(
         run.first_error = run.first_error or first_error
     run.cpu = {k: (cpu_after[k] - cpu_before.get(k, 0.0)) / seconds for k in cpu_after}
     return run
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def postgres_cpu() -> float:

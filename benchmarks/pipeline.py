@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks._proc import cluster_cpu, postmaster_of
 from infra import local_kafka
 from infra.bootstrap import Platform, build
 from infra.kafka_feed import KafkaFeed
@@ -338,38 +338,24 @@ class Rebuilt:
 def timed_rebuild(platform: Platform, *, inside: bool) -> Rebuilt:
     """The campaign views rebuilt, inside the database or replaying in Python."""
     store = platform.stored_events() if inside else None
-    started, cpu, server = time.perf_counter(), time.process_time(), cluster_cpu()
+    started, cpu, server = time.perf_counter(), time.process_time(), bench_cluster_cpu()
     events = platform.projector.rebuild(platform.read_events, None, store)
     rate = events / (time.perf_counter() - started)
     return Rebuilt(
         events,
         rate,
         time.process_time() - cpu,
-        cluster_cpu() - server,
+        bench_cluster_cpu() - server,
         platform.projector.rebuilt_in_database,
     )
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cluster_cpu() -> float:
-    """CPU seconds used so far by the bench cluster: its postmaster and every child."""
+def bench_cluster_cpu() -> float:
+    """CPU seconds used so far by the bench cluster (0 when it is not running)."""
     try:
-        postmaster = int((PG_DIR / "cluster" / "data" / "postmaster.pid").read_text().split()[0])
+        return cluster_cpu(postmaster_of(PG_DIR / "cluster" / "data"))
     except (OSError, ValueError, IndexError):
         return 0.0
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
 
 
 def record_bytes(platform: Platform) -> float:
