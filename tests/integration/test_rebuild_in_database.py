@@ -3,7 +3,6 @@ database; its rows must equal those the live feed wrote, event by event, in Pyth
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,8 @@ from infra.settings import Settings, parse_database_url
 from projections import stored_replay
 from projections.database import Database
 from tests.integration.conftest import drop_schema, postgres_url
+from tests.integration.test_sending_engine import contact_list
+from tests.integration.test_sending_engine import drive as drive_engine
 
 SHORT, SHORT2, OPTOUT = "go1.example.com", "go2.example.com", "out1.example.com"
 TEXT = 'Hi {first_name}, "20%" off \\ {short_url} Stop: {optout_url}'
@@ -59,14 +60,6 @@ def catch_up(platform: Platform) -> None:
     platform.domain_feed.catch_up()
 
 
-def contact_list(platform: Platform, count: int) -> str:
-    lines = ["phone,first_name"] + [f"+4477009{n:05d},Person{n}" for n in range(count)]
-    result = platform.contacts.import_stream(
-        io.StringIO("\n".join(lines) + "\n"), "people", actor="alice"
-    )
-    return str(result.list_id)
-
-
 def fields(lists: list[str], **overrides: Any) -> dict[str, Any]:
     return {
         "name": "Spring sale",
@@ -79,15 +72,6 @@ def fields(lists: list[str], **overrides: Any) -> dict[str, Any]:
         },
         **overrides,
     }
-
-
-def run_until(platform: Platform, campaign_id: uuid.UUID, *until: Status) -> None:
-    for _ in range(500):
-        catch_up(platform)
-        if platform.app.get_campaign(campaign_id).status in until:
-            return
-        platform.sending.engine.step()
-    raise AssertionError(f"the campaign stayed {platform.app.get_campaign(campaign_id).status}")
 
 
 def a_varied_history(platform: Platform) -> None:
@@ -119,19 +103,19 @@ def a_varied_history(platform: Platform) -> None:
     app.duplicate_campaign(plain.id, actor="carol")
     sent = app.create_campaign(fields([people], name="Sent", tags=["x"]), actor="alice")
     app.change_campaign_status(sent.id, "launch", actor="alice")
-    run_until(platform, sent.id, Status.SENDING)
+    drive_engine(platform, sent.id, Status.SENDING)
     app.change_campaign_status(sent.id, "pause", actor="bob", reason="a question")
     app.change_campaign_status(sent.id, "resume", actor="bob")
-    run_until(platform, sent.id, Status.FINISHED)
+    drive_engine(platform, sent.id, Status.FINISHED)
     limited = app.create_campaign(fields([people], name="Limited"), actor="alice")
     app.set_domain_limit({"limit": 40}, actor="alice")
     app.change_campaign_status(limited.id, "launch", actor="alice")
-    run_until(platform, limited.id, Status.SUSPENDED)
+    drive_engine(platform, limited.id, Status.SUSPENDED)
     app.change_campaign_status(limited.id, "abort", actor="alice", reason="enough")
     later = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     scheduled = app.create_campaign(fields([people], name="Later", start_at=later), actor="al")
     app.change_campaign_status(scheduled.id, "launch", actor="alice")
-    run_until(platform, scheduled.id, Status.SCHEDULED)
+    drive_engine(platform, scheduled.id, Status.SCHEDULED)
     app.change_campaign_status(scheduled.id, "unschedule", actor="alice")
     links = {"short": {"target": "https://shop.example.com", "domains": ["spare.example.com"]}}
     unusable = app.create_campaign(
@@ -139,7 +123,7 @@ def a_varied_history(platform: Platform) -> None:
         actor="alice",
     )
     app.change_campaign_status(unusable.id, "launch", actor="alice")
-    run_until(platform, unusable.id, Status.REJECTED)
+    drive_engine(platform, unusable.id, Status.REJECTED)
     catch_up(platform)
 
 
@@ -184,7 +168,7 @@ def test_events_only_the_library_decodes_are_replayed_in_python(
     people = contact_list(platform, 5)
     odd = platform.app.create_campaign(fields([people], name="Odd"), actor="alice")
     platform.app.change_campaign_status(odd.id, "launch", actor="alice")
-    run_until(platform, odd.id, Status.SENDING)
+    drive_engine(platform, odd.id, Status.SENDING)
     campaign = platform.app.get_campaign(odd.id)
     campaign.suspend("checked by hand", {"kind": "manual", "value": value})
     platform.app.save(campaign)
