@@ -8,6 +8,7 @@ otherwise feed each other's read models.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from projections.database import Database
 
@@ -44,16 +45,17 @@ class ForeignRecord(RuntimeError):
     """A record on our topic that another store published."""
 
 
-def check_records(store: str, topic: str, records: dict[object, list[object]]) -> None:
+def check_records(store: str, topic: str, records: dict[Any, list[Any]]) -> None:
     """Refuses records another store published (records without the header, from a
     version that did not write it, are taken as ours)."""
+    mine = store.encode()
     for batch in records.values():
         for record in batch:
-            for key, value in getattr(record, "headers", None) or ():
-                if key == HEADER and value != store.encode():
+            for key, value in record.headers or ():
+                if key == HEADER and value != mine:
                     raise ForeignRecord(
-                        f"{topic} partition {getattr(record, 'partition', '?')} offset "
-                        f"{getattr(record, 'offset', '?')} was published by another store "
+                        f"{topic} partition {record.partition} offset {record.offset} "
+                        "was published by another store "
                         f"({value.decode(errors='replace')}; this one is {store}): give each "
                         "store its own topic prefix (CAMPAIGNS_KAFKA_TOPIC_PREFIX)"
                     )

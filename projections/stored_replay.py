@@ -381,12 +381,8 @@ class StoredReplay:
         return groups(max(span.count, workers * EVENTS_PER_GROUP))
 
 
-def finish_domain_usage(cursor: Cursor) -> None:
-    mark_every_campaign(cursor)
-
-
 CAMPAIGN_VIEWS = StoredReplay(campaign_list_statement, True, finish_campaign_list)
-DOMAIN_VIEWS = StoredReplay(domain_usage_statement, False, finish_domain_usage)
+DOMAIN_VIEWS = StoredReplay(domain_usage_statement, False, mark_every_campaign)
 
 
 # Rebuilding a projector's views inside the database.
