@@ -282,6 +282,7 @@ class Platform:
 
     def close(self) -> None:
         self.sending.stop()
+        self.sending.carrier.books.close()
         self.realtime_worker.stop()
         self.feed.stop()
         self.domain_feed.stop()
@@ -314,8 +315,7 @@ class Platform:
 
 def build(settings: Settings) -> Platform:
     settings.check()
-    if settings.postgres is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the demo carrier's books, at least
     with schema_lock(settings):
         app = CampaignPlatform(env=store_environment(settings))
         app.ensure_demo_stream()
@@ -347,6 +347,9 @@ def build(settings: Settings) -> Platform:
             app,
             database,
             campaign_list,
+            # The demo carrier keeps its books apart, as a real carrier does: a file of
+            # the dispatcher's, whatever the store.
+            SQLiteDatabase(settings.data_dir / "demo-carrier.sqlite3"),
             CONTACTS_TABLE[database.dialect],
             outbox=settings.kafka is not None,  # counters go through Kafka
         )

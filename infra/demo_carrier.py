@@ -1,6 +1,6 @@
 """The demo carrier (F17): simulates a real carrier, deterministically from a seed.
 
-It takes messages once (keyed by message id, remembered in its own table, so a message
+It takes messages once (keyed by message id, remembered in its own books, so a message
 handed over again after a crash is not sent twice), and later reports back like a carrier
 does: receipts delayed, out of order and sometimes twice; outcomes delivered, undelivered,
 failed, no route or rejected; and, from the people who got the messages, clicks, opt-outs
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DUPLICATE_SHARE = 0.05  # receipts reported twice
 LATE_SENT_SHARE = 0.10  # "sent" receipts that arrive after the final outcome
 PREVIEW_AGENT = "demo-phone"
+DELIVERY = 5000  # reports handed over at once, at most
 REPLY_TEXTS = ("Thanks!", "STOP", "When does it end?", "stop", "UNSUBSCRIBE", "Great, see you")
 
 
@@ -179,27 +180,30 @@ class DemoCarrier:
 
     def __init__(
         self,
-        database: Database,
+        books: Database,
         reports: CarrierReports,
         options: Callable[[], dict[str, Any]],
         *,
         delay_scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.database = database
+        self.books = books  # what it has taken: its own, as a real carrier's are
         self.reports = reports
         self.options = options
         self.delay_scale = delay_scale
         self.clock = clock
         self.queue: list[Report] = []
         self.queued = itertools.count()  # breaks ties between reports due at once
+        # Reports due at once (an unthrottled stream: `delay_scale` 0), in the order they
+        # were made: they need no heap.
+        self.ready: list[tuple[float, str, Any]] = []
         self.in_flight = 0  # reports taken from the queue and being handed over
         self.lock = threading.Condition()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
 
     def create_tables(self) -> None:
-        with self.database.transaction() as cursor:
+        with self.books.transaction() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS demo_carrier_accepted ("
                 "message_id TEXT PRIMARY KEY, recipient TEXT NOT NULL, outcome TEXT NOT NULL, "
@@ -212,52 +216,21 @@ class DemoCarrier:
             return 0
         planner = Planner(self.options(), two_way, self.delay_scale)
         now = datetime.now(UTC).isoformat()
-        with self.database.transaction() as cursor:
-            if self.database.dialect == "postgres":
-                plans = self.take_new(cursor, messages, planner, now)
-            else:
-                rows = cursor.fetch_in(
-                    "SELECT message_id FROM demo_carrier_accepted WHERE message_id IN ?",
-                    [m.id for m in messages],
-                )
-                seen = {str(row[0]) for row in rows}
-                fresh = [m for m in messages if m.id not in seen]
-                plans = [planner.plan(m) for m in fresh]
-                cursor.copy_rows(
-                    "demo_carrier_accepted",
-                    "message_id, recipient, outcome, accepted_at",
-                    [
-                        (m.id, m.recipient, p.outcome, now)
-                        for m, p in zip(fresh, plans, strict=True)
-                    ],
-                )
+        with self.books.transaction() as cursor:
+            rows = cursor.fetch_in(
+                "SELECT message_id FROM demo_carrier_accepted WHERE message_id IN ?",
+                [m.id for m in messages],
+            )
+            seen = {str(row[0]) for row in rows}
+            fresh = [m for m in messages if m.id not in seen]
+            plans = [planner.plan(m) for m in fresh]
+            cursor.copy_rows(
+                "demo_carrier_accepted",
+                "message_id, recipient, outcome, accepted_at",
+                [(m.id, m.recipient, p.outcome, now) for m, p in zip(fresh, plans, strict=True)],
+            )
         self.schedule([report for plan in plans for report in plan.reports])
         return len(plans)
-
-    def take_new(
-        self, cursor: Any, messages: Sequence[OutgoingMessage], planner: Planner, now: str
-    ) -> list[Plan]:
-        """On PostgreSQL: one statement inserts the messages not taken before and says
-        which they were (a message handed over again, after a crash, is planned for nothing:
-        its plan is the same as the first time)."""
-        plans = [planner.plan(m) for m in messages]
-        cursor.execute(
-            "INSERT INTO demo_carrier_accepted (message_id, recipient, outcome, accepted_at) "
-            "SELECT id, recipient, outcome, ? FROM unnest(?::text[], ?::text[], ?::text[]) "
-            "AS m(id, recipient, outcome) ON CONFLICT (message_id) DO NOTHING "
-            "RETURNING message_id",
-            (
-                now,
-                [m.id for m in messages],
-                [m.recipient for m in messages],
-                [p.outcome for p in plans],
-            ),
-        )
-        taken = cursor.fetchall()
-        if len(taken) == len(messages):
-            return plans
-        fresh = {str(row[0]) for row in taken}
-        return [p for m, p in zip(messages, plans, strict=True) if m.id in fresh]
 
     def schedule(self, reports: list[tuple[float, str, Any]]) -> None:
         if not reports:
@@ -271,14 +244,12 @@ class DemoCarrier:
             reports = [(1.0, kind, payload) for kind, payload in left]
         order = self.queued
         with self.lock:
-            for delay, kind, payload in reports:
-                heapq.heappush(self.queue, Report(start + delay, next(order), kind, payload))
+            if self.delay_scale == 0 and self.thread is not None:
+                self.ready += reports
+            else:
+                for delay, kind, payload in reports:
+                    heapq.heappush(self.queue, Report(start + delay, next(order), kind, payload))
             self.lock.notify()
-
-    def deliver(self, due: list[Report]) -> list[Report]:
-        """Hands reports over in batches, one call per kind; returns those not taken."""
-        left = self.hand_over([(report.kind, report.payload) for report in due])
-        return [Report(0.0, 0, kind, payload) for kind, payload in left]
 
     def hand_over(self, due: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
         """Hands (kind, payload) reports over, one call per kind; returns those not taken."""
@@ -308,7 +279,7 @@ class DemoCarrier:
         return left
 
     def accepted_count(self, recipient: str | None = None) -> int:
-        with self.database.transaction() as cursor:
+        with self.books.read() as cursor:
             if recipient is None:
                 cursor.execute("SELECT COUNT(*) FROM demo_carrier_accepted")
             else:
@@ -319,7 +290,7 @@ class DemoCarrier:
         return int(row[0]) if row else 0
 
     def recipients_taken_more_than_once(self) -> list[str]:
-        with self.database.read() as cursor:
+        with self.books.read() as cursor:
             cursor.execute(
                 "SELECT recipient FROM demo_carrier_accepted GROUP BY recipient HAVING COUNT(*) > 1"
             )
@@ -332,18 +303,22 @@ class DemoCarrier:
     def run(self) -> None:
         while not self.stopping.is_set():
             with self.lock:
-                while not self.queue and not self.stopping.is_set():
+                while not self.queue and not self.ready and not self.stopping.is_set():
                     self.lock.wait(0.5)
                 now = self.clock()
-                due: list[Report] = []
-                while self.queue and self.queue[0].due <= now and len(due) < 5000:
-                    due.append(heapq.heappop(self.queue))
+                due: list[tuple[str, Any]] = [
+                    (kind, payload) for _delay, kind, payload in self.ready[:DELIVERY]
+                ]
+                del self.ready[:DELIVERY]
+                while self.queue and self.queue[0].due <= now and len(due) < DELIVERY:
+                    report = heapq.heappop(self.queue)
+                    due.append((report.kind, report.payload))
                 wait = self.queue[0].due - now if self.queue and not due else 0
                 self.in_flight = len(due)
             if due:
-                left = self.deliver(due)
+                left = self.hand_over(due)
                 if left:
-                    self.schedule([(1.0, r.kind, r.payload) for r in left])
+                    self.schedule([(1.0, kind, payload) for kind, payload in left])
                 with self.lock:
                     self.in_flight = 0
                 if left:
@@ -361,4 +336,4 @@ class DemoCarrier:
     def pending(self) -> int:
         """Reports not handed over yet, those being handed over included."""
         with self.lock:
-            return len(self.queue) + self.in_flight
+            return len(self.queue) + len(self.ready) + self.in_flight

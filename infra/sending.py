@@ -56,6 +56,7 @@ def build_sending(
     app: CampaignPlatform,
     database: Database,
     campaign_list: CampaignListView,
+    carrier_books: Database,
     contacts_table: str = "contacts",
     *,
     delay_scale: float = 1.0,
@@ -70,7 +71,7 @@ def build_sending(
         stream = app.find_stream("demo")
         return dict(stream.options) if stream else {}
 
-    carrier = DemoCarrier(database, reports, demo_options, delay_scale=delay_scale)
+    carrier = DemoCarrier(carrier_books, reports, demo_options, delay_scale=delay_scale)
     carrier.create_tables()
     engine = Engine(app, database, campaign_list, activity, carrier)
     app.stats_of = activity.campaign_counters

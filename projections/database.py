@@ -11,6 +11,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -171,9 +172,68 @@ class SQLiteDatabase:
 
 
 def placeholders(sql: str) -> str:
-    """The driver's placeholders for ours. Text arrays (`?::text[]`) go in binary: the
-    driver writes a text array in Python, quoting each element, at several times the cost."""
+    """The driver's placeholders for ours. A text array (`?::text[]`) given to `executemany`
+    goes in binary: the driver writes a text array in Python, quoting each element, at
+    several times the cost."""
     return sql.replace("?::text[]", "%b::text[]").replace("?", "%s")
+
+
+ARRAY_CAST = "::text[]"
+# What an element of an array literal may not hold unquoted besides the delimiter: braces,
+# double quotes, backslashes and the whitespace PostgreSQL trims (looked for one by one: a
+# search for one character runs in C at memory speed, a regular expression does not).
+UNQUOTED_UNSAFE = ("{", "}", '"', "\\", " ", "\t", "\n", "\r", "\v", "\f")
+
+
+def text_array(values: Sequence[Any]) -> str | None:
+    """A list of texts as a PostgreSQL array literal (`{a,b}`), which the server parses in
+    C; None when a value is not text. The driver's own encoding of a list costs about half
+    a microsecond a value in Python: a millisecond for each array of a batch of 2,000
+    messages. Link codes, numbers, statuses and times need no quoting: they are joined as
+    they are; any other text is quoted, each value escaped."""
+    try:
+        joined = ",".join(values)
+    except TypeError:
+        return None
+    if values and joined.count(",") == len(values) - 1:  # no value holds the delimiter
+        edges = "," + joined.lower() + ","
+        if (
+            not any(character in joined for character in UNQUOTED_UNSAFE)
+            and ",," not in edges  # no empty value
+            and ",null," not in edges  # none that would read as NULL
+        ):
+            return "{" + joined + "}"
+    quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
+    return "{" + ",".join(quoted) + "}"
+
+
+@lru_cache(maxsize=1024)
+def statement_parts(sql: str) -> tuple[str, tuple[str, ...], tuple[bool, ...]]:
+    """Our statement with the driver's placeholders, cut at its `?` placeholders, and which
+    of them are text arrays."""
+    parts = tuple(sql.split("?"))
+    arrays = tuple(part.startswith(ARRAY_CAST) for part in parts[1:])
+    return "%s".join(parts), parts, arrays
+
+
+def driver_statement(sql: str, params: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters for the driver: each text array goes as one literal
+    (see `text_array`), or in binary when it holds something other than text."""
+    plain, parts, arrays = statement_parts(sql)
+    if True not in arrays:
+        return plain, tuple(params)
+    values = list(params)
+    pieces = [parts[0]]
+    for index, is_array in enumerate(arrays):
+        mark = "%s"
+        if is_array:
+            literal = text_array(values[index])
+            if literal is None:
+                mark = "%b"
+            else:
+                values[index] = literal
+        pieces += (mark, parts[index + 1])
+    return "".join(pieces), tuple(values)
 
 
 class PostgresCursor:
@@ -183,7 +243,10 @@ class PostgresCursor:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         # Without parameters the driver reads the statement as it is: a `%` in it (a LIKE
         # pattern, an index's definition read back from the catalog) stays a `%`.
-        self.cursor.execute(placeholders(sql), tuple(params) or None)
+        if not params:
+            self.cursor.execute(sql)
+            return
+        self.cursor.execute(*driver_statement(sql, params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.cursor.executemany(placeholders(sql), rows)
