@@ -32,6 +32,7 @@ from domain.dispatch import link_codes, render
 from domain.status import Status
 from infra import local_kafka, local_postgres
 from infra.bootstrap import build
+from infra.process import settle
 from infra.settings import Settings, parse_database_url
 
 TEXT = "Hi {first_name}, 20% off all week: {short_url} Stop: {optout_url}"
@@ -262,6 +263,7 @@ def scale_out_pipeline(
         sending = platform.sending
         sending.engine.batch = batch
         sending.carrier.delay_scale = 0  # the demo stream unthrottled: reports at once
+        settle()  # as `campaigns dispatch` does, once started
         sending.start()  # as `campaigns dispatch`: the engine's thread, the carrier's thread
         if warm_up:
             run_warm_up(platform, folder, warm_up, count)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infra.process import settle
 from infra.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -73,14 +73,7 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
         demo_loop.start()
         demo_token = demo_sign_in_token(platform)
     app = create_app(platform, own_platform=True)
-    # What exists now lives as long as the process: out of the collector's sight, every full
-    # collection (they pause the event loop, walls included) has that much less to walk.
-    gc.collect()
-    gc.freeze()
-    # Young collections less often, full ones rarely: a wall's broadcast keeps thousands of
-    # short-lived objects alive at once, and each collection that catches them promotes
-    # them, until a full collection (hundreds of ms with 10,000 connections) finds nothing.
-    gc.set_threshold(50_000, 20, 100)
+    settle()
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"store: {settings.store_description}", flush=True)
     print(f"dashboard: http://{shown_host}:{settings.port}/", flush=True)
@@ -355,6 +348,7 @@ def relay(args: argparse.Namespace) -> int:
     with build(settings) as platform:
         worker = platform.relay()
         outbox = platform.outbox_publisher()
+        settle()
         stop_on_signals(worker.stop, outbox.stop)
         print(
             f"relay: {settings.store_description} -> {settings.events_topic}, "
@@ -381,6 +375,7 @@ def project(args: argparse.Namespace) -> int:
         stats = platform.stats_feed()
         stop_on_signals(feed.stopping.set, *(other.stopping.set for other in [*others, stats]))
         publisher = platform.realtime_publisher()
+        settle()
         print(
             f"projector: {settings.events_topic} -> read models, "
             f"{settings.activity_topic} -> stats, realtime rows -> {settings.realtime_topic}",
@@ -419,6 +414,7 @@ def dispatch(args: argparse.Namespace) -> int:
         if settings.kafka is None:
             platform.feed.catch_up()
             platform.feed.start()
+        settle()
         platform.sending.start()
         print("dispatcher: sending", flush=True)
         stopping.wait()
