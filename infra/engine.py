@@ -63,7 +63,12 @@ from projections.database import Database
 
 log = logging.getLogger(__name__)
 
+# Messages per batch. On SQLite a batch is written while holding the file's one write lock,
+# which every command then waits for: batches stay small there. PostgreSQL locks rows, and
+# larger batches spread each batch's fixed costs (a dozen transactions, the store's event,
+# the records it puts on Kafka) over more messages.
 BATCH = 2000
+POSTGRES_BATCH = 5000
 TICK = 0.2
 HOUSEKEEPING_SECONDS = 60.0
 HANDOVER_DEPTH = 2  # recorded batches waiting for the carrier, at most
@@ -184,7 +189,7 @@ class Engine:
         activity: ActivityStore,
         carrier: DemoCarrier,
         *,
-        batch: int = BATCH,
+        batch: int | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.app = app
@@ -193,7 +198,7 @@ class Engine:
         self.activity = activity
         self.carrier = carrier
         self.price_table = PriceTable(DEFAULT_PRICES)
-        self.batch = batch
+        self.batch = batch or (POSTGRES_BATCH if database.dialect == "postgres" else BATCH)
         self.now = now
         self.buckets: dict[str, TokenBucket] = {}
         self.next_housekeeping = 0.0
