@@ -92,6 +92,9 @@ class Phase:
         self.process: subprocess.Popen[bytes] | None = None
         self.base_url = ""
 
+    def start(self) -> None:
+        raise NotImplementedError
+
     async def change(self, http: httpx.AsyncClient, marker: str) -> None:
         raise NotImplementedError
 
