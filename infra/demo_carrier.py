@@ -31,6 +31,7 @@ DUPLICATE_SHARE = 0.05  # receipts reported twice
 LATE_SENT_SHARE = 0.10  # "sent" receipts that arrive after the final outcome
 PREVIEW_AGENT = "demo-phone"
 DELIVERY = 5000  # reports handed over at once, at most
+MAX_PENDING = 200_000  # reports waiting to be made, at most, before `submit` waits
 REPLY_TEXTS = ("Thanks!", "STOP", "When does it end?", "stop", "UNSUBSCRIBE", "Great, see you")
 
 
@@ -214,6 +215,7 @@ class DemoCarrier:
         """Takes the messages it has not taken before; returns how many were new."""
         if not messages:
             return 0
+        self.make_room()
         planner = Planner(self.options(), two_way, self.delay_scale)
         now = datetime.now(UTC).isoformat()
         with self.books.transaction() as cursor:
@@ -232,6 +234,19 @@ class DemoCarrier:
         self.schedule([report for plan in plans for report in plan.reports])
         return len(plans)
 
+    def make_room(self) -> None:
+        """Waits while the carrier's own thread has MAX_PENDING reports or more to make, as a
+        carrier takes no more while its queue is full: whoever hands it messages waits, and
+        a campaign the platform can record faster than it applies receipts does not pile
+        its reports up in memory."""
+        if self.thread is None:
+            return
+        with self.lock:
+            while len(self.queue) + len(self.ready) + self.in_flight >= MAX_PENDING:
+                if self.stopping.is_set():
+                    return
+                self.lock.wait(0.1)
+
     def schedule(self, reports: list[tuple[float, str, Any]]) -> None:
         if not reports:
             return
@@ -249,7 +264,7 @@ class DemoCarrier:
             else:
                 for delay, kind, payload in reports:
                     heapq.heappush(self.queue, Report(start + delay, next(order), kind, payload))
-            self.lock.notify()
+            self.lock.notify_all()
 
     def hand_over(self, due: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
         """Hands (kind, payload) reports over, one call per kind; returns those not taken."""
@@ -321,6 +336,7 @@ class DemoCarrier:
                     self.schedule([(1.0, kind, payload) for kind, payload in left])
                 with self.lock:
                     self.in_flight = 0
+                    self.lock.notify_all()  # room for a submit waiting in `make_room`
                 if left:
                     self.stopping.wait(0.5)
             elif wait > 0:
