@@ -116,6 +116,7 @@ def pipeline(
         engine = platform.sending.engine
         engine.batch = batch
         platform.sending.carrier.delay_scale = 0
+        settle()  # as `campaigns serve` does, once started
         started = time.perf_counter()
         platform.app.change_campaign_status(campaign_id, "launch", actor="bench")
         prepared_at = None

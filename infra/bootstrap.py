@@ -349,7 +349,8 @@ def build(settings: Settings) -> Platform:
             campaign_list,
             # The demo carrier keeps its books apart, as a real carrier does: a file of
             # the dispatcher's, whatever the store.
-            SQLiteDatabase(settings.data_dir / "demo-carrier.sqlite3"),
+            # Its lookups are of the messages just handed over: a small page cache does.
+            SQLiteDatabase(settings.data_dir / "demo-carrier.sqlite3", cache_kib=-8192),
             CONTACTS_TABLE[database.dialect],
             outbox=settings.kafka is not None,  # counters go through Kafka
         )

@@ -96,8 +96,11 @@ class SQLiteCursor:
 class SQLiteDatabase:
     dialect = "sqlite"
 
-    def __init__(self, path: Path, attach: dict[str, Path] | None = None) -> None:
+    def __init__(
+        self, path: Path, attach: dict[str, Path] | None = None, *, cache_kib: int = CACHE_KIB
+    ) -> None:
         self.path = path
+        self.cache_kib = cache_kib  # page cache per connection (negative: KiB)
         self.attach = dict(attach or {})  # other SQLite files this one's queries may read
         self.local = threading.local()
         self.connections: list[sqlite3.Connection] = []
@@ -113,7 +116,7 @@ class SQLiteDatabase:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute(f"PRAGMA cache_size={CACHE_KIB}")
+            connection.execute(f"PRAGMA cache_size={int(self.cache_kib)}")
             connection.execute("PRAGMA wal_autocheckpoint=16384")
             for alias, path in self.attach.items():
                 # Read-only: a write transaction here must not lock the attached file too.
