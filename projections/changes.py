@@ -22,14 +22,19 @@ CREATE TABLE IF NOT EXISTS campaign_changes (
 
 
 def mark_changed(cursor: Cursor, campaign_ids: Iterable[str]) -> None:
-    """Marks campaigns as changed, in the caller's transaction."""
-    cursor.insert_keys("campaign_changes", "campaign_id", sorted(set(campaign_ids)))
+    """Marks campaigns as changed, in the caller's transaction.
+
+    A mark already there is held too (locked until the caller's transaction ends): the
+    realtime rows may have read it just before, about to take it and redraw the campaign
+    from what was committed before this transaction; taking it then waits for this
+    transaction, so that the redraw shows what it wrote."""
+    cursor.insert_keys("campaign_changes", "campaign_id", sorted(set(campaign_ids)), hold=True)
 
 
 def mark_every_campaign(cursor: Cursor) -> None:
     """Marks every campaign as changed with one row, in the caller's transaction: the
     realtime rows expand it into a mark per campaign when they next take marks."""
-    cursor.insert_keys("campaign_changes", "campaign_id", [EVERY_CAMPAIGN])
+    cursor.insert_keys("campaign_changes", "campaign_id", [EVERY_CAMPAIGN], hold=True)
 
 
 def expand_every_campaign(cursor: Cursor) -> None:

@@ -33,8 +33,12 @@ class Cursor(Protocol):
     def fetch_in(self, sql: str, values: Sequence[Any]) -> list[Row]:
         """The rows of `sql`, whose only parameter is `IN ?`, for each of these texts."""
 
-    def insert_keys(self, table: str, column: str, values: Sequence[str]) -> None:
-        """Inserts each text as a row of the table's one (key) column, unless it is there."""
+    def insert_keys(
+        self, table: str, column: str, values: Sequence[str], *, hold: bool = False
+    ) -> None:
+        """Inserts each text as a row of the table's one (key) column, unless it is there.
+        With `hold`, a key already there is locked until the transaction ends, as a new
+        one is: whoever takes and deletes keys then waits for this transaction to end."""
 
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
@@ -79,7 +83,10 @@ class SQLiteCursor:
             found += self.cursor.fetchall()
         return found
 
-    def insert_keys(self, table: str, column: str, values: Sequence[str]) -> None:
+    def insert_keys(
+        self, table: str, column: str, values: Sequence[str], *, hold: bool = False
+    ) -> None:
+        # (`hold` needs nothing here: a write transaction holds the whole database.)
         self.cursor.executemany(
             f"INSERT INTO {table} ({column}) VALUES (?) ON CONFLICT DO NOTHING",
             [(value,) for value in values],
@@ -272,11 +279,16 @@ class PostgresCursor:
         self.execute(sql.replace("IN ?", "IN (SELECT unnest(?::text[]))"), (list(values),))
         return list(self.cursor.fetchall())
 
-    def insert_keys(self, table: str, column: str, values: Sequence[str]) -> None:
+    def insert_keys(
+        self, table: str, column: str, values: Sequence[str], *, hold: bool = False
+    ) -> None:
         # One statement with one array: executemany costs the driver about 20 us a row.
+        # Holding a key there already: it is updated to itself, which locks its row.
         if values:
+            conflict = f"({column}) DO UPDATE SET {column} = excluded.{column}"
             self.execute(
-                f"INSERT INTO {table} ({column}) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING",
+                f"INSERT INTO {table} ({column}) SELECT unnest(?::text[]) "
+                f"ON CONFLICT {conflict if hold else 'DO NOTHING'}",
                 (list(values),),
             )
 

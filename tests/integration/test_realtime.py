@@ -3,15 +3,20 @@ with its position, then updates; filters; resuming after a position; the rows' o
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from infra.bootstrap import Platform
-from projections.changes import mark_every_campaign
+from infra.bootstrap import Platform, build
+from infra.settings import Settings, parse_database_url
+from projections.changes import mark_changed, mark_every_campaign
+from tests.integration.conftest import drop_schema, postgres_url
 from tests.integration.scenarios import (
     LINK_DOMAINS,
     add_link_domains,
@@ -232,3 +237,51 @@ def test_a_lower_limit_shows_the_domains_that_reached_it_on_the_row(
     domains = row_of(limited, campaign)["domains"]
     assert {d["status"] for d in domains} == {"Reached Limit"}
     assert platform.verify() == []
+
+
+@pytest.fixture
+def on_postgres(tmp_path: Path) -> Iterator[Platform]:
+    """A platform on PostgreSQL only: what two transactions at once do to the marks."""
+    url = postgres_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    platform = build(Settings(data_dir=tmp_path, postgres=parse_database_url(url, schema)))
+    try:
+        yield platform
+    finally:
+        platform.close()
+        drop_schema(url, schema)
+
+
+def test_a_mark_made_while_the_rows_take_it_waits_so_the_redraw_shows_the_write(
+    on_postgres: Platform,
+) -> None:
+    platform = on_postgres
+    campaign = str(platform.app.create_campaign({"name": "Before"}, actor="ann").id)
+    platform.feed.catch_up()  # its row, and a mark: taken by nobody yet
+    database = platform.database
+    seen: list[str] = []
+
+    def take_and_draw() -> None:  # the realtime rows' refresh, cut at the moment that counts
+        with database.transaction() as rows:
+            rows.execute(
+                "SELECT campaign_id FROM campaign_changes WHERE campaign_id = ?", (campaign,)
+            )
+            assert rows.fetchall() == [(campaign,)]
+            read_the_mark.set()
+            writer_marked.wait(10)
+            rows.execute("DELETE FROM campaign_changes WHERE campaign_id = ?", (campaign,))
+            rows.execute("SELECT name FROM campaign_list WHERE id = ?", (campaign,))
+            seen.append(str(rows.fetchall()[0][0]))
+
+    read_the_mark, writer_marked = threading.Event(), threading.Event()
+    refresh = threading.Thread(target=take_and_draw)
+    refresh.start()
+    assert read_the_mark.wait(10)
+    with database.transaction() as writer:  # a writer of the campaign's rows, and its mark
+        writer.execute("UPDATE campaign_list SET name = 'After' WHERE id = ?", (campaign,))
+        mark_changed(writer, [campaign])
+        writer_marked.set()
+        refresh.join(0.5)
+        assert refresh.is_alive()  # taking the mark waits for the writer
+    refresh.join(10)
+    assert seen == ["After"]
