@@ -348,9 +348,10 @@ def build(settings: Settings) -> Platform:
             database,
             campaign_list,
             # The demo carrier keeps its books apart, as a real carrier does: a file of
-            # the dispatcher's, whatever the store.
-            # Its lookups are of the messages just handed over: a small page cache does.
-            SQLiteDatabase(settings.data_dir / "demo-carrier.sqlite3", cache_kib=-8192),
+            # the dispatcher's, whatever the store, one per store (a store made afresh
+            # numbers its messages afresh). Its lookups are of the messages just handed
+            # over: a small page cache does.
+            SQLiteDatabase(settings.data_dir / f"demo-carrier-{identity}.sqlite3", cache_kib=-8192),
             CONTACTS_TABLE[database.dialect],
             outbox=settings.kafka is not None,  # counters go through Kafka
         )

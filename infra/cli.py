@@ -41,8 +41,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
-        help="folder of the SQLite files (default: $CAMPAIGNS_DATA_DIR or ./var); ignored "
-        "when CAMPAIGNS_DATABASE_URL points at PostgreSQL",
+        help="folder of the SQLite files (default: $CAMPAIGNS_DATA_DIR or ./var); with "
+        "CAMPAIGNS_DATABASE_URL pointing at PostgreSQL, only the demo carrier's books",
     )
 
 

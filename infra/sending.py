@@ -48,6 +48,7 @@ class Sending:
         self.engine.start()
 
     def stop(self) -> None:
+        self.carrier.stop_waiting()
         self.engine.stop()
         self.carrier.stop()
 

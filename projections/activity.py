@@ -140,7 +140,9 @@ class Deltas:
                 counts[(campaign_id, KNOWN, f"{minute}|{self.known}")][metric] += amount
         return counts
 
-    def write(self, cursor: Cursor) -> None:
+    def write(self, cursor: Cursor, *, mark: bool = True) -> None:
+        """Adds the changes to the stats and, unless the caller marks them itself, marks
+        their campaigns."""
         if not self.flat:
             return
         columns = ", ".join(COUNTERS)
@@ -155,7 +157,8 @@ class Deltas:
                 for (campaign_id, scope, key), counts in sorted(self.scoped().items())
             ],
         )
-        mark_changed(cursor, (key[0] for key in self.flat))
+        if mark:
+            mark_changed(cursor, (key[0] for key in self.flat))
 
 
 SCHEMA = (
@@ -321,7 +324,10 @@ class ActivityStore:
             for campaign_id, variant, domain, minute, metric, amount in record["counters"]:
                 deltas.flat[(campaign_id, variant, domain, minute, metric)] += int(amount)
         for deltas in by_known.values():
-            deltas.write(cursor)
+            deltas.write(cursor, mark=False)
+        # Every campaign marked at once, in id order, as every writer of marks does: marks
+        # are held until the transaction ends, and two orders could wait on each other.
+        mark_changed(cursor, (key[0] for deltas in by_known.values() for key in deltas.flat))
         return fresh
 
     def create_tables(self) -> None:

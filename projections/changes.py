@@ -22,12 +22,14 @@ CREATE TABLE IF NOT EXISTS campaign_changes (
 
 
 def mark_changed(cursor: Cursor, campaign_ids: Iterable[str]) -> None:
-    """Marks campaigns as changed, in the caller's transaction.
+    """Marks campaigns as changed, in the caller's transaction, once and in id order.
 
-    A mark already there is held too (locked until the caller's transaction ends): the
-    realtime rows may have read it just before, about to take it and redraw the campaign
-    from what was committed before this transaction; taking it then waits for this
-    transaction, so that the redraw shows what it wrote."""
+    A mark already there is held too (locked until the caller's transaction ends), as a
+    new one is. The realtime rows may be taking it at this moment, to redraw the campaign
+    from what was committed before this transaction: a mark they took is locked, so this
+    waits for them and then marks the campaign anew; a mark held here they leave for their
+    next refresh (`RealtimeRows.take_marks`). Without the hold, a mark already there let
+    the writer through, and the redraw could miss what it wrote."""
     cursor.insert_keys("campaign_changes", "campaign_id", sorted(set(campaign_ids)), hold=True)
 
 

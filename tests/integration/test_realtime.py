@@ -4,6 +4,7 @@ with its position, then updates; filters; resuming after a position; the rows' o
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -252,36 +253,50 @@ def on_postgres(tmp_path: Path) -> Iterator[Platform]:
         drop_schema(url, schema)
 
 
-def test_a_mark_made_while_the_rows_take_it_waits_so_the_redraw_shows_the_write(
+def test_a_campaign_changed_while_the_rows_take_its_mark_is_marked_again(
     on_postgres: Platform,
 ) -> None:
     platform = on_postgres
     campaign = str(platform.app.create_campaign({"name": "Before"}, actor="ann").id)
-    platform.feed.catch_up()  # its row, and a mark: taken by nobody yet
-    database = platform.database
-    seen: list[str] = []
+    platform.feed.catch_up()  # its row, and a mark that nobody has taken yet
+    database, rows = platform.database, platform.realtime_rows
+    taken, writer_marking, drawn = threading.Event(), threading.Event(), threading.Event()
+    names: list[str] = []
 
-    def take_and_draw() -> None:  # the realtime rows' refresh, cut at the moment that counts
-        with database.transaction() as rows:
-            rows.execute(
-                "SELECT campaign_id FROM campaign_changes WHERE campaign_id = ?", (campaign,)
+    def refresh() -> None:  # the realtime rows' refresh, held between reading and deleting
+        with database.transaction() as cursor:
+            cursor.execute(
+                "SELECT campaign_id FROM campaign_changes ORDER BY campaign_id "
+                "FOR UPDATE SKIP LOCKED"
             )
-            assert rows.fetchall() == [(campaign,)]
-            read_the_mark.set()
-            writer_marked.wait(10)
-            rows.execute("DELETE FROM campaign_changes WHERE campaign_id = ?", (campaign,))
-            rows.execute("SELECT name FROM campaign_list WHERE id = ?", (campaign,))
-            seen.append(str(rows.fetchall()[0][0]))
+            assert cursor.fetchall() == [(campaign,)]
+            taken.set()
+            assert writer_marking.wait(10)
+            time.sleep(0.3)  # the writer marks the campaign now
+            cursor.execute("DELETE FROM campaign_changes WHERE campaign_id = ?", (campaign,))
+            cursor.execute("SELECT name FROM campaign_list WHERE id = ?", (campaign,))
+            names.append(str(cursor.fetchall()[0][0]))
+            drawn.set()
 
-    read_the_mark, writer_marked = threading.Event(), threading.Event()
-    refresh = threading.Thread(target=take_and_draw)
-    refresh.start()
-    assert read_the_mark.wait(10)
-    with database.transaction() as writer:  # a writer of the campaign's rows, and its mark
+    refreshing = threading.Thread(target=refresh)
+    refreshing.start()
+    assert taken.wait(10)
+    with database.transaction() as writer:  # a writer of the campaign's row, and its mark
         writer.execute("UPDATE campaign_list SET name = 'After' WHERE id = ?", (campaign,))
+        writer_marking.set()
+        mark_changed(writer, [campaign])  # waits for the refresh, which drew the old row
+        assert drawn.wait(10)  # (committing only after the draw, whatever happened)
+    refreshing.join(10)
+    assert names == ["Before"]
+    assert rows.pending() == 1  # marked again: the next refresh draws "After"
+
+
+def test_a_mark_a_writer_holds_is_left_for_the_next_refresh(on_postgres: Platform) -> None:
+    platform = on_postgres
+    campaign = str(platform.app.create_campaign({"name": "Held"}, actor="ann").id)
+    platform.feed.catch_up()
+    with platform.database.transaction() as writer:
         mark_changed(writer, [campaign])
-        writer_marked.set()
-        refresh.join(0.5)
-        assert refresh.is_alive()  # taking the mark waits for the writer
-    refresh.join(10)
-    assert seen == ["After"]
+        with platform.database.transaction() as cursor:  # does not wait for the writer
+            assert platform.realtime_rows.take_marks(cursor, 100) == []
+    assert platform.realtime_rows.pending() == 1

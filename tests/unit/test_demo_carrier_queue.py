@@ -76,3 +76,14 @@ def test_a_full_queue_holds_the_next_submit_back_until_reports_are_made(
             break
         time.sleep(0.02)
     assert {r.message_id for r in reports.receipts} == {m.id for m in MESSAGES[:60]}
+
+
+def test_a_stopping_dispatcher_hands_over_without_waiting(
+    carrier: tuple[DemoCarrier, HeldReports], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo, _reports = carrier
+    monkeypatch.setattr(demo_carrier, "MAX_PENDING", 50)
+    demo.submit(MESSAGES[:40], two_way=False)  # the queue is full, its reports held
+    demo.stop_waiting()
+    assert demo.submit(MESSAGES[40:60], two_way=False) == 20  # at once
+    assert demo.accepted_count() == 60
