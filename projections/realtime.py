@@ -84,10 +84,10 @@ class DomainMarks:
         cursor.execute(MARKS_TABLE)
 
     def apply(self, cursor: Cursor, messages: Sequence[EventMessage]) -> None:
-        mark_changed(cursor, self.touched(messages))
-        mark_served_by(cursor, self.changed_domains(messages))
+        campaign_ids = self.touched(messages) | served_by(cursor, self.changed_domains(messages))
         if any(is_limit_set(m) for m in messages):
-            mark_served_by_any(cursor)
+            campaign_ids |= served_by_any(cursor)
+        mark_changed(cursor, campaign_ids)  # once, in id order (see `mark_changed`)
 
     @staticmethod
     def touched(messages: Sequence[EventMessage]) -> set[str]:
@@ -131,28 +131,28 @@ class MarksReplay:
         self.campaign_ids |= self.touched(messages)
 
     def finish(self, cursor: Cursor) -> None:
-        mark_changed(cursor, self.campaign_ids)
         if self.every_served:
-            mark_served_by_any(cursor)
+            self.campaign_ids |= served_by_any(cursor)
+        mark_changed(cursor, self.campaign_ids)
 
 
-def mark_served_by_any(cursor: Cursor) -> None:
-    """Marks every campaign some domain served (the limit they are held to changed)."""
-    cursor.execute(
-        "INSERT INTO campaign_changes (campaign_id) SELECT DISTINCT campaign_id "
-        "FROM domain_campaign_usage WHERE true ON CONFLICT (campaign_id) DO NOTHING"
-    )
+def served_by_any(cursor: Cursor) -> set[str]:
+    """Every campaign some domain served (to mark when the limit they are held to changed)."""
+    cursor.execute("SELECT DISTINCT campaign_id FROM domain_campaign_usage")
+    return {str(row[0]) for row in cursor.fetchall()}
 
 
-def mark_served_by(cursor: Cursor, domain_ids: set[str]) -> None:
-    """Marks every campaign these domains served: a domain's status shows on their rows."""
+def served_by(cursor: Cursor, domain_ids: set[str]) -> set[str]:
+    """Every campaign these domains served (a domain's status shows on their rows)."""
+    found: set[str] = set()
     for chunk in chunks(sorted(domain_ids)):
         cursor.execute(
-            "INSERT INTO campaign_changes (campaign_id) SELECT DISTINCT campaign_id "
-            f"FROM domain_campaign_usage WHERE domain_id IN ({marks_for(chunk)}) "
-            "ON CONFLICT (campaign_id) DO NOTHING",
+            "SELECT DISTINCT campaign_id FROM domain_campaign_usage "
+            f"WHERE domain_id IN ({marks_for(chunk)})",
             chunk,
         )
+        found.update(str(row[0]) for row in cursor.fetchall())
+    return found
 
 
 class RealtimeRows:
