@@ -38,7 +38,8 @@ class Cursor(Protocol):
     ) -> None:
         """Inserts each text as a row of the table's one (key) column, unless it is there.
         With `hold`, a key already there is locked until the transaction ends, as a new
-        one is: whoever takes and deletes keys then waits for this transaction to end."""
+        one is: whoever takes keys with a lock skips it meanwhile, or, holding it already,
+        makes this transaction wait for it."""
 
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
