@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -34,7 +35,7 @@ from domain.pool import DomainPool
 from domain.pricing import DEFAULT_PRICES, parse_prices
 from domain.rules import first_fired
 from domain.settings import DEFAULT_DOMAIN_LIMIT, SETTINGS_ID, PlatformSettings
-from domain.status import Status
+from domain.status import STOPS_SENDING, Status
 from domain.stream import (
     DEMO_CARRIER_DEFAULTS,
     Stream,
@@ -90,6 +91,11 @@ class CampaignPlatform(Application[uuid.UUID]):
         self.committed = CommittedStates(COMMITTED_STATES)
         # A campaign's live counters, where the sending side is wired in (auto-pause rules).
         self.stats_of: Callable[[str], dict[str, int]] | None = None
+        # Held while a command that stops a campaign's sending commits: no batch of the
+        # campaign is being handed to a carrier meanwhile (the composition root wires it).
+        self.stopping_gate: Callable[[str], contextlib.AbstractContextManager[None]] = (
+            lambda _campaign_id: contextlib.nullcontext()
+        )
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         """Only the settings given: the composition root reads the environment, not us."""
@@ -99,11 +105,13 @@ class CampaignPlatform(Application[uuid.UUID]):
 
     # Positions: what this process has committed, so read models can be waited on.
 
-    def store_events(self, events: list[Any]) -> list[Recording[uuid.UUID]]:
+    def store_events(self, events: list[Any], **options: Any) -> list[Recording[uuid.UUID]]:
         """Stores events in one transaction, as `save()` does with aggregates (without its
-        check of each object against the event protocol, a slow isinstance)."""
+        check of each object against the event protocol, a slow isinstance); `options` go
+        to the recorder (a sending process's fence)."""
         processing_event = ProcessingEvent[uuid.UUID]()
         processing_event.events.extend(events)
+        processing_event.saved_kwargs.update(options)
         return self._record(processing_event)
 
     def _record(self, processing_event: ProcessingEvent[uuid.UUID]) -> list[Recording[uuid.UUID]]:
@@ -200,12 +208,20 @@ class CampaignPlatform(Application[uuid.UUID]):
         for aggregate in aggregates:
             self.committed.remember(aggregate)
 
-    def save_new(self, *aggregates: Audited) -> bool:
-        """Saves new aggregates; False when another writer created them first."""
+    def save_new(self, *aggregates: Audited, fence: Any = None) -> bool:
+        """Saves new events of aggregates; False when another writer saved some of these
+        aggregates first. With a sending process's `fence`, in a transaction of their own
+        that the recorder refuses when the fence is stale."""
         try:
-            self.commit(*aggregates)
+            if fence is None:
+                self.commit(*aggregates)
+                return True
+            events = [event for a in aggregates for event in a.collect_events()]
+            self._notify(self.store_events(events, fence=fence))
         except IntegrityError:
             return False
+        for aggregate in aggregates:
+            self.committed.remember(aggregate)
         return True
 
     # Campaigns.
@@ -306,7 +322,21 @@ class CampaignPlatform(Application[uuid.UUID]):
         """One of the user lifecycle commands: launch, pause, resume, abort, unschedule."""
         if command not in LIFECYCLE_COMMANDS:
             raise NotFound(f"unknown command {command!r}")
+        gate = self.stopping_gate if command in STOPS_SENDING else None
+        with gate(str(campaign_id)) if gate else contextlib.nullcontext():
+            return self.run_status_command(
+                campaign_id, command, actor, reason, command_id, expected_version
+            )
 
+    def run_status_command(
+        self,
+        campaign_id: uuid.UUID,
+        command: str,
+        actor: str,
+        reason: str,
+        command_id: str | None,
+        expected_version: int | None,
+    ) -> Campaign:
         def act(campaign: Campaign) -> None:
             if command == "resume":
                 campaign.resume(

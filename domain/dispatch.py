@@ -109,6 +109,10 @@ def spread(allocations: Sequence[Allocation]) -> list[str]:
     return [a.domain for a in allocations for _ in range(a.count)]
 
 
+class AlreadyDispatched(Exception):
+    """A batch overlaps recipients the campaign's log has recorded already."""
+
+
 class DispatchLog(Audited):
     """The batches of messages dispatched for one campaign."""
 
@@ -159,7 +163,10 @@ class DispatchLog(Audited):
         by_variant: dict[str, int],
     ) -> None:
         if first_seq < self.next_seq:
-            return  # recorded already (a batch replayed after a restart)
+            raise AlreadyDispatched(
+                f"recipients {first_seq + 1} to {last_seq + 1} of campaign {self.campaign_id}: "
+                f"the log has recorded every recipient up to {self.next_seq} already"
+            )
         self.trigger_event(
             self.BatchRecorded,
             first_seq=first_seq,

@@ -55,6 +55,21 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], Status | None]] = {
 
 USER_COMMANDS = ("edit", "launch", "pause", "resume", "abort", "unschedule", "duplicate")
 
+# Messages go to a carrier only while a campaign is Sending. These commands end that: a
+# batch not yet handed over when one of them commits is not handed over.
+STOPS_SENDING = frozenset({"close_window", "pause", "suspend", "abort"})
+
+
+def fate_of_batch(status: Status) -> str:
+    """What becomes of a batch recorded but not handed over, by its campaign's status now:
+    `send` (Sending), `cancel` (a final status: its messages never go), or `hold` (until the
+    campaign sends again)."""
+    if status is Status.SENDING:
+        return "send"
+    if status in FINAL:
+        return "cancel"
+    return "hold"
+
 
 def allowed_commands(status: Status) -> list[str]:
     """The user commands a campaign in `status` accepts (duplicate always works)."""

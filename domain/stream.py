@@ -87,6 +87,57 @@ class Stream(Audited):
             )
 
 
+class StreamOwnership(Audited):
+    """Which sending process owns a stream: one event per change of owner, saved by the new
+    owner under its new fencing epoch (which only grows), saying from whom and why."""
+
+    class Event(Audited.Event):
+        pass
+
+    class Opened(Event, Audited.Created):
+        stream: str
+
+    class OwnerChanged(Event):
+        owner: str
+        previous_owner: str | None
+        epoch: int
+
+        def apply_to(self, ownership: StreamOwnership) -> None:
+            ownership.owner = self.owner
+            ownership.epoch = self.epoch
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+        self.owner: str | None = None
+        self.epoch = 0
+
+    @staticmethod
+    def id_for(stream: str) -> Any:
+        return id_for_name("stream-owner", stream)
+
+    @classmethod
+    def open(cls, stream: str) -> StreamOwnership:
+        return cls._create(
+            cls.Opened,
+            id=cls.id_for(stream),
+            stream=stream,
+            actor="system",
+            reason="first owner",
+            command_id=None,
+        )
+
+    def change_owner(self, owner: str, previous_owner: str | None, epoch: int, reason: str) -> None:
+        self.trigger_event(
+            self.OwnerChanged,
+            owner=owner,
+            previous_owner=previous_owner,
+            epoch=epoch,
+            actor=owner,
+            reason=reason,
+            command_id=None,
+        )
+
+
 def parse_rate(value: Any) -> int:
     if not is_non_bool_int(value) or not 0 <= value <= 1_000_000:
         raise Invalid("must be a whole number of messages per second, 0 for unlimited")

@@ -14,8 +14,12 @@ from domain.application import CampaignPlatform
 from domain.pricing import PriceTable
 from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages, upcasts
+from infra.fenced_store import TOPIC as FENCED_RECORDER
+from infra.gates import AdvisoryGates, FileGates
 from infra.kafka_feed import KafkaFeed, StatsFeed
 from infra.outbox import OutboxPublisher
+from infra.ownership import process_name
+from infra.process import SendingLock
 from infra.realtime import (
     ChangeLogFeed,
     KafkaRealtimeFeed,
@@ -55,6 +59,8 @@ def store_environment(settings: Settings) -> dict[str, str]:
     return {
         **common,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # Saves of a sending process's batches check its fence in their transaction.
+        "APPLICATION_RECORDER_TOPIC": FENCED_RECORDER,
         "POSTGRES_HOST": pg.host,
         "POSTGRES_PORT": str(pg.port),
         "POSTGRES_USER": pg.user,
@@ -106,6 +112,7 @@ class Platform:
     realtime_worker: RealtimeWorker  # with the projectors: here, or `campaigns project`
     tokens: TokenStore
     store_id: str  # on every record this store's processes put on Kafka
+    gates: AdvisoryGates | FileGates
 
     @property
     def projectors(self) -> dict[str, Projector]:
@@ -283,6 +290,8 @@ class Platform:
     def close(self) -> None:
         self.sending.stop()
         self.sending.carrier.books.close()
+        if isinstance(self.gates, AdvisoryGates):
+            self.gates.close()
         self.realtime_worker.stop()
         self.feed.stop()
         self.domain_feed.stop()
@@ -343,16 +352,18 @@ def build(settings: Settings) -> Platform:
         identity = store_id(database)
         for each in (projector, domain_projector):
             each.listeners.append(realtime_worker.step_now)
+        gates = sending_gates(settings)
+        app.stopping_gate = gates.stopping
         sending = build_sending(
             app,
             database,
             campaign_list,
-            # The demo carrier keeps its books apart, as a real carrier does: a file of
-            # the dispatcher's, whatever the store, one per store (a store made afresh
-            # numbers its messages afresh). Its lookups are of the messages just handed
-            # over: a small page cache does.
-            SQLiteDatabase(settings.data_dir / f"demo-carrier-{identity}.sqlite3", cache_kib=-8192),
+            carrier_books(settings, identity),
+            gates,
+            process_name(settings.role),
             CONTACTS_TABLE[database.dialect],
+            lease_seconds=settings.lease_seconds,
+            lock=SendingLock(settings.data_dir) if settings.postgres is None else None,
             outbox=settings.kafka is not None,  # counters go through Kafka
         )
     return Platform(
@@ -371,7 +382,30 @@ def build(settings: Settings) -> Platform:
         realtime_worker,
         tokens,
         identity,
+        gates,
     )
+
+
+def sending_gates(settings: Settings) -> AdvisoryGates | FileGates:
+    """Where sending gates are held: shared by every process of the store. A stopping
+    command waits for a handover at most a lease time and two seconds (see infra/gates)."""
+    stop_wait = settings.lease_seconds + 2
+    if settings.postgres is None:
+        return FileGates(settings.data_dir / "gates", stop_wait)
+    return AdvisoryGates(settings.postgres.url, stop_wait)
+
+
+def carrier_books(settings: Settings, identity: str) -> Database:
+    """The demo carrier's books, apart from the platform's tables as a real carrier's are,
+    and shared by every process that may own its streams: a file of the data directory on
+    the embedded store (one per store: a store made afresh numbers its messages afresh),
+    the store's PostgreSQL database otherwise. Its lookups are of the messages just handed
+    over: a small page cache does."""
+    if settings.postgres is None:
+        return SQLiteDatabase(
+            settings.data_dir / f"demo-carrier-{identity}.sqlite3", cache_kib=-8192
+        )
+    return read_database(settings)
 
 
 @contextmanager

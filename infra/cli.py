@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infra.process import settle
+from infra.process import AlreadySending, settle
 from infra.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -58,9 +58,15 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
     from gateway.app import create_app
     from infra.bootstrap import build
 
-    settings = settings_from(args)
+    settings = settings_from(args).with_changes(role="demo" if with_demo else "serve")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     platform = build(settings)
+    if settings.sending:
+        try:
+            platform.sending.claim()
+        except AlreadySending:
+            platform.close()
+            raise
     demo_loop = None
     demo_token = None
     if with_demo:
@@ -406,17 +412,22 @@ def catch_up_from_the_store(platform: Platform) -> None:
 def dispatch(args: argparse.Namespace) -> int:
     from infra.bootstrap import build
 
-    settings = settings_from(args).with_changes(sending=True)
+    settings = settings_from(args).with_changes(sending=True, role="dispatch")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
     with build(settings) as platform:
+        platform.sending.claim()
         stop_on_signals(stopping.set)
         if settings.kafka is None:
             platform.feed.catch_up()
             platform.feed.start()
         settle()
         platform.sending.start()
-        print("dispatcher: sending", flush=True)
+        print(
+            f"dispatcher: sending as {platform.sending.ownership.owner} "
+            f"(stream leases of {settings.lease_seconds:g} s)",
+            flush=True,
+        )
         stopping.wait()
     return 0
 
@@ -680,7 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args, with_demo=True)
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)
-    except SettingsError as error:
+    except (SettingsError, AlreadySending) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

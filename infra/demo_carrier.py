@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, Protocol
 
 from domain.stream import OUTCOMES
 from projections.activity import OutgoingMessage, Receipt
-from projections.database import Database
+from projections.database import Database, add_missing_column
 
 log = logging.getLogger(__name__)
 
@@ -177,20 +177,22 @@ def plan_for(
 
 
 class DemoCarrier:
-    """One demo stream's carrier. `submit` is idempotent by message id."""
+    """The demo streams' carrier. `submit` is idempotent by message id; its books (what it
+    has taken, per stream) are shared by every process that sends on a stream, as a real
+    carrier is, so whoever owns a stream next can ask it what it took (`taken`)."""
 
     def __init__(
         self,
         books: Database,
         reports: CarrierReports,
-        options: Callable[[], dict[str, Any]],
+        options: Callable[[str], dict[str, Any]],
         *,
         delay_scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.books = books  # what it has taken: its own, as a real carrier's are
+        self.options = options  # a stream's demo options, by its name
         self.reports = reports
-        self.options = options
         self.delay_scale = delay_scale
         self.clock = clock
         self.queue: list[Report] = []
@@ -209,16 +211,25 @@ class DemoCarrier:
         with self.books.transaction() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS demo_carrier_accepted ("
-                "message_id TEXT PRIMARY KEY, recipient TEXT NOT NULL, outcome TEXT NOT NULL, "
-                "accepted_at TEXT NOT NULL)"
+                "message_id TEXT PRIMARY KEY, stream TEXT NOT NULL DEFAULT 'demo', "
+                "recipient TEXT NOT NULL, outcome TEXT NOT NULL, accepted_at TEXT NOT NULL)"
+            )
+            add_missing_column(
+                cursor,
+                self.books.dialect,
+                "demo_carrier_accepted",
+                "stream",
+                "TEXT NOT NULL DEFAULT 'demo'",
             )
 
-    def submit(self, messages: Sequence[OutgoingMessage], two_way: bool) -> int:
+    def submit(
+        self, messages: Sequence[OutgoingMessage], two_way: bool, stream: str = "demo"
+    ) -> int:
         """Takes the messages it has not taken before; returns how many were new."""
         if not messages:
             return 0
         self.make_room()
-        planner = Planner(self.options(), two_way, self.delay_scale)
+        planner = Planner(self.options(stream), two_way, self.delay_scale)
         now = datetime.now(UTC).isoformat()
         with self.books.transaction() as cursor:
             rows = cursor.fetch_in(
@@ -230,8 +241,11 @@ class DemoCarrier:
             plans = [planner.plan(m) for m in fresh]
             cursor.copy_rows(
                 "demo_carrier_accepted",
-                "message_id, recipient, outcome, accepted_at",
-                [(m.id, m.recipient, p.outcome, now) for m, p in zip(fresh, plans, strict=True)],
+                "message_id, stream, recipient, outcome, accepted_at",
+                [
+                    (m.id, stream, m.recipient, p.outcome, now)
+                    for m, p in zip(fresh, plans, strict=True)
+                ],
             )
         self.schedule([report for plan in plans for report in plan.reports])
         return len(plans)
@@ -299,6 +313,15 @@ class DemoCarrier:
                 log.exception("the demo carrier could not report %d %s events", len(payloads), kind)
                 left += [(kind, payload) for payload in payloads]
         return left
+
+    def taken(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of these messages it has taken."""
+        with self.books.read() as cursor:
+            rows = cursor.fetch_in(
+                "SELECT message_id FROM demo_carrier_accepted WHERE message_id IN ?",
+                list(message_ids),
+            )
+        return {str(row[0]) for row in rows}
 
     def accepted_count(self, recipient: str | None = None) -> int:
         with self.books.read() as cursor:

@@ -1,27 +1,36 @@
 """The sending engine (F6): prepares, starts, opens and closes windows, dispatches, and
 suspends or finishes campaigns, calling the Campaign's system commands.
 
-One engine runs at a time. Each step reloads the campaign and lets the aggregate decide, so
-a user's pause or abort between two steps always wins. Per batch of messages:
+Each process's engine works the campaigns of the streams its process owns (`Ownership`:
+a lease per stream, with a fencing epoch). Each step reloads the campaign and lets the
+aggregate decide, so a user's pause or abort between two steps always wins. Per batch of
+messages:
 
-1. the messages are recorded as queued (activity tables, one transaction);
+1. the messages are recorded as queued, with the batch (activity tables, one transaction);
 2. the batch and its domains' usage are saved in the store (one transaction);
-3. the carrier takes them (idempotent by message id);
-4. they are marked sent.
+3. the batch is claimed for its handover: under the campaign's sending gate, only while
+   the campaign is Sending, its recipients who opted out meanwhile suppressed;
+4. the carrier takes the messages;
+5. they are marked sent, and the batch with them.
 
-Steps 1 and 2 run in the engine's thread, one batch after the other. Once the engine runs
-in the background, steps 3 and 4 run in a thread of their own (`Handover`), batch by batch
-in order, so the next batch is built and recorded while the carrier takes this one; at most
-`HANDOVER_DEPTH` recorded batches wait for it. A campaign is only finished once every batch
-recorded has been handed over.
+Every write of 1, 2, 3 and 5 carries the owner's fence and is refused in its own
+transaction once another process owns the stream; right before 4 the owner checks that its
+lease is still held with a margin. Steps 1 and 2 run in the engine's thread, one batch after
+the other. Once the engine runs in the background, steps 3 to 5 run in a thread of their own
+(`Handover`), batch by batch in order, so the next batch is built and recorded while the
+carrier takes this one; at most `HANDOVER_DEPTH` recorded batches wait for it. A campaign
+is only finished once every batch recorded has been handed over.
 
-After a crash, `recover()` finishes what was cut short: batches recorded in (1) but not in
-(2) are saved, and queued messages (of any number of batches) are handed to the carrier
-again. So each recipient gets at most one message, and every recipient is attempted once.
+A new owner of a stream (`take_over`) finishes what its previous owner cut short: batches
+recorded in (1) but not in (2) are saved; batches claimed in (3) are settled by asking the
+carrier which messages it took; recorded batches are handed over if their campaign is
+Sending, cancelled if it ended (aborted), held while it is paused or suspended. So each
+recipient gets at most one message, and every recipient is attempted once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import operator
@@ -54,12 +63,22 @@ from domain.ratio import RatioChooser
 from domain.rules import facts, first_fired
 from domain.schedule import describe, is_open
 from domain.sms import parts as sms_parts
-from domain.status import Status
-from domain.stream import Stream
+from domain.status import STOPS_SENDING, Status, fate_of_batch
+from domain.stream import Stream, StreamOwnership
 from infra.demo_carrier import DemoCarrier
-from projections.activity import ActivityStore, OutgoingMessage, from_units, to_units
+from infra.gates import SendingGate
+from infra.ownership import Ownership
+from projections.activity import (
+    ActivityStore,
+    BatchRef,
+    OpenBatch,
+    OutgoingMessage,
+    from_units,
+    to_units,
+)
 from projections.campaign_list import CampaignListView
 from projections.database import Database
+from projections.leases import Fence, LeaseLost, Taken
 
 log = logging.getLogger(__name__)
 
@@ -102,41 +121,99 @@ class TokenBucket:
         return granted
 
 
+@dataclass(frozen=True)
+class Batch:
+    """A recorded batch on its way to the carrier: the messages to hand over (those not
+    suppressed when recorded), under the fence they were recorded with."""
+
+    fence: Fence
+    ref: BatchRef
+    messages: list[OutgoingMessage]
+    two_way: bool
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.ref.campaign_id, self.ref.first_seq
+
+
 class Handover:
-    """Steps 3 and 4 of a batch (see the module): the carrier takes the recorded messages
-    and they are marked sent. Inline until `start`, then in a thread of its own, in the
-    order the batches were recorded."""
+    """Steps 3 to 5 of a batch (see the module): claimed, taken by the carrier, marked
+    sent. Inline until `start`, then in a thread of its own, in the order the batches were
+    recorded. Each batch is in the queue once at most (`waiting`)."""
 
     def __init__(
-        self, carrier: DemoCarrier, activity: ActivityStore, now: Callable[[], datetime]
+        self,
+        app: CampaignPlatform,
+        carrier: DemoCarrier,
+        activity: ActivityStore,
+        ownership: Ownership,
+        gate: SendingGate,
+        now: Callable[[], datetime],
     ) -> None:
+        self.app = app
         self.carrier = carrier
         self.activity = activity
+        self.ownership = ownership
+        self.gate = gate
         self.now = now
-        self.batches: queue.Queue[tuple[list[OutgoingMessage], bool] | None] = queue.Queue(
-            HANDOVER_DEPTH
-        )
+        self.batches: queue.Queue[Batch | None] = queue.Queue(HANDOVER_DEPTH)
+        self.waiting: set[tuple[str, int]] = set()
+        self.held: set[str] = set()  # campaigns with batches waiting for them to send again
+        self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def hand_over(self, messages: list[OutgoingMessage], two_way: bool) -> None:
-        self.carrier.submit(messages, two_way=two_way)
-        self.activity.mark_sent(messages, self.now())
+    def hand_over(self, batch: Batch) -> None:
+        """Steps 3 to 5; a batch it may not hand over is left as it is, for whoever may."""
+        fence, ref = batch.fence, batch.ref
+        if not self.ownership.holds(fence):
+            return  # the stream's next owner hands it over
+        self.carrier.make_room()  # before the gate: a stop need not wait for the carrier
+        with self.gate.handing_over(ref.campaign_id):
+            campaign = self.app.get_campaign(uuid.UUID(ref.campaign_id))
+            fate = fate_of_batch(campaign.status)
+            if fate == "cancel":
+                self.activity.cancel(fence, ref, self.now())
+                return
+            if fate == "hold":
+                with self.lock:
+                    self.held.add(ref.campaign_id)
+                return
+            outgoing = self.activity.claim(fence, ref, batch.messages)
+            if outgoing is None:
+                return  # not waiting for its handover any more
+            if not self.ownership.holds(fence):
+                return  # claimed, not handed over: the next owner asks the carrier
+            self.carrier.submit(outgoing, two_way=batch.two_way, stream=fence.stream)
+        self.activity.mark_sent(outgoing, self.now(), fence=fence, batch=ref)
 
-    def put(self, messages: list[OutgoingMessage], two_way: bool) -> None:
+    def put(self, batch: Batch) -> None:
+        with self.lock:
+            if batch.key in self.waiting:
+                return  # on its way already
+            self.waiting.add(batch.key)
         if self.thread is None:
-            self.hand_over(messages, two_way)
+            self.hand_over_until_done(batch)
             return
         while True:  # waits while the carrier is behind, unless the engine is stopping
             try:
-                self.batches.put((messages, two_way), timeout=0.5)
+                self.batches.put(batch, timeout=0.5)
                 return
             except queue.Full:
                 if self.stopping.is_set():
-                    return  # left queued: handed over at the next start (`recover`)
+                    self.done(batch)
+                    return  # left recorded: handed over by the stream's next owner
+
+    def take_held(self, campaign_id: str) -> bool:
+        """Whether batches of the campaign were held back (and forgets it)."""
+        with self.lock:
+            if campaign_id not in self.held:
+                return False
+            self.held.discard(campaign_id)
+            return True
 
     def drain(self) -> None:
-        """Returns once every batch put so far has been handed over."""
+        """Returns once every batch put so far has been handed over (or left)."""
         if self.thread is not None:
             self.batches.join()
 
@@ -151,21 +228,35 @@ class Handover:
             try:
                 if batch is None:
                     return
-                self.hand_over_until_done(*batch)
+                self.hand_over_until_done(batch)
             finally:
                 self.batches.task_done()
 
-    def hand_over_until_done(self, messages: list[OutgoingMessage], two_way: bool) -> None:
-        # Both steps may be repeated (the carrier takes a message once, a message is marked
-        # sent once): a failure is retried, and the batches after it wait.
-        while True:
-            try:
-                self.hand_over(messages, two_way)
-                return
-            except Exception:
-                log.exception("the carrier could not take a batch of %d; retrying", len(messages))
-                if self.stopping.wait(1):
-                    return  # left queued: handed over at the next start (`recover`)
+    def hand_over_until_done(self, batch: Batch) -> None:
+        # Every step may be repeated by the same owner (a claim under its own epoch is
+        # taken again, the carrier takes a message once, a message is marked sent once): a
+        # failure is retried, and the batches after it wait.
+        try:
+            while True:
+                try:
+                    self.hand_over(batch)
+                    return
+                except LeaseLost as lost:
+                    log.warning("%s", lost)
+                    self.ownership.lose(batch.fence.stream)
+                    return
+                except Exception:
+                    log.exception(
+                        "the carrier could not take a batch of %d; retrying", len(batch.messages)
+                    )
+                    if self.stopping.wait(1):
+                        return  # left recorded or claimed: settled by the stream's next owner
+        finally:
+            self.done(batch)
+
+    def done(self, batch: Batch) -> None:
+        with self.lock:
+            self.waiting.discard(batch.key)
 
     def stop(self) -> None:
         """Hands over what was put (unless that fails), then ends the thread."""
@@ -175,7 +266,9 @@ class Handover:
         try:
             self.batches.put(None, timeout=30)
         except queue.Full:
-            log.warning("the handover thread is stuck; its batches wait for the next start")
+            log.warning(
+                "the handover thread is stuck; its batches wait for the stream's next owner"
+            )
         self.thread.join(timeout=30)
         self.thread = None
 
@@ -188,6 +281,8 @@ class Engine:
         campaign_list: CampaignListView,
         activity: ActivityStore,
         carrier: DemoCarrier,
+        ownership: Ownership,
+        gate: SendingGate,
         *,
         batch: int | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -197,6 +292,8 @@ class Engine:
         self.campaign_list = campaign_list
         self.activity = activity
         self.carrier = carrier
+        self.ownership = ownership
+        self.gate = gate
         self.price_table = PriceTable(DEFAULT_PRICES)
         self.batch = batch or (POSTGRES_BATCH if database.dialect == "postgres" else BATCH)
         self.now = now
@@ -206,8 +303,9 @@ class Engine:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
-        self.handover = Handover(carrier, activity, lambda: self.now())
+        self.handover = Handover(app, carrier, activity, ownership, gate, lambda: self.now())
         app.listeners.append(lambda _position: self.wake.set())
+        ownership.listeners.append(self.wake.set)
 
     @property
     def prices(self) -> PriceTable:
@@ -246,7 +344,9 @@ class Engine:
                 self.wake.clear()
 
     def step(self) -> bool:
-        """One pass over every live campaign; True when there is more to send at once."""
+        """One pass over every live campaign of the streams this process works; True when
+        there is more to send at once."""
+        self.follow_ownership()
         if time.monotonic() >= self.next_housekeeping:
             self.next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
             self.archive_unused_domains()
@@ -262,6 +362,9 @@ class Engine:
                 busy = self.advance(campaign_id, status) or busy
             except DomainError as error:  # a user's command got there first: look again next pass
                 log.info("campaign %s: %s", campaign_id, error.message)
+            except LeaseLost as lost:
+                log.warning("%s", lost)
+                self.ownership.lose(lost.stream)
         return busy
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
@@ -271,22 +374,117 @@ class Engine:
             if time.monotonic() > deadline:
                 raise TimeoutError("the engine was still busy")
 
+    # The streams this process owns.
+
+    def follow_ownership(self) -> None:
+        """Takes over the streams just taken, lets go of those lost, and gives up those
+        beyond this process's share once their batches are handed over."""
+        if not self.ownership.running:
+            self.ownership.refresh()  # stepped by hand: no thread keeps the leases
+        changes = self.ownership.take_changes()
+        for stream in changes.lost:
+            self.buckets.pop(stream, None)
+        for taken in changes.taken:
+            try:
+                self.take_over(taken)
+            except LeaseLost as lost:
+                log.warning("%s", lost)
+                self.ownership.lose(taken.fence.stream)
+        leaving = self.ownership.to_give_up()
+        if leaving:
+            self.handover.drain()
+            for stream in leaving:
+                self.ownership.give_up(stream)
+
+    def take_over(self, taken: Taken) -> None:
+        """What a new owner of a stream does first: says so in the store, then finishes
+        what the previous owner cut short."""
+        fence = taken.fence
+        self.record_owner_change(taken)
+        self.recover_stream(fence)
+
+    def record_owner_change(self, taken: Taken) -> None:
+        fence = taken.fence
+        for _attempt in range(5):
+            ownership = self.app.find(
+                StreamOwnership, StreamOwnership.id_for(fence.stream)
+            ) or StreamOwnership.open(fence.stream)
+            ownership.change_owner(
+                fence.owner, taken.previous_owner, fence.epoch, owner_change_reason(taken)
+            )
+            if self.app.save_new(ownership, fence=fence):
+                return
+        raise RuntimeError(f"could not record the new owner of the stream {fence.stream}")
+
+    def recover(self) -> None:
+        """Takes the streams this process may own and finishes, on each, what was cut
+        short (see the module's docstring)."""
+        self.follow_ownership()
+        for stream in self.ownership.working():
+            self.recover_stream(self.ownership.fence(stream))
+
+    def recover_stream(self, fence: Fence) -> None:
+        self.record_unrecorded_batches(fence)
+        self.settle(fence, self.activity.open_batches(stream=fence.stream))
+
+    def settle(self, fence: Fence, batches: list[OpenBatch]) -> None:
+        """Open batches not in this process's queue: a claimed one is settled with what
+        the carrier took, then each goes as its campaign's status says."""
+        campaigns: dict[str, Campaign] = {}
+        for batch in batches:
+            if batch.ref.campaign_id not in campaigns:
+                campaigns[batch.ref.campaign_id] = self.app.get_campaign(
+                    uuid.UUID(batch.ref.campaign_id)
+                )
+            campaign = campaigns[batch.ref.campaign_id]
+            with self.handover.lock:
+                if (batch.ref.campaign_id, batch.ref.first_seq) in self.handover.waiting:
+                    continue  # on its way
+            messages = self.activity.queued_messages(batch.ref)
+            if batch.state == "claimed":
+                taken = self.carrier.taken([m.id for m in messages])
+                sent = [m for m in messages if m.id in taken]
+                messages = [m for m in messages if m.id not in taken]
+                if sent or not messages:
+                    self.activity.mark_sent(
+                        sent, self.now(), fence=fence, batch=None if messages else batch.ref
+                    )
+                if not messages:
+                    continue
+                self.activity.unclaim(fence, batch.ref)
+            fate = fate_of_batch(campaign.status)
+            if fate == "cancel":
+                self.activity.cancel(fence, batch.ref, self.now())
+            elif fate == "send":
+                two_way = campaign.fields.get("type") == "two_way"
+                self.handover.put(Batch(fence, batch.ref, messages, two_way))
+            else:
+                with self.handover.lock:
+                    self.handover.held.add(batch.ref.campaign_id)
+
     def archive_unused_domains(self) -> None:
         """F10: a domain unused for 90 days is archived automatically."""
         cutoff = self.now() - timedelta(days=ARCHIVE_AFTER_DAYS)
         for domain in self.app.list_domains():
             last_used = domain.last_used_at or domain.created_on
             if domain.status in AUTO_ARCHIVED_FROM and last_used < cutoff:
-                self.app.change_domain_status(
-                    domain.name,
-                    "archive",
-                    actor="system",
-                    reason=f"unused for {ARCHIVE_AFTER_DAYS} days (last used {last_used:%Y-%m-%d})",
-                )
+                # Another sending process may archive it first.
+                with contextlib.suppress(DomainError):
+                    self.app.change_domain_status(
+                        domain.name,
+                        "archive",
+                        actor="system",
+                        reason=f"unused for {ARCHIVE_AFTER_DAYS} days "
+                        f"(last used {last_used:%Y-%m-%d})",
+                    )
 
     def live_campaigns(self) -> list[tuple[uuid.UUID, Status]]:
-        """Campaigns the engine has work for, found through the list's rows, read from the
-        store's notification log first so none launched a moment ago is missed."""
+        """Campaigns of this process's streams the engine has work for, found through the
+        list's rows, read from the store's notification log first so none launched a
+        moment ago is missed."""
+        streams = self.ownership.working()
+        if not streams:
+            return []
         statuses = (
             Status.PROCESSING,
             Status.READY,
@@ -294,11 +492,13 @@ class Engine:
             Status.STARTED,
             Status.SENDING,
         )
-        rows = self.campaign_list.with_statuses(self.database, [s.value for s in statuses])
+        rows = self.campaign_list.with_statuses(self.database, [s.value for s in statuses], streams)
         return [(uuid.UUID(campaign_id), Status(status)) for campaign_id, status in rows]
 
     def advance(self, campaign_id: uuid.UUID, status: Status) -> bool:
         campaign = self.app.get_campaign(campaign_id)
+        if campaign.fields["stream"] not in self.ownership.working():
+            return False  # moved to another stream meanwhile
         if campaign.status is not status:
             status = campaign.status
         if status is Status.PROCESSING:
@@ -316,8 +516,14 @@ class Engine:
             return self.send(campaign)
         return False
 
-    def system(self, campaign: Campaign, command: Callable[[Campaign], None]) -> Campaign:
-        """Runs a system command on the latest version of the campaign."""
+    def system(
+        self, campaign: Campaign, command: Callable[[Campaign], None], name: str = ""
+    ) -> Campaign:
+        """Runs a system command on the latest version of the campaign; one that stops its
+        sending holds the campaign's sending gate while it commits."""
+        if name in STOPS_SENDING:
+            with self.gate.stopping(str(campaign.id)):
+                return self.app.run_command(Campaign, campaign.id, "campaign", command)
         return self.app.run_command(Campaign, campaign.id, "campaign", command)
 
     # Preparation (T3-T6).
@@ -371,23 +577,32 @@ class Engine:
         schedule = campaign.fields.get("sending_schedule")
         if not is_open(schedule, self.now()):
             self.system(
-                campaign, lambda c: c.close_window(f"sending window closed ({describe(schedule)})")
+                campaign,
+                lambda c: c.close_window(f"sending window closed ({describe(schedule)})"),
+                "close_window",
             )
             return False
         stream = self.usable_stream(campaign)
         if stream is None:
             return False
+        fence = self.ownership.fence(stream.name)
         campaign_id = str(campaign.id)
+        if self.handover.take_held(campaign_id):  # sending again: its held batches first
+            self.settle(fence, self.activity.open_batches(campaign_id=campaign_id))
         counters = self.activity.campaign_counters(campaign_id)
         hit = first_fired(campaign.fields.get("pause_rules", []), counters)
         if hit is not None:
             rule, reason = hit
             cause = facts(rule, counters)
-            self.system(campaign, lambda c: c.suspend(reason, cause))
+            self.system(campaign, lambda c: c.suspend(reason, cause), "suspend")
             return False
         first = self.activity.next_seq(campaign_id)
         if first >= campaign.recipients:
             self.handover.drain()  # finished means every recipient handed to the carrier
+            left = self.activity.open_batches(campaign_id=campaign_id)
+            if left:  # held back meanwhile (a pause between two batches): they go first
+                self.settle(fence, left)
+                return True
             self.system(
                 campaign,
                 lambda c: c.finish(f"every recipient attempted ({campaign.recipients} messages)"),
@@ -404,7 +619,7 @@ class Engine:
         count = len(plan.short)
         recipients = self.activity.recipients_from(campaign_id, first, count)
         messages = self.build(campaign, recipients, plan)
-        self.dispatch(campaign, messages)
+        self.dispatch(campaign, messages, fence)
         return True
 
     def usable_stream(self, campaign: Campaign) -> Stream | None:
@@ -418,6 +633,7 @@ class Engine:
             lambda c: c.suspend(
                 f"the stream {name} is disabled", {"kind": "stream", "stream": name}
             ),
+            "suspend",
         )
         return None
 
@@ -452,7 +668,7 @@ class Engine:
         ]
         reason = "; ".join(parts) + ". Add a domain, configure one or raise the limit to resume."
         cause = {"kind": "domains", "links": exhausted, "limit": limit}
-        self.system(campaign, lambda c: c.suspend(reason, cause))
+        self.system(campaign, lambda c: c.suspend(reason, cause), "suspend")
 
     def build(
         self,
@@ -511,18 +727,20 @@ class Engine:
             )
         return messages
 
-    def dispatch(self, campaign: Campaign, messages: list[OutgoingMessage]) -> None:
+    def dispatch(self, campaign: Campaign, messages: list[OutgoingMessage], fence: Fence) -> None:
         opted_out = self.activity.opted_out([m.recipient for m in messages])
         blocked = frozenset(m.id for m in messages if m.recipient in opted_out)
-        self.activity.add_messages(messages, self.now(), blocked)
+        self.activity.add_messages(messages, self.now(), blocked, fence=fence)
         outgoing = [m for m in messages if m.id not in blocked]
-        self.record_batch(str(campaign.id), messages, usage_of(outgoing))
-        self.handover.put(outgoing, campaign.fields.get("type") == "two_way")
+        self.record_batch(str(campaign.id), messages, usage_of(outgoing), fence)
+        ref = BatchRef(str(campaign.id), messages[0].seq, messages[-1].seq)
+        self.handover.put(Batch(fence, ref, outgoing, campaign.fields.get("type") == "two_way"))
 
     def record_batch(
-        self, campaign_id: str, messages: list[OutgoingMessage], usage: Counter[str]
+        self, campaign_id: str, messages: list[OutgoingMessage], usage: Counter[str], fence: Fence
     ) -> None:
-        """Saves the batch and its domains' usage in one transaction of the store."""
+        """Saves the batch and its domains' usage in one transaction of the store, which
+        the store refuses once `fence` is stale."""
         log_id = DispatchLog.id_for(campaign_id)
         cost = money(from_units(sum(map(operator.attrgetter("cost_units"), messages))))
         by_domain = Counter(map(operator.attrgetter("domain"), messages))
@@ -539,29 +757,13 @@ class Engine:
                 if domain is not None:
                     domain.record_usage(count, campaign_id)
                     domains.append(domain)
-            if self.app.save_new(dispatch_log, *domains):
+            if self.app.save_new(dispatch_log, *domains, fence=fence):
                 return
         raise RuntimeError(f"could not record a batch of campaign {campaign_id}")
 
-    # Recovery after a crash.
-
-    def recover(self) -> None:
-        """Finishes the batches a crash cut short (see the module's docstring)."""
-        self.record_unrecorded_batches()
-        while True:
-            queued = self.activity.queued(self.batch)
-            if not queued:
-                return
-            by_campaign: dict[str, list[OutgoingMessage]] = {}
-            for message in queued:
-                by_campaign.setdefault(message.campaign_id, []).append(message)
-            for campaign_id, messages in by_campaign.items():
-                campaign = self.app.get_campaign(uuid.UUID(campaign_id))
-                self.carrier.submit(messages, two_way=campaign.fields.get("type") == "two_way")
-                self.activity.mark_sent(messages, self.now())
-
-    def record_unrecorded_batches(self) -> None:
-        """Saves in the store the batch whose messages were recorded just before a crash."""
+    def record_unrecorded_batches(self, fence: Fence) -> None:
+        """Saves in the store the batch of the stream's campaigns whose messages were
+        recorded just before their sending process stopped."""
         statuses = [
             s.value
             for s in (
@@ -572,14 +774,31 @@ class Engine:
                 Status.ABORTED,
             )
         ]
-        for campaign_id, _status in self.campaign_list.with_statuses(self.database, statuses):
+        rows = self.campaign_list.with_statuses(self.database, statuses, [fence.stream])
+        for campaign_id, _status in rows:
             dispatch_log = self.app.find(DispatchLog, DispatchLog.id_for(campaign_id))
             recorded_until = dispatch_log.next_seq if dispatch_log else 0
             if self.activity.next_seq(campaign_id) <= recorded_until:
                 continue
             unrecorded = self.activity.messages_from(campaign_id, recorded_until)
             outgoing = [message for message, status in unrecorded if status != "suppressed"]
-            self.record_batch(campaign_id, [m for m, _ in unrecorded], usage_of(outgoing))
+            self.record_batch(campaign_id, [m for m, _ in unrecorded], usage_of(outgoing), fence)
+
+
+def owner_change_reason(taken: Taken) -> str:
+    """Why a stream changed owner, in words, for its audit trail."""
+    previous = taken.previous_owner
+    if taken.how == "new":
+        return "first owner of the stream"
+    if taken.how == "released":
+        return f"{previous} gave the stream up (it had more streams than its share)"
+    if taken.how == "expired":
+        ended = ""
+        if taken.previous_expires_at is not None:
+            moment = datetime.fromtimestamp(taken.previous_expires_at, UTC)
+            ended = f" at {moment:%Y-%m-%d %H:%M:%S}Z"
+        return f"the lease of {previous} ended{ended}: it stopped renewing it"
+    return f"taken from {previous}: the process before this one on its data directory stopped"
 
 
 def usage_of(messages: list[OutgoingMessage]) -> Counter[str]:

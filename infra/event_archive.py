@@ -28,7 +28,7 @@ from domain.dispatch import DispatchLog
 from domain.link_domain import LinkDomain
 from domain.pool import DomainPool
 from domain.settings import PlatformSettings
-from domain.stream import Stream
+from domain.stream import Stream, StreamOwnership
 from projections.messages import EventMessage, dumps
 
 PAGE = 1000
@@ -43,6 +43,7 @@ AGGREGATES: tuple[type[Audited], ...] = (
     LinkDomain,
     PlatformSettings,
     Stream,
+    StreamOwnership,
 )
 ReadEvents = Callable[[int, int], list[EventMessage]]
 

@@ -1,4 +1,4 @@
-"""Wires the sending side: activity tables, the demo carrier, the engine."""
+"""Wires the sending side: activity tables, the demo carrier, stream ownership, the engine."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ from domain.application import CampaignPlatform
 from domain.replies import opts_out
 from infra.demo_carrier import DemoCarrier
 from infra.engine import Engine
+from infra.gates import SendingGate
+from infra.ownership import Ownership
+from infra.process import SendingLock
 from projections.activity import ActivityStore, Receipt
 from projections.campaign_list import CampaignListView
 from projections.database import Database
+from projections.leases import StreamLeases
 
 
 class ActivityReports:
@@ -42,15 +46,31 @@ class Sending:
     carrier: DemoCarrier
     engine: Engine
     reports: ActivityReports
+    ownership: Ownership
+    leases: StreamLeases
+    lock: SendingLock | None = None  # the embedded store's one sending process
+
+    def claim(self) -> None:
+        """Makes sure this is the one sending process of the embedded store; raises
+        AlreadySending naming the process that is."""
+        if self.lock is not None and self.lock.file is None:
+            self.lock.acquire(self.ownership.owner)
 
     def start(self) -> None:
+        self.claim()
         self.carrier.start()
+        self.ownership.start()
         self.engine.start()
 
     def stop(self) -> None:
+        """Stops sending and gives this process's streams up (also when it was stepped by
+        hand rather than started)."""
         self.carrier.stop_waiting()
         self.engine.stop()
+        self.ownership.stop()  # the streams go to another process at once
         self.carrier.stop()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def build_sending(
@@ -58,24 +78,39 @@ def build_sending(
     database: Database,
     campaign_list: CampaignListView,
     carrier_books: Database,
+    gate: SendingGate,
+    owner: str,
     contacts_table: str = "contacts",
     *,
+    lease_seconds: float,
+    lock: SendingLock | None = None,
     delay_scale: float = 1.0,
     batch: int | None = None,
     outbox: bool = False,
 ) -> Sending:
+    """The sending side; with `lock` (the embedded store) this is the only process that
+    may send, and it takes every stream at once."""
     activity = ActivityStore(database, contacts_table, outbox=outbox)
     activity.create_tables()
     reports = ActivityReports(activity)
 
-    def demo_options() -> dict[str, Any]:
-        stream = app.find_stream("demo")
+    def demo_options(name: str) -> dict[str, Any]:
+        stream = app.find_stream(name)
         return dict(stream.options) if stream else {}
 
     carrier = DemoCarrier(carrier_books, reports, demo_options, delay_scale=delay_scale)
     carrier.create_tables()
-    engine = Engine(app, database, campaign_list, activity, carrier)
+    leases = StreamLeases(database)
+    leases.create_tables()
+    ownership = Ownership(
+        leases,
+        owner,
+        app.stream_names,
+        lease_seconds=lease_seconds,
+        exclusive=lock is not None,
+    )
+    engine = Engine(app, database, campaign_list, activity, carrier, ownership, gate)
     app.stats_of = activity.campaign_counters
     if batch:
         engine.batch = batch
-    return Sending(activity, carrier, engine, reports)
+    return Sending(activity, carrier, engine, reports, ownership, leases, lock)

@@ -31,7 +31,12 @@ ENVIRONMENT_VARIABLES = {
     "1 (3 on a real cluster)",
     "CAMPAIGNS_BOOTSTRAP_TOKEN": "this value (16 characters or more) becomes an admin token "
     "named bootstrap at start-up; unset",
+    "CAMPAIGNS_LEASE_SECONDS": "how long a sending process owns a stream without renewing "
+    "its lease: a process that stops (crashed, frozen, cut off) loses its streams to "
+    "another after this; 10",
 }
+DEFAULT_LEASE_SECONDS = 10.0
+LEASE_SECONDS_RANGE = (1.0, 600.0)
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -66,6 +71,8 @@ class Settings:
     kafka: str | None = None  # bootstrap servers
     topic_prefix: str = "campaigns"
     kafka_replication: int = 1
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    role: str = "campaigns"  # the command this process runs: names it among sending processes
     # Kept out of repr: settings get printed and logged.
     bootstrap_token: str | None = field(default=None, repr=False)
 
@@ -85,6 +92,9 @@ class Settings:
             kafka=env.get("CAMPAIGNS_KAFKA", "").strip() or None,
             topic_prefix=parse_topic_prefix(env.get("CAMPAIGNS_KAFKA_TOPIC_PREFIX", "campaigns")),
             kafka_replication=parse_int(env, "CAMPAIGNS_KAFKA_REPLICATION", 1),
+            lease_seconds=parse_seconds(
+                env, "CAMPAIGNS_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, LEASE_SECONDS_RANGE
+            ),
             bootstrap_token=env.get("CAMPAIGNS_BOOTSTRAP_TOKEN", "").strip() or None,
         )
 
@@ -132,6 +142,23 @@ def parse_int(env: Mapping[str, str], key: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise SettingsError(f"{key} must be a whole number, not {value!r}") from None
+
+
+def parse_seconds(
+    env: Mapping[str, str], key: str, default: float, bounds: tuple[float, float]
+) -> float:
+    value = env.get(key, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not bounds[0] <= seconds <= bounds[1]:
+        raise SettingsError(
+            f"{key} must be a number of seconds from {bounds[0]:g} to {bounds[1]:g}, not {value!r}"
+        )
+    return seconds
 
 
 def parse_switch(env: Mapping[str, str], key: str, default: bool) -> bool:

@@ -19,13 +19,26 @@ from typing import Any, NamedTuple
 
 from domain.fields import format_time
 from projections.changes import MARKS_TABLE, mark_changed
-from projections.database import Cursor, Database
+from projections.database import Cursor, Database, add_missing_column
+from projections.leases import Fence, check_fence
 
 OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
-RANK = {"queued": 0, "sent": 1, **{outcome: 2 for outcome in OUTCOMES}, "suppressed": 3}
+# A message's statuses by rank: a status never moves to a lower rank. Suppressed (its
+# recipient opted out before it went) and cancelled (its campaign was aborted before it
+# went) are final, and never reached a carrier.
+RANK = {
+    "queued": 0,
+    "sent": 1,
+    **{outcome: 2 for outcome in OUTCOMES},
+    "suppressed": 3,
+    "cancelled": 3,
+}
+MESSAGE_STATUSES = tuple(RANK)
+UNSENT = ("queued", "suppressed", "cancelled")  # counted without a minute of sending
 COUNTERS = (
     "queued",
     "suppressed",
+    "cancelled",
     "sent",
     *OUTCOMES,
     "clicks",
@@ -85,6 +98,29 @@ class OutgoingMessage(NamedTuple):
     cost_units: int
     domain: str | None
     optout_domain: str | None
+
+
+class AlreadyRecorded(Exception):
+    """Messages exist already for some of a batch's positions."""
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """A batch of one campaign's messages: its first and last recipient positions."""
+
+    campaign_id: str
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    """A batch not yet handed over or cancelled, and the epoch that last recorded or
+    claimed it."""
+
+    ref: BatchRef
+    state: str  # recorded or claimed
+    epoch: int
 
 
 class Receipt(NamedTuple):
@@ -231,6 +267,7 @@ SCHEMA = (
         key TEXT NOT NULL,
         queued BIGINT NOT NULL DEFAULT 0,
         suppressed BIGINT NOT NULL DEFAULT 0,
+        cancelled BIGINT NOT NULL DEFAULT 0,
         sent BIGINT NOT NULL DEFAULT 0,
         delivered BIGINT NOT NULL DEFAULT 0,
         undelivered BIGINT NOT NULL DEFAULT 0,
@@ -253,6 +290,24 @@ SCHEMA = (
     )
     """,
     "INSERT INTO sequences (name, next) VALUES ('message', 0) ON CONFLICT (name) DO NOTHING",
+    # Each batch of messages and how far its handover to the carrier got: recorded (its
+    # messages queued), claimed (the carrier is being given them, under `epoch`), then sent
+    # or cancelled. What a new owner of the stream finishes.
+    """
+    CREATE TABLE IF NOT EXISTS batches (
+        campaign_id TEXT NOT NULL,
+        first_seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        stream TEXT NOT NULL,
+        state TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        done_at TEXT,
+        PRIMARY KEY (campaign_id, first_seq)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS batches_open ON batches (stream) "
+    "WHERE state IN ('recorded', 'claimed')",
     MARKS_TABLE,
 )
 
@@ -334,6 +389,9 @@ class ActivityStore:
         with self.database.transaction() as cursor:
             for statement in SCHEMA:
                 cursor.execute(statement)
+            add_missing_column(
+                cursor, self.database.dialect, "stats", "cancelled", "BIGINT NOT NULL DEFAULT 0"
+            )
             if self.database.dialect == "postgres":
                 # Each message is updated once or twice after its insert (receipts, a first
                 # click): half of each page is left free for those new versions.
@@ -407,24 +465,36 @@ class ActivityStore:
         messages: Sequence[OutgoingMessage],
         at: datetime,
         suppressed: frozenset[str] = frozenset(),
+        *,
+        fence: Fence | None = None,
+        stream: str = "demo",
     ) -> int:
-        """Records messages as queued before the carrier has them; returns how many were new.
+        """Records a batch of one campaign's messages as queued, before the carrier has
+        them, with the batch itself (`batches`); returns how many messages were recorded.
 
         A message whose recipient opted out after the audience was fixed is recorded as
         suppressed instead: it keeps the recipient's place and is the evidence that the
-        opt-out blocked it; it is never handed to a carrier."""
+        opt-out blocked it; it is never handed to a carrier. Positions recorded already
+        are refused (AlreadyRecorded): two processes are making the same messages."""
         if not messages:
             return 0
         now = format_time(at)
+        campaign_id = messages[0].campaign_id
+        first, last = messages[0].seq, messages[-1].seq
         with self.database.transaction() as cursor:
-            first, last = messages[0].seq, messages[-1].seq
+            if fence is not None:
+                check_fence(cursor, self.database.dialect, fence)
+                stream = fence.stream
             cursor.execute(
                 "SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND seq BETWEEN ? AND ?",
-                (messages[0].campaign_id, first, last),
+                (campaign_id, first, last),
             )
             row = cursor.fetchone()
             if row and int(row[0]):
-                return 0  # this batch was recorded before a restart
+                raise AlreadyRecorded(
+                    f"recipients {first + 1} to {last + 1} of campaign {campaign_id} have "
+                    "messages already: another process is sending this campaign"
+                )
             cursor.copy_rows(
                 "messages",
                 MESSAGE_COLUMNS,
@@ -449,23 +519,134 @@ class ActivityStore:
                     for m in messages
                 ],
             )
+            cursor.execute(
+                "INSERT INTO batches (campaign_id, first_seq, last_seq, stream, state, epoch, "
+                "recorded_at) VALUES (?, ?, ?, ?, 'recorded', ?, ?)",
+                (campaign_id, first, last, stream, fence.epoch if fence else 0, now),
+            )
             deltas = Deltas()
             blocked = sum(1 for m in messages if m.id in suppressed)
-            deltas.add(messages[0].campaign_id, "queued", len(messages) - blocked)
+            deltas.add(campaign_id, "queued", len(messages) - blocked)
             if blocked:
-                deltas.add(messages[0].campaign_id, "suppressed", blocked)
+                deltas.add(campaign_id, "suppressed", blocked)
             self.count(cursor, deltas)
         return len(messages)
 
+    def claim(
+        self, fence: Fence | None, batch: BatchRef, messages: Sequence[OutgoingMessage]
+    ) -> list[OutgoingMessage] | None:
+        """Claims a recorded batch for its handover to the carrier, under `fence`: the
+        messages to hand over, those whose recipients opted out meanwhile suppressed; None
+        when the batch is not waiting for its handover (sent, cancelled, or claimed)."""
+        with self.database.transaction() as cursor:
+            if fence is not None:
+                check_fence(cursor, self.database.dialect, fence)
+            cursor.execute(
+                "UPDATE batches SET state = 'claimed', epoch = ? WHERE campaign_id = ? "
+                "AND first_seq = ? AND state = 'recorded' RETURNING last_seq",
+                (fence.epoch if fence else 0, batch.campaign_id, batch.first_seq),
+            )
+            if cursor.fetchone() is None:
+                return None
+            phones = sorted({m.recipient for m in messages})
+            opted = {
+                str(row[0])
+                for row in cursor.fetch_in("SELECT phone FROM opt_outs WHERE phone IN ?", phones)
+            }
+            if not opted:
+                return list(messages)
+            blocked = [m for m in messages if m.recipient in opted]
+            now = format_time(datetime.now(UTC))
+            cursor.executemany(
+                "UPDATE messages SET status = 'suppressed', updated_at = ? "
+                "WHERE id = ? AND status = 'queued'",
+                [(now, m.id) for m in blocked],
+            )
+            deltas = Deltas()
+            deltas.add(batch.campaign_id, "queued", -len(blocked))
+            deltas.add(batch.campaign_id, "suppressed", len(blocked))
+            self.count(cursor, deltas)
+        return [m for m in messages if m.recipient not in opted]
+
+    def unclaim(self, fence: Fence | None, batch: BatchRef) -> None:
+        """A claimed batch the carrier never got waits for its handover again."""
+        with self.database.transaction() as cursor:
+            if fence is not None:
+                check_fence(cursor, self.database.dialect, fence)
+            cursor.execute(
+                "UPDATE batches SET state = 'recorded' WHERE campaign_id = ? AND first_seq = ? "
+                "AND state = 'claimed'",
+                (batch.campaign_id, batch.first_seq),
+            )
+
+    def cancel(self, fence: Fence | None, batch: BatchRef, at: datetime) -> int:
+        """The batch's messages not handed over become cancelled (its campaign was aborted);
+        returns how many."""
+        now = format_time(at)
+        with self.database.transaction() as cursor:
+            if fence is not None:
+                check_fence(cursor, self.database.dialect, fence)
+            cursor.execute(
+                "SELECT id FROM messages WHERE campaign_id = ? AND seq BETWEEN ? AND ? "
+                "AND status = 'queued'" + self.locking,
+                (batch.campaign_id, batch.first_seq, batch.last_seq),
+            )
+            ids = [str(row[0]) for row in cursor.fetchall()]
+            cursor.executemany(
+                "UPDATE messages SET status = 'cancelled', updated_at = ? WHERE id = ?",
+                [(now, message_id) for message_id in ids],
+            )
+            cursor.execute(
+                "UPDATE batches SET state = 'cancelled', done_at = ? WHERE campaign_id = ? "
+                "AND first_seq = ?",
+                (now, batch.campaign_id, batch.first_seq),
+            )
+            deltas = Deltas()
+            deltas.add(batch.campaign_id, "queued", -len(ids))
+            deltas.add(batch.campaign_id, "cancelled", len(ids))
+            self.count(cursor, deltas)
+        return len(ids)
+
+    def open_batches(
+        self, stream: str | None = None, campaign_id: str | None = None
+    ) -> list[OpenBatch]:
+        """Batches recorded or claimed but not yet sent or cancelled, of a stream or of a
+        campaign, in order."""
+        where, params = ("stream = ?", (stream,)) if stream else ("campaign_id = ?", (campaign_id,))
+        with self.database.read() as cursor:
+            cursor.execute(
+                "SELECT campaign_id, first_seq, last_seq, state, epoch FROM batches "
+                f"WHERE {where} AND state IN ('recorded', 'claimed') "
+                "ORDER BY campaign_id, first_seq",
+                params,
+            )
+            rows = cursor.fetchall()
+        return [
+            OpenBatch(BatchRef(str(c), int(f), int(t)), str(state), int(epoch))
+            for c, f, t, state, epoch in rows
+        ]
+
     def queued(self, limit: int) -> list[OutgoingMessage]:
-        """Messages recorded but not yet taken by the carrier (after a restart). Read once
-        or twice at start-up, with a scan of the table: no index names the status."""
+        """Messages recorded but not yet taken by a carrier, of any campaign (a scan of
+        the table: no index names the status)."""
         with self.database.read() as cursor:
             cursor.execute(
                 "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
                 "parts, cost_units, domain, optout_domain FROM messages WHERE status = 'queued' "
                 "ORDER BY campaign_id, seq LIMIT ?",
                 (limit,),
+            )
+            rows = cursor.fetchall()
+        return [OutgoingMessage(*row) for row in rows]
+
+    def queued_messages(self, batch: BatchRef) -> list[OutgoingMessage]:
+        """The batch's messages still queued (not sent, suppressed or cancelled)."""
+        with self.database.read() as cursor:
+            cursor.execute(
+                "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
+                "parts, cost_units, domain, optout_domain FROM messages WHERE campaign_id = ? "
+                "AND seq BETWEEN ? AND ? AND status = 'queued' ORDER BY seq",
+                (batch.campaign_id, batch.first_seq, batch.last_seq),
             )
             rows = cursor.fetchall()
         return [OutgoingMessage(*row) for row in rows]
@@ -482,55 +663,86 @@ class ActivityStore:
             rows = cursor.fetchall()
         return [(OutgoingMessage(*row[:-1]), str(row[-1])) for row in rows]
 
-    def mark_sent(self, messages: Sequence[OutgoingMessage], at: datetime) -> int:
-        """The carrier has taken these messages: queued becomes sent, and they count."""
-        if not messages:
+    def mark_sent(
+        self,
+        messages: Sequence[OutgoingMessage],
+        at: datetime,
+        *,
+        fence: Fence | None = None,
+        batch: BatchRef | None = None,
+    ) -> int:
+        """The carrier has taken these messages: queued becomes sent, and they count; with
+        `batch`, that batch's handover is done."""
+        if not messages and batch is None:
             return 0
         now, minute = format_time(at), minute_of(at)
-        if self.database.dialect == "postgres":
-            return self.mark_sent_in_sql(messages, now, minute)
         with self.database.transaction() as cursor:
-            still_queued = self.queued_among(cursor, messages)
-            fresh = [m for m in messages if m.id in still_queued]
-            if not fresh:
-                return 0  # receipts got there first (a carrier reporting at once)
-            self.set_statuses(cursor, [("sent", now, now, m.id) for m in fresh])
-            deltas = Deltas()
-            flat = deltas.flat
-            for m in fresh:
-                flat[(m.campaign_id, None, None, None, "queued")] -= 1
-                flat[(m.campaign_id, m.variant_id, m.domain, minute, "sent")] += 1
-                flat[(m.campaign_id, m.variant_id, m.domain, minute, "cost_units")] += m.cost_units
-            self.count(cursor, deltas)
+            if fence is not None:
+                check_fence(cursor, self.database.dialect, fence)
+            if self.database.dialect == "postgres":
+                moved = self.mark_sent_in_sql(cursor, messages, now, minute)
+            else:
+                moved = self.mark_sent_by_rows(cursor, messages, now, minute)
+            if batch is not None:
+                cursor.execute(
+                    "UPDATE batches SET state = 'sent', done_at = ? WHERE campaign_id = ? "
+                    "AND first_seq = ?",
+                    (now, batch.campaign_id, batch.first_seq),
+                )
+        return moved
+
+    def mark_sent_by_rows(
+        self, cursor: Cursor, messages: Sequence[OutgoingMessage], now: str, minute: str
+    ) -> int:
+        still_queued = self.queued_among(cursor, messages)
+        fresh = [m for m in messages if m.id in still_queued]
+        if not fresh:
+            return 0  # receipts got there first (a carrier reporting at once)
+        self.set_statuses(cursor, [("sent", now, now, m.id) for m in fresh])
+        deltas = Deltas()
+        flat = deltas.flat
+        for m in fresh:
+            flat[(m.campaign_id, None, None, None, "queued")] -= 1
+            flat[(m.campaign_id, m.variant_id, m.domain, minute, "sent")] += 1
+            flat[(m.campaign_id, m.variant_id, m.domain, minute, "cost_units")] += m.cost_units
+        self.count(cursor, deltas)
         return len(fresh)
 
-    def mark_sent_in_sql(self, messages: Sequence[OutgoingMessage], now: str, minute: str) -> int:
+    def mark_sent_in_sql(
+        self, cursor: Cursor, messages: Sequence[OutgoingMessage], now: str, minute: str
+    ) -> int:
         """`mark_sent` on PostgreSQL: one statement per campaign's range of positions finds
         the messages still queued, locks them in the order every writer locks messages (by
         id), marks them sent and sums what moved by variant and domain, so no row comes
-        back to Python. A message a receipt moved on meanwhile is left as it is."""
-        ranges = seq_ranges(messages)
+        back to Python. A message a receipt moved on meanwhile is left as it is; a range
+        the messages do not fill is narrowed to their ids."""
+        by_campaign: dict[str, list[str]] = {}
+        for m in messages:
+            by_campaign.setdefault(m.campaign_id, []).append(m.id)
         moved = 0
-        with self.database.transaction() as cursor:
-            deltas = Deltas()
-            flat = deltas.flat
-            for campaign_id, (low, high) in sorted(ranges.items()):
-                cursor.execute(
-                    "WITH queued AS (SELECT id FROM messages WHERE campaign_id = ? "
-                    "AND seq BETWEEN ? AND ? AND status = 'queued' ORDER BY id FOR UPDATE), "
-                    "sent AS (UPDATE messages AS m SET status = 'sent', updated_at = ?, "
-                    "sent_at = COALESCE(m.sent_at, ?) FROM queued WHERE m.id = queued.id "
-                    "RETURNING m.variant_id, m.domain, m.cost_units) "
-                    "SELECT variant_id, domain, COUNT(*), SUM(cost_units) FROM sent "
-                    "GROUP BY variant_id, domain",
-                    (campaign_id, low, high, now, now),
-                )
-                for variant, domain, count, cost in cursor.fetchall():
-                    moved += int(count)
-                    flat[(campaign_id, None, None, None, "queued")] -= int(count)
-                    flat[(campaign_id, variant, domain, minute, "sent")] += int(count)
-                    flat[(campaign_id, variant, domain, minute, "cost_units")] += int(cost)
-            self.count(cursor, deltas)
+        deltas = Deltas()
+        flat = deltas.flat
+        for campaign_id, (low, high) in sorted(seq_ranges(messages).items()):
+            ids = by_campaign[campaign_id]
+            narrowed = len(ids) != high - low + 1
+            cursor.execute(
+                "WITH queued AS (SELECT id FROM messages WHERE campaign_id = ? "
+                "AND seq BETWEEN ? AND ? AND status = 'queued'"
+                + (" AND id IN (SELECT unnest(?::text[]))" if narrowed else "")
+                + " ORDER BY id FOR UPDATE), "
+                "sent AS (UPDATE messages AS m SET status = 'sent', updated_at = ?, "
+                "sent_at = COALESCE(m.sent_at, ?) FROM queued WHERE m.id = queued.id "
+                "RETURNING m.variant_id, m.domain, m.cost_units) "
+                "SELECT variant_id, domain, COUNT(*), SUM(cost_units) FROM sent "
+                "GROUP BY variant_id, domain",
+                (campaign_id, low, high, *([ids] if narrowed else []), now, now),
+            )
+            for variant, domain, count, cost in cursor.fetchall():
+                moved += int(count)
+                flat[(campaign_id, None, None, None, "queued")] -= int(count)
+                flat[(campaign_id, variant, domain, minute, "sent")] += int(count)
+                flat[(campaign_id, variant, domain, minute, "cost_units")] += int(cost)
+        self.count(cursor, deltas)
         return moved
 
     @property
@@ -907,7 +1119,7 @@ class ActivityStore:
             clicked,
         ) in cursor.fetchall():
             count, cost, clicked = int(count), int(cost or 0), int(clicked or 0)
-            if status in ("queued", "suppressed"):
+            if status in UNSENT:
                 flat[(campaign, None, None, None, status)] += count
                 continue
             sent_minute = f"{sent}Z" if sent else None

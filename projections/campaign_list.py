@@ -434,13 +434,21 @@ class CampaignListView:
             "ctr": ctr,
         }
 
-    def with_statuses(self, database: Database, statuses: list[str]) -> list[tuple[str, str]]:
-        """(id, status) of every campaign in one of `statuses`, oldest first."""
+    def with_statuses(
+        self, database: Database, statuses: list[str], streams: list[str] | None = None
+    ) -> list[tuple[str, str]]:
+        """(id, status) of every campaign in one of `statuses` (and on one of `streams`),
+        oldest first."""
+        on_streams = ""
+        params = list(statuses)
+        if streams is not None:
+            on_streams = f" AND stream IN ({', '.join('?' for _ in streams)})"
+            params += streams
         with database.transaction() as cursor:
             cursor.execute(
                 f"SELECT id, status FROM campaign_list WHERE status IN "
-                f"({', '.join('?' for _ in statuses)}) ORDER BY created_at, id",
-                statuses,
+                f"({', '.join('?' for _ in statuses)}){on_streams} ORDER BY created_at, id",
+                params,
             )
             rows = cursor.fetchall()
         return [(str(campaign_id), str(status)) for campaign_id, status in rows]

@@ -60,6 +60,18 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+def add_missing_column(
+    cursor: Cursor, dialect: str, table: str, column: str, definition: str
+) -> None:
+    """Adds a column that a table made by an earlier version lacks."""
+    if dialect == "postgres":
+        cursor.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}")
+        return
+    cursor.execute(f"SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?", (column,))
+    if cursor.fetchone() is None:
+        cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
 class SQLiteCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self.cursor = cursor

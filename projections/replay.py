@@ -16,7 +16,7 @@ from typing import Any
 
 from domain.fields import format_time
 from domain.status import Status
-from projections.activity import COUNTERS, minute_of
+from projections.activity import COUNTERS, UNSENT, minute_of
 from projections.campaign_list import changed_columns, created_row
 from projections.database import Database
 from projections.messages import EventMessage
@@ -25,7 +25,7 @@ from projections.realtime import Row, row_of
 
 # unique_clicks is counted per campaign only; minute_counters adds it from the messages.
 READ_BATCH = 2000
-MINUTE_METRICS = tuple(c for c in COUNTERS if c not in ("queued", "suppressed", "unique_clicks"))
+MINUTE_METRICS = tuple(c for c in COUNTERS if c not in (*UNSENT, "unique_clicks"))
 
 
 class PastRows:

@@ -531,11 +531,11 @@ def test_a_batch_the_carrier_took_but_not_marked_sent_is_handed_over_again_once(
     mark_sent = activity.mark_sent
     failures: list[str] = []
 
-    def failing_once(*args: Any) -> int:
+    def failing_once(*args: Any, **kwargs: Any) -> int:
         if not failures:
             failures.append("the database went away")
             raise RuntimeError(failures[0])
-        return mark_sent(*args)
+        return mark_sent(*args, **kwargs)
 
     activity.mark_sent = failing_once  # type: ignore[method-assign,assignment]
     engine.handover.start()  # the carrier takes batches in a thread of its own
@@ -559,11 +559,11 @@ def test_a_crash_while_recorded_batches_wait_for_the_carrier_messages_each_recip
     handed_over: list[int] = []
     hand_over = engine.handover.hand_over
 
-    def dying(messages: list[Any], two_way: bool) -> None:
+    def dying(batch: Any) -> None:
         if handed_over:  # the process dies before the carrier takes the second batch
             raise RuntimeError("the process died here")
-        handed_over.append(len(messages))
-        hand_over(messages, two_way)
+        handed_over.append(len(batch.messages))
+        hand_over(batch)
 
     engine.handover.hand_over = dying  # type: ignore[method-assign]
     try:

@@ -40,7 +40,7 @@ class HeldReports:
 def carrier(tmp_path: Path) -> Iterator[tuple[DemoCarrier, HeldReports]]:
     books = SQLiteDatabase(tmp_path / "books.sqlite3")
     reports = HeldReports()
-    carrier = DemoCarrier(books, reports, lambda: {"seed": 1}, delay_scale=0)
+    carrier = DemoCarrier(books, reports, lambda _stream: {"seed": 1}, delay_scale=0)
     carrier.create_tables()
     carrier.start()
     try:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from domain.dispatch import (
     CODE_LENGTH,
     Allocation,
+    AlreadyDispatched,
     DispatchLog,
     allocate,
     encode_number,
@@ -143,7 +146,7 @@ def test_spread_gives_each_message_its_domain_in_order() -> None:
     assert spread([]) == []
 
 
-# The batch log (F6): one event per batch, a replayed batch recorded once.
+# The batch log (F6): one event per batch; a batch overlapping recorded ones is refused.
 
 
 def test_a_batch_is_recorded_with_its_range_and_counts() -> None:
@@ -158,10 +161,11 @@ def test_a_batch_is_recorded_with_its_range_and_counts() -> None:
     assert batch.actor == "system"
 
 
-def test_a_batch_already_recorded_is_ignored() -> None:
+def test_a_batch_overlapping_recorded_recipients_is_refused() -> None:
     log = DispatchLog.open(CAMPAIGN)
     log.record_batch(0, 99, "4.0000", {"a.example": 100}, {"v1": 100})
-    log.record_batch(0, 99, "4.0000", {"a.example": 100}, {"v1": 100})
+    with pytest.raises(AlreadyDispatched, match="recipients 51 to 150"):
+        log.record_batch(50, 149, "4.0000", {"a.example": 100}, {"v1": 100})
     assert (log.next_seq, log.messages) == (100, 100)
     assert len(log.collect_events()) == 2  # opened, one batch
 
@@ -170,7 +174,6 @@ def test_consecutive_batches_add_up() -> None:
     log = DispatchLog.open(CAMPAIGN)
     log.record_batch(0, 99, "4.0000", {"a.example": 100}, {"v1": 100})
     log.record_batch(100, 149, "2.0000", {"b.example": 50}, {"v1": 50})
-    log.record_batch(0, 49, "2.0000", {"a.example": 50}, {"v1": 50})  # an old one again
     assert (log.next_seq, log.messages) == (150, 150)
 
 
