@@ -1,4 +1,5 @@
-"""A throwaway single-node Apache Kafka broker (KRaft) for tests, benchmarks and local runs.
+"""A throwaway Apache Kafka broker (KRaft), single node or a three-node cluster, for tests,
+benchmarks and local runs.
 
 The broker is the real one: its jars come from Maven Central (``infra/kafka/pom.xml``, fetched
 with ``mvn``) and run on the machine's Java 17+. Importing this module starts nothing and reads
@@ -10,6 +11,11 @@ Usage::
     python -m infra.local_kafka status --dir var/test-kafka
     python -m infra.local_kafka url --dir var/test-kafka
     python -m infra.local_kafka stop --dir var/test-kafka
+
+    python -m infra.local_kafka cluster-start --dir D --ports p1,p2,p3 --controller-ports c1,c2,c3
+    python -m infra.local_kafka node-kill --dir D --node 2      # SIGKILL, as a crash would
+    python -m infra.local_kafka node-start --dir D --node 2     # back in the cluster
+    python -m infra.local_kafka cluster-stop --dir D
 
 ``start`` prints progress on stderr and the bootstrap address alone on the last line of stdout::
 
@@ -35,6 +41,27 @@ topics and offsets. The quorum is static (``controller.quorum.voters``), so the 
 from one start to the next. If a port is held by anything else, ``start`` fails: the caller
 chooses the ports. ``stop`` sends SIGTERM to the PID in ``kafka.pid`` (SIGKILL after 30 s); it
 never looks for processes by name.
+
+Cluster
+-------
+``cluster-start`` runs three nodes, each broker and controller, on loopback: node ``i`` lives in
+``<dir>/node-<i>/`` with the layout above (its own config, data, logs and PID file), the jars
+are shared in ``<dir>/lib``, and ``<dir>/cluster.id`` holds the id formatted into every node's
+storage. The settings are a real deployment's (``infra/deploy/compose.yaml``): replication
+factor 3, ``min.insync.replicas=2``, no unclean leader election, no topics created on first
+use; a node that stops heartbeating is fenced after 3 s and its partitions get new leaders.
+``cluster-start`` prints the bootstrap string alone on the last line of stdout::
+
+    127.0.0.1:<p1>,127.0.0.1:<p2>,127.0.0.1:<p3>
+
+It is idempotent like ``start``, and starts only the nodes that are not running. While any
+node runs, the ports are those it was started with (the quorum's voters are in every node's
+config). ``node-kill`` signals one node by its PID file and waits for it to exit; ``node-start``
+starts it again with the config ``cluster-start`` wrote and waits until the cluster's metadata
+lists it again. ``cluster-stop`` sends SIGTERM to every node at once: a broker stops only once
+the controllers' quorum granted its controlled shutdown, so stopping the nodes one after the
+other would leave the last without a quorum. Even at once, a node whose peers exit before its
+grant cannot finish; it gets SIGKILL 10 s after a majority exited (any node: 30 s after SIGTERM).
 """
 
 from __future__ import annotations
@@ -52,11 +79,26 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["bootstrap_address", "ensure_installed", "is_running", "start", "stop"]
+__all__ = [
+    "bootstrap_address",
+    "cluster_bootstrap",
+    "ensure_installed",
+    "is_running",
+    "kill_node",
+    "live_brokers",
+    "node_pid",
+    "partition_leader",
+    "start",
+    "start_cluster",
+    "start_node",
+    "stop",
+    "stop_cluster",
+]
 
 HOST = "127.0.0.1"
 NODE_ID = 1
@@ -139,13 +181,59 @@ logger.request.level = WARN
 """
 
 
+_CLUSTER_SERVER_PROPERTIES = """\
+# Written by infra/local_kafka.py on every cluster start; edits are lost.
+process.roles=broker,controller
+node.id={node_id}
+# A static quorum of the three nodes: the voters' addresses are not stored in the data.
+controller.quorum.voters={voters}
+listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+advertised.listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={data_dir}
+
+# As a real deployment (infra/deploy/compose.yaml): every record on three nodes, a write with
+# acks=all needs two of them in sync, a replica that missed records never becomes leader, and
+# topics exist only once created (the platform creates its own).
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+unclean.leader.election.enable=false
+auto.create.topics.enable=false
+
+# Fast tests: no wait for more group members, one partition per internal topic.
+group.initial.rebalance.delay.ms=0
+offsets.topic.num.partitions=1
+transaction.state.log.num.partitions=1
+# Failover: the controller fences a node whose heartbeats stopped 3 s ago (9 s by default) and
+# gives its partitions to in-sync replicas; heartbeats stay on loopback, so a short session is
+# safe. A restarted node also registers again sooner.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+
+# Small machine: few threads; the cleaner's dedupe buffer (128 MiB by default) is on the heap.
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+log.cleaner.threads=1
+log.cleaner.dedupe.buffer.size=16777216
+"""
+
+
 @dataclass(frozen=True)
 class _Layout:
     base_dir: Path
+    shared_lib: Path | None = None  # a cluster's nodes share one copy of the jars
 
     @property
     def lib(self) -> Path:
-        return self.base_dir / "lib"
+        return self.shared_lib if self.shared_lib is not None else self.base_dir / "lib"
 
     @property
     def fetched(self) -> Path:
@@ -476,14 +564,15 @@ def _java_argv(java: str, layout: _Layout, main_class: str, *args: str) -> list[
     ]
 
 
-def _format_storage(java: str, layout: _Layout) -> None:
-    """Format ``<dir>/data`` once; a half-formatted directory is thrown away and redone."""
+def _format_storage(java: str, layout: _Layout, cluster_id: str | None = None) -> None:
+    """Format ``<dir>/data`` once (with ``cluster_id``, else a new one); a half-formatted
+    directory is thrown away and redone."""
     if layout.formatted.exists():
         return
     if layout.data.exists():
         _say(f"discarding incompletely formatted storage in {layout.data}")
         shutil.rmtree(layout.data)
-    cluster_id = _cluster_id()
+    cluster_id = _cluster_id() if cluster_id is None else cluster_id
     _say(f"formatting {layout.data} (cluster id {cluster_id})")
     argv = _java_argv(
         java,
@@ -690,13 +779,463 @@ def _status(base_dir: Path) -> str | None:
     return f"{bootstrap_address(port)} (pid {pid})"
 
 
+# --------------------------------------------------------------------------- three-node cluster
+
+NODE_IDS = (1, 2, 3)
+ASK_ATTEMPTS = 5
+QUORUM_LOST_GRACE_S = 10.0
+_Answer = TypeVar("_Answer")
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """A node this call started: what to watch while waiting for it to serve."""
+
+    node_id: int
+    layout: _Layout
+    pid: int
+    port: int
+    marks: _LogMarks
+
+
+def _node_layout(base_dir: Path, node_id: int) -> _Layout:
+    if node_id not in NODE_IDS:
+        raise RuntimeError(f"no node {node_id}: the cluster's nodes are {NODE_IDS}")
+    root = Path(base_dir).absolute()
+    return _Layout(base_dir=root / f"node-{node_id}", shared_lib=root / "lib")
+
+
+def cluster_bootstrap(ports: Sequence[int]) -> str:
+    """The bootstrap string of nodes listening on ``ports``: ``127.0.0.1:p1,127.0.0.1:p2,...``."""
+    return ",".join(bootstrap_address(port) for port in ports)
+
+
+def _check_cluster_ports(ports: Sequence[int], controller_ports: Sequence[int]) -> None:
+    for name, values in (("ports", ports), ("controller ports", controller_ports)):
+        if len(values) != len(NODE_IDS):
+            raise RuntimeError(f"the cluster needs {len(NODE_IDS)} {name}, got {list(values)}")
+    every = [*ports, *controller_ports]
+    for value in every:
+        if not 1 <= value <= 65535:
+            raise RuntimeError(f"invalid port {value}")
+    if len(set(every)) != len(every):
+        raise RuntimeError(f"the cluster's ports must all differ: {every}")
+
+
+def _node_ports(layout: _Layout) -> tuple[int, int] | None:
+    """The client and controller ports in a node's config, if it has one."""
+    port, controller_port = _configured_port(layout), _configured_port(layout, "CONTROLLER")
+    return None if port is None or controller_port is None else (port, controller_port)
+
+
+def _configured_bootstrap(base_dir: Path) -> str:
+    """The bootstrap string of the cluster as ``start_cluster`` last configured it."""
+    ports = []
+    for node_id in NODE_IDS:
+        configured = _node_ports(_node_layout(base_dir, node_id))
+        if configured is None:
+            raise RuntimeError(
+                f"node {node_id} in {base_dir} has no config: start the cluster first "
+                f"(python -m infra.local_kafka cluster-start --dir {base_dir} ...)"
+            )
+        ports.append(configured[0])
+    return cluster_bootstrap(ports)
+
+
+def _stored_cluster_id(base_dir: Path) -> str:
+    """The id every node's storage is formatted with, made once per cluster directory."""
+    path = base_dir / "cluster.id"
+    with contextlib.suppress(OSError):
+        stored = path.read_text().strip()
+        if stored:
+            return stored
+    cluster_id = _cluster_id()
+    path.write_text(f"{cluster_id}\n")
+    return cluster_id
+
+
+def _write_cluster_config(
+    layout: _Layout, node_id: int, ports: Sequence[int], controller_ports: Sequence[int]
+) -> None:
+    voters = ",".join(
+        f"{voter}@{HOST}:{controller_port}"
+        for voter, controller_port in zip(NODE_IDS, controller_ports, strict=True)
+    )
+    layout.config.mkdir(parents=True, exist_ok=True)
+    layout.server_properties.write_text(
+        _CLUSTER_SERVER_PROPERTIES.format(
+            node_id=node_id,
+            voters=voters,
+            host=HOST,
+            port=ports[node_id - 1],
+            controller_port=controller_ports[node_id - 1],
+            data_dir=layout.data,
+        )
+    )
+    layout.log4j2_properties.write_text(_LOG4J2_PROPERTIES.format(log_file=layout.log))
+
+
+def _admin(bootstrap: str, client_id: str) -> Any:
+    from kafka import KafkaAdminClient  # here: stop and status need no client
+
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap.split(","),
+        client_id=client_id,
+        request_timeout_ms=5000,
+        reconnect_backoff_ms=50,
+        reconnect_backoff_max_ms=1000,
+    )
+
+
+def _ask(bootstrap: str, client_id: str, question: Callable[[Any], _Answer]) -> _Answer:
+    """Put ``question`` to the cluster through an admin client.
+
+    The client sends each request to one node of the metadata, which lists a node killed
+    moments ago until the controller fences it: a node that cannot be reached is retried on
+    another (the client holds the unreachable one back for a while).
+    """
+    from kafka.errors import KafkaError
+
+    admin = _admin(bootstrap, client_id)
+    try:
+        for _ in range(ASK_ATTEMPTS - 1):
+            try:
+                return question(admin)
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                time.sleep(0.1)
+        return question(admin)
+    finally:
+        admin.close()
+
+
+def live_brokers(bootstrap: str) -> set[int]:
+    """The ids of the brokers the cluster's metadata lists: registered and not fenced.
+
+    A node killed moments ago stays listed until the controller fences it (3 s without
+    heartbeats). Raises the client's error if no node answers.
+    """
+    brokers = _ask(bootstrap, "local-kafka-brokers", lambda admin: admin.describe_cluster())
+    return {
+        int(broker["broker_id"]) for broker in brokers["brokers"] if not broker.get("is_fenced")
+    }
+
+
+def partition_leader(bootstrap: str, topic: str, partition: int = 0) -> int | None:
+    """The id of the node leading ``topic``'s ``partition``, from a metadata request.
+
+    None while the partition has no leader, or while the answering node does not know the
+    topic yet. Raises the client's error if no node answers.
+    """
+    topics = _ask(bootstrap, "local-kafka-leader", lambda admin: admin.describe_topics([topic]))
+    for described in topics:
+        if described["name"] != topic or described["error_code"] != 0:
+            continue
+        for state in described["partitions"]:
+            if state["partition_index"] == partition and state["leader_id"] >= 0:
+                return int(state["leader_id"])
+    return None
+
+
+def _brokers_or_error(bootstrap: str) -> set[int] | str:
+    try:
+        return live_brokers(bootstrap)
+    except Exception as exc:  # any client failure just means "not ready yet"
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _wait_serving(
+    base_dir: Path, bootstrap: str, launches: Sequence[_Launch], wanted: Sequence[int]
+) -> None:
+    """Wait until every node started here serves its clients and the metadata lists every
+    node in ``wanted``.
+
+    A node opens its client port only once the controller has unfenced it, so the port of
+    the node itself, not a peer's possibly older metadata, shows that it is back.
+    """
+    began = time.monotonic()
+    deadline = began + START_TIMEOUT_S
+    next_note = began + 10
+    last = "no node accepts connections yet"
+    while True:
+        for launch in launches:
+            if not _is_our_broker(launch.layout, launch.pid) and not _still_starting(
+                launch.pid, began
+            ):
+                launch.layout.pid_file.unlink(missing_ok=True)
+                raise RuntimeError(
+                    f"Kafka node {launch.node_id} (pid {launch.pid}) exited during startup:\n"
+                    f"{_logs(launch.layout, launch.marks)}"
+                )
+        closed = [launch.node_id for launch in launches if not _port_answers(launch.port)]
+        if closed:
+            last = f"the client port of node(s) {closed} does not accept connections yet"
+        else:
+            brokers = _brokers_or_error(bootstrap)
+            if isinstance(brokers, set) and set(wanted) <= brokers:
+                _say(f"cluster ready on {bootstrap} after {time.monotonic() - began:.1f} s")
+                return
+            last = (
+                f"metadata request failed: {brokers}"
+                if isinstance(brokers, str)
+                else f"the metadata lists brokers {sorted(brokers)}, not yet {sorted(wanted)}"
+            )
+        now = time.monotonic()
+        if now >= deadline:
+            logs = "\n".join(
+                f"=== node {launch.node_id} ===\n{_logs(launch.layout, launch.marks)}"
+                for launch in launches
+            )
+            raise RuntimeError(
+                f"the Kafka cluster on {bootstrap} was not ready within {START_TIMEOUT_S:.0f} s "
+                f"({last}); its nodes are left running, stop them with "
+                f"`python -m infra.local_kafka cluster-stop --dir {base_dir}`:\n{logs}"
+            )
+        if now >= next_note:
+            _say(f"still waiting for the cluster on {bootstrap} ({last})")
+            next_note = now + 10
+        time.sleep(0.2)
+
+
+def _port_released(port: int, timeout: float) -> bool:
+    """Wait until nothing listens on ``port``: a killed JVM's main thread is reaped before
+    its other threads have closed the listeners."""
+    deadline = time.monotonic() + timeout
+    while not _port_is_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _check_ports_free(node_id: int, layout: _Layout, ports: Sequence[int]) -> None:
+    for port in ports:
+        if not _port_released(port, KILL_TIMEOUT_S):
+            raise RuntimeError(
+                f"port {port} on {HOST} is already in use by something other than Kafka "
+                f"node {node_id} in {layout.base_dir}; stop that process or choose other ports"
+            )
+
+
+def _launch_node(java: str, node_id: int, layout: _Layout) -> _Launch:
+    configured = _node_ports(layout)
+    assert configured is not None, "the node's config is written before it is launched"
+    _say(f"starting Kafka node {node_id} on {bootstrap_address(configured[0])} (log: {layout.log})")
+    pid, marks = _launch(java, layout)
+    return _Launch(node_id=node_id, layout=layout, pid=pid, port=configured[0], marks=marks)
+
+
+def _check_running_ports(
+    base_dir: Path, ports: Sequence[int], controller_ports: Sequence[int]
+) -> None:
+    """Refuse other ports while any node runs: its quorum knows the configured ones."""
+    for node_id in NODE_IDS:
+        configured = _node_ports(_node_layout(base_dir, node_id))
+        wanted = (ports[node_id - 1], controller_ports[node_id - 1])
+        if configured is not None and configured != wanted:
+            raise RuntimeError(
+                f"the cluster in {base_dir} is running with node {node_id} on ports "
+                f"{configured}, not {wanted}; stop it first (python -m infra.local_kafka "
+                f"cluster-stop --dir {base_dir})"
+            )
+
+
+def start_cluster(base_dir: Path, ports: Sequence[int], controller_ports: Sequence[int]) -> str:
+    """Start (or reuse) the three-node cluster in ``base_dir``; return its bootstrap string.
+
+    Node ``i`` listens on 127.0.0.1:``ports[i-1]`` for clients and on
+    ``controller_ports[i-1]`` for the quorum. Only the nodes not running are started, all of
+    them before any is waited on (they elect a controller together); returns once each serves
+    and the metadata lists all three. Raises RuntimeError with the reason (and the logs).
+    """
+    ports, controller_ports = tuple(ports), tuple(controller_ports)
+    _check_cluster_ports(ports, controller_ports)
+    root = _layout(base_dir)
+    java, mvn = ensure_installed()
+    with _locked(root.base_dir):
+        nodes = {node_id: _node_layout(root.base_dir, node_id) for node_id in NODE_IDS}
+        stopped = [node_id for node_id, node in nodes.items() if _running_pid(node) is None]
+        if len(stopped) < len(NODE_IDS):
+            _check_running_ports(root.base_dir, ports, controller_ports)
+            running = sorted(set(NODE_IDS) - set(stopped))
+            _say(f"reusing the running Kafka node(s) {running} in {root.base_dir}")
+        for node_id in stopped:
+            wanted = (ports[node_id - 1], controller_ports[node_id - 1])
+            _check_ports_free(node_id, nodes[node_id], wanted)
+        if stopped:
+            _fetch_jars(mvn, root)
+            cluster_id = _stored_cluster_id(root.base_dir)
+            for node_id in stopped:
+                nodes[node_id].pid_file.unlink(missing_ok=True)  # stale: that process is gone
+                _write_cluster_config(nodes[node_id], node_id, ports, controller_ports)
+                _format_storage(java, nodes[node_id], cluster_id)
+        launches = [_launch_node(java, node_id, nodes[node_id]) for node_id in stopped]
+        bootstrap = cluster_bootstrap(ports)
+        _wait_serving(root.base_dir, bootstrap, launches, NODE_IDS)
+    return bootstrap
+
+
+def _signal_and_wait(layout: _Layout, pid: int, sig: signal.Signals, timeout: float) -> bool:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    return _wait_exit(layout, pid, timeout)
+
+
+def _stop_nodes(running: Sequence[tuple[_Layout, int]]) -> None:
+    """SIGTERM every node at once; SIGKILL those still alive after 30 s, or 10 s after a
+    majority of the nodes exited.
+
+    A broker stops only once the active controller granted its controlled shutdown, which
+    needs a quorum: a node whose peers exited before its grant waits for it (five minutes)
+    and is killed instead. Once granted, a node exits within about 6 s (its controller
+    waits up to 5 s to hand over leadership).
+    """
+    for _, pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    alive = list(running)
+    while alive:
+        alive = [(node, pid) for node, pid in alive if _is_our_broker(node, pid)]
+        if len(NODE_IDS) - len(alive) > len(NODE_IDS) // 2:
+            deadline = min(deadline, time.monotonic() + QUORUM_LOST_GRACE_S)
+        if alive and time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    for node, pid in alive:
+        _say(f"the node in {node.base_dir} (pid {pid}) did not exit on SIGTERM; sending SIGKILL")
+        if not _signal_and_wait(node, pid, signal.SIGKILL, KILL_TIMEOUT_S):
+            raise RuntimeError(f"the Kafka node in {node.base_dir} (pid {pid}) survived SIGKILL")
+
+
+def stop_cluster(base_dir: Path) -> None:
+    """Stop every node of the cluster in ``base_dir``: SIGTERM to all at once, SIGKILL to any
+    that cannot finish (see ``_stop_nodes``). Idempotent."""
+    root = _layout(base_dir)
+    if not root.base_dir.is_dir():
+        return
+    with _locked(root.base_dir):
+        nodes = [_node_layout(root.base_dir, node_id) for node_id in NODE_IDS]
+        running = [(node, pid) for node in nodes if (pid := _running_pid(node)) is not None]
+        if running:
+            _say(f"stopping the Kafka cluster in {root.base_dir} (pids {[p for _, p in running]})")
+            _stop_nodes(running)
+        for node in nodes:
+            node.pid_file.unlink(missing_ok=True)
+
+
+def node_pid(base_dir: Path, node_id: int) -> int | None:
+    """The PID of node ``node_id`` of the cluster in ``base_dir`` if it is alive, else None."""
+    return _running_pid(_node_layout(base_dir, node_id))
+
+
+def kill_node(base_dir: Path, node_id: int, sig: signal.Signals = signal.SIGKILL) -> None:
+    """Send ``sig`` (one that ends the process) to node ``node_id`` and wait until it exited.
+
+    SIGKILL is a crash: no controlled shutdown, the controller fences the node 3 s later.
+    SIGTERM is a clean stop. Raises RuntimeError if the node is not running or outlives the
+    signal (30 s for SIGTERM, 10 s for others).
+    """
+    layout = _node_layout(base_dir, node_id)
+    with _locked(layout.base_dir.parent):
+        pid = _running_pid(layout)
+        if pid is None:
+            raise RuntimeError(f"Kafka node {node_id} in {layout.base_dir.parent} is not running")
+        _say(f"sending {sig.name} to Kafka node {node_id} (pid {pid})")
+        timeout = STOP_TIMEOUT_S if sig == signal.SIGTERM else KILL_TIMEOUT_S
+        if not _signal_and_wait(layout, pid, sig, timeout):
+            raise RuntimeError(
+                f"Kafka node {node_id} (pid {pid}) did not exit within {timeout:.0f} s of "
+                f"{sig.name}"
+            )
+        layout.pid_file.unlink(missing_ok=True)
+        for port in _node_ports(layout) or ():
+            if not _port_released(port, KILL_TIMEOUT_S):
+                raise RuntimeError(
+                    f"port {port} was still taken {KILL_TIMEOUT_S:.0f} s after "
+                    f"Kafka node {node_id} (pid {pid}) exited"
+                )
+
+
+def start_node(base_dir: Path, node_id: int) -> None:
+    """Start node ``node_id`` again with the config ``start_cluster`` wrote; return once it
+    serves and the cluster's metadata lists it. A running node is left as it is.
+
+    The node needs a quorum to come back: at least one other node must be running.
+    """
+    root = _layout(base_dir)
+    layout = _node_layout(root.base_dir, node_id)
+    java, mvn = ensure_installed()
+    with _locked(root.base_dir):
+        bootstrap = _configured_bootstrap(root.base_dir)
+        if not layout.formatted.exists():
+            raise RuntimeError(
+                f"node {node_id} in {root.base_dir} was never started by start_cluster"
+            )
+        launches = []
+        if _running_pid(layout) is None:
+            layout.pid_file.unlink(missing_ok=True)
+            _check_ports_free(node_id, layout, _node_ports(layout) or ())
+            _fetch_jars(mvn, root)
+            launches.append(_launch_node(java, node_id, layout))
+        else:
+            _say(f"Kafka node {node_id} in {root.base_dir} is already running")
+        _wait_serving(root.base_dir, bootstrap, launches, [node_id])
+
+
 # --------------------------------------------------------------------------- CLI
+
+
+def _port_list(text: str) -> list[int]:
+    """``p1,p2,p3`` as three ports (argparse's type for the cluster's options)."""
+    try:
+        ports = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of ports: {text!r}") from None
+    if len(ports) != len(NODE_IDS):
+        raise argparse.ArgumentTypeError(f"{len(NODE_IDS)} ports expected, got {text!r}")
+    return ports
+
+
+def _add_cluster_commands(commands: Any) -> None:
+    start_cmd = commands.add_parser(
+        "cluster-start", help="start (or reuse) the three-node cluster; print its bootstrap"
+    )
+    start_cmd.add_argument("--dir", required=True, type=Path, help="cluster base directory")
+    start_cmd.add_argument(
+        "--ports", required=True, type=_port_list, help="client ports of nodes 1,2,3"
+    )
+    start_cmd.add_argument(
+        "--controller-ports", required=True, type=_port_list, help="controller ports of 1,2,3"
+    )
+    stop_cmd = commands.add_parser("cluster-stop", help="stop every node of the cluster")
+    stop_cmd.add_argument("--dir", required=True, type=Path, help="cluster base directory")
+    for name, text in (
+        ("node-kill", "SIGKILL one node (as a crash would) and wait until it exited"),
+        ("node-start", "start one stopped node again and wait until the cluster lists it"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--dir", required=True, type=Path, help="cluster base directory")
+        command.add_argument("--node", required=True, type=int, choices=NODE_IDS, help="node id")
+
+
+def _run_cluster_command(args: argparse.Namespace) -> None:
+    if args.command == "cluster-start":
+        print(start_cluster(args.dir, args.ports, args.controller_ports), flush=True)
+    elif args.command == "cluster-stop":
+        stop_cluster(args.dir)
+    elif args.command == "node-kill":
+        kill_node(args.dir, args.node)
+    else:
+        start_node(args.dir, args.node)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m infra.local_kafka",
-        description="Run a throwaway single-node Kafka broker (tests, benchmarks, local runs).",
+        description="Run a throwaway Kafka broker or three-node cluster (tests, benchmarks, "
+        "local runs).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     start_cmd = commands.add_parser("start", help="start (or reuse) the broker; print its address")
@@ -712,9 +1251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--dir", required=True, type=Path, help="broker base directory")
+    _add_cluster_commands(commands)
     args = parser.parse_args(argv)
     try:
-        if args.command == "start":
+        if args.command.startswith(("cluster-", "node-")):
+            _run_cluster_command(args)
+        elif args.command == "start":
             print(start(args.dir, args.port, args.controller_port), flush=True)
         elif args.command == "stop":
             stop(args.dir)

@@ -5,6 +5,7 @@ Standard library only. Importing this module starts nothing and reads no environ
 Usage::
 
     python -m infra.local_postgres start --dir var/test-postgres --port 25432
+    python -m infra.local_postgres restart --dir var/test-postgres [--mode fast]
     python -m infra.local_postgres stop --dir var/test-postgres
 
 ``start`` prints progress on stderr and the database URL alone on the last line of stdout::
@@ -35,7 +36,8 @@ never needs to traverse ``base_dir``'s parents in that case.
 reused; the role and database are created only when absent. A cluster directory left behind by
 an interrupted ``initdb`` or by another PostgreSQL major version is thrown away and recreated
 (the cluster is disposable by design). If ``port`` is held by anything other than this cluster,
-``start`` fails with a clear message.
+``start`` fails with a clear message. ``restart`` stops the running server (``-m fast`` by
+default: open connections are cut, the data is checkpointed) and starts it again on its port.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["database_url", "ensure_installed", "find_bin_dir", "start", "stop"]
+__all__ = ["database_url", "ensure_installed", "find_bin_dir", "restart", "start", "stop"]
 
 PG_ROOT = Path("/usr/lib/postgresql")
 SERVER_USER = "postgres"
@@ -68,6 +70,7 @@ STOP_TIMEOUT_S = 60
 # sun_path is 108 bytes on Linux including the terminating NUL.
 MAX_SOCKET_PATH = 107
 MARKER = ".initialized"
+SHUTDOWN_MODES = ("smart", "fast", "immediate")
 
 # Appended to postgresql.conf after initdb. The durability settings below make the server
 # faster and are only acceptable because this cluster is throwaway test/benchmark data: a crash
@@ -679,6 +682,53 @@ def stop(base_dir: Path) -> None:
             raise _fail(f"pg_ctl stop failed for {layout.data}", result)
 
 
+def restart(base_dir: Path, mode: str = "fast") -> None:
+    """Restart the cluster running in ``base_dir`` on its port (``pg_ctl restart -m mode``);
+    return once it accepts connections again. Raises RuntimeError if it is not running."""
+    if mode not in SHUTDOWN_MODES:
+        raise RuntimeError(f"unknown shutdown mode {mode!r}; one of {', '.join(SHUTDOWN_MODES)}")
+    base_dir = Path(base_dir).absolute()
+    layout = _existing_layout(base_dir)
+    bin_dir = None if layout is None else _bin_for(layout)
+    if layout is None or bin_dir is None or not _is_running(layout):
+        raise RuntimeError(f"no PostgreSQL is running in {base_dir}; start it first")
+    who = _identity()
+    with _locked(base_dir):
+        port = _running_port(layout)
+        if not _is_running(layout) or port is None:
+            raise RuntimeError(f"no PostgreSQL is running in {base_dir}; start it first")
+        log_offset = _log_size(layout)
+        _say(f"restarting PostgreSQL in {layout.data} on port {port} (shutdown mode {mode})")
+        result = _run(
+            who,
+            [
+                bin_dir / "pg_ctl",
+                "restart",
+                "-D",
+                layout.data,
+                "-m",
+                mode,
+                # The server's output must go to the log: on pg_ctl's captured stdout it would
+                # hold the pipe open for as long as the server runs.
+                "-l",
+                layout.log,
+                "-o",
+                f"-p {port}",
+                "-w",
+                "-t",
+                str(STOP_TIMEOUT_S),
+            ],
+            layout.home,
+            timeout=2 * STOP_TIMEOUT_S + 15,  # -t bounds the shutdown and the start each
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"pg_ctl restart failed (exit {result.returncode}) for {layout.data}:\n"
+                f"{_tail_text(result.stdout + result.stderr)}\n{_log_tail(layout, log_offset)}"
+            )
+        _wait_ready(who, bin_dir, layout, port, log_offset)
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -691,12 +741,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_cmd = commands.add_parser("start", help="start (or reuse) the cluster; print its URL")
     start_cmd.add_argument("--dir", required=True, type=Path, help="cluster base directory")
     start_cmd.add_argument("--port", required=True, type=int, help="TCP port on 127.0.0.1")
+    restart_cmd = commands.add_parser(
+        "restart", help="restart the running cluster on its port; wait until it accepts connections"
+    )
+    restart_cmd.add_argument("--dir", required=True, type=Path, help="cluster base directory")
+    restart_cmd.add_argument(
+        "--mode", choices=SHUTDOWN_MODES, default="fast", help="pg_ctl shutdown mode (fast)"
+    )
     stop_cmd = commands.add_parser("stop", help="stop the cluster if it is running")
     stop_cmd.add_argument("--dir", required=True, type=Path, help="cluster base directory")
     args = parser.parse_args(argv)
     try:
         if args.command == "start":
             print(start(args.dir, args.port), flush=True)
+        elif args.command == "restart":
+            restart(args.dir, args.mode)
         else:
             stop(args.dir)
     except RuntimeError as exc:
