@@ -38,12 +38,13 @@ from domain.settings import DEFAULT_DOMAIN_LIMIT, SETTINGS_ID, PlatformSettings
 from domain.status import STOPS_SENDING, Status
 from domain.stream import (
     DEMO_CARRIER_DEFAULTS,
+    DEMO_OPTIONS,
     Stream,
+    parse_carrier,
+    parse_demo_settings,
     parse_enabled,
-    parse_outcomes,
     parse_rate,
-    parse_seed,
-    parse_share,
+    parse_stream_name,
 )
 
 A = TypeVar("A", bound=Audited)
@@ -55,11 +56,7 @@ LIFECYCLE_COMMANDS = ("launch", "pause", "resume", "abort", "unschedule")
 STREAM_FIELDS: dict[str, Callable[[Any], Any]] = {
     "rate": parse_rate,
     "enabled": parse_enabled,
-    "seed": parse_seed,
-    "click_rate": parse_share,
-    "optout_rate": parse_share,
-    "reply_rate": parse_share,
-    "outcomes": parse_outcomes,
+    **DEMO_OPTIONS,
 }
 POOL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": parse_name,
@@ -609,6 +606,40 @@ class CampaignPlatform(Application[uuid.UUID]):
         if not self.exists(id_for_name("stream", "demo")):
             demo = Stream.register("demo", "demo", 0, DEMO_CARRIER_DEFAULTS, actor="system")
             self.save_with_catalogue("streams", [demo], actor="system")
+
+    def create_stream(
+        self, raw: dict[str, Any], *, actor: str, command_id: str | None = None
+    ) -> Stream:
+        """Registers a stream on a carrier, with its rate and the carrier's settings; a
+        repeated command id returns the stream it made."""
+        fields = parse_fields(
+            raw,
+            {
+                "name": parse_stream_name,
+                "carrier": parse_carrier,
+                "rate": parse_rate,
+                "settings": parse_demo_settings,
+            },
+            required=("name", "carrier"),
+        )
+        existing = self.find_stream(fields["name"])
+        if existing is not None:
+            if command_id and existing.version_of_command(command_id) is not None:
+                return self.load(Stream, existing.id, "stream", version=1)
+            raise ValidationFailed.of(
+                [FieldProblem("name", f"a stream named {fields['name']} exists already")]
+            )
+        options = {**DEMO_CARRIER_DEFAULTS, **fields.get("settings", {})}
+        stream = Stream.register(
+            fields["name"],
+            fields["carrier"],
+            fields.get("rate", 0),
+            options,
+            actor=actor,
+            command_id=command_id,
+        )
+        self.save_with_catalogue("streams", [stream], actor=actor)
+        return stream
 
     def find_stream(self, name: str) -> Stream | None:
         return self.find(Stream, id_for_name("stream", name))

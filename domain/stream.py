@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from domain.audited import Audited, id_for_name
 from domain.fields import Invalid, expect_object, is_non_bool_int, is_number
 
 OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
+CARRIERS = ("demo",)  # the carrier adapters a stream can be on
+STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 DEMO_CARRIER_DEFAULTS: dict[str, Any] = {
     "seed": 1,
@@ -51,7 +55,14 @@ class Stream(Audited):
 
     @classmethod
     def register(
-        cls, name: str, carrier: str, rate: int, options: dict[str, Any], *, actor: str
+        cls,
+        name: str,
+        carrier: str,
+        rate: int,
+        options: dict[str, Any],
+        *,
+        actor: str,
+        command_id: str | None = None,
     ) -> Stream:
         return cls._create(
             cls.Registered,
@@ -62,7 +73,7 @@ class Stream(Audited):
             options=options,
             actor=actor,
             reason="registered",
-            command_id=None,
+            command_id=command_id,
         )
 
     def change(
@@ -138,6 +149,21 @@ class StreamOwnership(Audited):
         )
 
 
+def parse_stream_name(value: Any) -> str:
+    if not isinstance(value, str) or not STREAM_NAME.match(value):
+        raise Invalid(
+            "must be 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter "
+            "or digit"
+        )
+    return value
+
+
+def parse_carrier(value: Any) -> str:
+    if value not in CARRIERS:
+        raise Invalid(f"must be one of: {', '.join(CARRIERS)}")
+    return str(value)
+
+
 def parse_rate(value: Any) -> int:
     if not is_non_bool_int(value) or not 0 <= value <= 1_000_000:
         raise Invalid("must be a whole number of messages per second, 0 for unlimited")
@@ -168,3 +194,24 @@ def parse_enabled(value: Any) -> bool:
     if not isinstance(value, bool):
         raise Invalid("must be true or false")
     return value
+
+
+# The demo carrier's options, each with its parser.
+DEMO_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "seed": parse_seed,
+    "click_rate": parse_share,
+    "optout_rate": parse_share,
+    "reply_rate": parse_share,
+    "outcomes": parse_outcomes,
+}
+
+
+def parse_demo_settings(value: Any) -> dict[str, Any]:
+    options = expect_object(value, tuple(DEMO_OPTIONS))
+    parsed = {}
+    for key, raw in options.items():
+        try:
+            parsed[key] = DEMO_OPTIONS[key](raw)
+        except Invalid as error:
+            raise Invalid(f"{key} {error}") from None
+    return parsed

@@ -74,6 +74,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/domain-pools/{id}"): READ,
     ("PATCH", "/api/domain-pools/{id}"): MANAGE,
     ("GET", "/api/streams"): READ,
+    ("POST", "/api/streams"): MANAGE,
     ("PATCH", "/api/streams/{name}"): MANAGE,
     ("POST", "/api/contact-lists"): MANAGE,
     ("GET", "/api/contact-lists"): READ,

@@ -368,7 +368,18 @@ async def edit_pool(request: Request) -> Response:
 async def list_streams(request: Request) -> Response:
     platform = platform_of(request)
     streams = await call(platform.app.list_streams)
-    return JSONResponse({"items": [stream_json(s) for s in streams]})
+    leases = await call(platform.stream_leases)
+    return JSONResponse({"items": [stream_json(s, leases.get(s.name)) for s in streams]})
+
+
+async def create_stream(request: Request) -> Response:
+    body = await read_json_object(request)
+    _reason, _expected, command_id = pop_command_options(body)
+    platform = platform_of(request)
+    stream = await call(
+        platform.app.create_stream, body, actor=actor_of(request), command_id=command_id
+    )
+    return JSONResponse(stream_json(stream), status_code=201)
 
 
 async def change_stream(request: Request) -> Response:
@@ -383,7 +394,8 @@ async def change_stream(request: Request) -> Response:
         command_id=command_id,
         expected_version=expected,
     )
-    return JSONResponse(stream_json(stream))
+    leases = await call(platform.stream_leases)
+    return JSONResponse(stream_json(stream, leases.get(stream.name)))
 
 
 # The event history, for analysts.
@@ -431,6 +443,7 @@ routes = [
     Route("/api/domain-pools/{id}", get_pool, methods=["GET"]),
     Route("/api/domain-pools/{id}", edit_pool, methods=["PATCH"]),
     Route("/api/streams", list_streams, methods=["GET"]),
+    Route("/api/streams", create_stream, methods=["POST"]),
     Route("/api/streams/{name}", change_stream, methods=["PATCH"]),
     Route("/api/events", stream_events, methods=["GET"]),
 ]

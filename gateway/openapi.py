@@ -34,7 +34,7 @@ from domain.fields import (
 from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
 from domain.replies import STOP_WORDS
 from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
-from domain.stream import OUTCOMES
+from domain.stream import CARRIERS, OUTCOMES, STREAM_NAME
 from gateway.api import MAX_PER_PAGE
 from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY, RECEIPT_STATUSES
 from gateway.contact_lists import MAX_UPLOAD
@@ -48,6 +48,7 @@ from gateway.openapi_access import (
     with_access_rules,
 )
 from gateway.openapi_realtime import realtime_paths, realtime_schemas
+from projections.activity import MESSAGE_STATUSES
 from projections.audit_trail import CSV_COLUMNS
 
 Schema = dict[str, Any]
@@ -446,6 +447,35 @@ def request_schemas() -> dict[str, Schema]:
             description="`domains` replaces the list; then `remove_domains` are taken out and "
             "`add_domains` appended. Named domains must have been added first.",
         ),
+        "StreamCreate": request_object(
+            {
+                "name": string(
+                    "1 to 63 lower-case letters, digits, `-` or `_`.",
+                    pattern=STREAM_NAME.pattern,
+                    examples=["backup"],
+                ),
+                "carrier": enum(CARRIERS),
+                "rate": integer(
+                    "Messages per second, 0 for unlimited (the default).",
+                    minimum=0,
+                    maximum=1_000_000,
+                ),
+                "settings": request_object(
+                    {
+                        "seed": integer("The random seed of the simulated carrier."),
+                        "click_rate": share("Share of delivered messages clicked."),
+                        "optout_rate": share("Share of delivered messages opted out."),
+                        "reply_rate": share("Share of delivered messages replied to."),
+                        "outcomes": ref("Outcomes"),
+                    },
+                    description="The demo carrier's options; those left out take the demo "
+                    "stream's defaults.",
+                ),
+                **command_options("command_id"),
+            },
+            required=("name", "carrier"),
+            description="A new stream; a name in use is refused (422).",
+        ),
         "StreamChange": request_object(
             {
                 "rate": integer(
@@ -612,6 +642,28 @@ def response_schemas() -> dict[str, Schema]:
                 "rate": integer("Messages per second, 0 for unlimited.", minimum=0),
                 "enabled": boolean(),
                 "version": integer(minimum=1),
+                "owner": nullable(
+                    record(
+                        {
+                            "process": string(
+                                "The sending process: its command, host, PID and a random part.",
+                                examples=["dispatch@host-1:4242:9f3a"],
+                            ),
+                            "epoch": integer(
+                                "Grows by one with every change of owner; every write the "
+                                "owner makes for the stream carries it.",
+                                minimum=1,
+                            ),
+                            "lease_expires_at": documented(
+                                ref("Time"),
+                                "When another process may take the stream unless the owner "
+                                "renews its lease first.",
+                            ),
+                        }
+                    ),
+                    "The sending process that owns the stream now; null when none does "
+                    "(none runs, or its lease ran out).",
+                ),
                 "demo": record(
                     {
                         "seed": integer(),
@@ -1090,9 +1142,20 @@ def pool_and_stream_paths() -> dict[str, Schema]:
                 "listStreams",
                 "Every sending stream",
                 tag="streams",
-                description="A stream named `demo` exists from the start.",
+                description="A stream named `demo` exists from the start. Each shows the "
+                "sending process that owns it now (`owner`), if any.",
                 responses={"200": answer("The streams.", "StreamList")},
-            )
+            ),
+            "post": operation(
+                "createStream",
+                "Add a sending stream",
+                tag="streams",
+                description="A stream on a carrier, with its rate and the carrier's settings. "
+                "A sending process takes it within a second or so.",
+                request=body("StreamCreate"),
+                responses={"201": answer("The stream.", "Stream")},
+                errors=(422,),
+            ),
         },
         "/api/streams/{name}": {
             "patch": operation(
@@ -1466,6 +1529,16 @@ def activity_schemas() -> dict[str, Schema]:
                     "Recorded but not yet taken by the carrier; null with `as_of` (not kept "
                     "per minute).",
                 ),
+                "suppressed": nullable(
+                    count,
+                    "Recorded, then blocked because the recipient opted out before the "
+                    "carrier had it; null with `as_of`.",
+                ),
+                "cancelled": nullable(
+                    count,
+                    "Recorded but never handed to a carrier, as the campaign was aborted "
+                    "first; null with `as_of`.",
+                ),
                 **figures,
                 "opt_outs": integer("Numbers opted out through this campaign.", minimum=0),
                 "replies": count,
@@ -1495,7 +1568,7 @@ def activity_schemas() -> dict[str, Schema]:
                 "short_url": nullable(string(examples=["https://go.example.com/s/8r19mBlAy0"])),
                 "optout_domain": nullable(ref("DomainName")),
                 "optout_url": nullable(string(examples=["https://out.example.com/o/RXP9rGRIjk"])),
-                "status": enum(("queued", "sent", *OUTCOMES)),
+                "status": enum(MESSAGE_STATUSES),
                 "created_at": ref("Time"),
                 "sent_at": time_or_null,
                 "clicked_at": documented(time_or_null, "Its first counted click."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.campaign import Campaign
@@ -12,6 +13,7 @@ from domain.pool import DomainPool
 from domain.status import allowed_commands
 from domain.stream import Stream
 from gateway.stats import campaign_figures
+from projections.leases import Lease
 
 
 def campaign_json(campaign: Campaign, totals: Mapping[str, int] | None = None) -> dict[str, Any]:
@@ -75,12 +77,20 @@ def pool_json(pool: DomainPool) -> dict[str, Any]:
     }
 
 
-def stream_json(stream: Stream) -> dict[str, Any]:
+def stream_json(stream: Stream, lease: Lease | None = None) -> dict[str, Any]:
+    owner = None
+    if lease is not None and lease.held:
+        owner = {
+            "process": lease.owner,
+            "epoch": lease.epoch,
+            "lease_expires_at": format_time(datetime.fromtimestamp(lease.expires_at, UTC)),
+        }
     return {
         "name": stream.name,
         "carrier": stream.carrier,
         "rate": stream.rate,
         "enabled": stream.enabled,
         "version": stream.version,
+        "owner": owner,
         **({"demo": stream.options} if stream.carrier == "demo" else {}),
     }

@@ -11,6 +11,7 @@ from gateway.realtime import Feed
 from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.database import Database
+from projections.leases import Lease
 from projections.messages import EventMessage
 from projections.projector import Projector
 from projections.tokens import TokenStore
@@ -49,6 +50,9 @@ class Services(Protocol):
 
     def realtime_feed(self) -> Feed:
         """The realtime rows' changes for this process's WebSocket hub."""
+
+    def stream_leases(self) -> dict[str, Lease]:
+        """Every stream's lease: which sending process owns it, under which epoch."""
 
     def positions(self) -> dict[str, int]:
         """Store positions reached along the pipeline (stored, relayed, projected)."""

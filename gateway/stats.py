@@ -14,7 +14,14 @@ from typing import Any
 from domain.campaign import Campaign
 from domain.fields import format_time
 from domain.pricing import FOUR_PLACES, money
-from projections.activity import KNOWN, ActivityStore, from_units, minute_of, second_of
+from projections.activity import (
+    KNOWN,
+    UNSENT,
+    ActivityStore,
+    from_units,
+    minute_of,
+    second_of,
+)
 
 OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
 FAILURES = OUTCOMES[1:]
@@ -155,12 +162,12 @@ class CampaignStats:
     ) -> dict[str, Any]:
         campaign_id = str(campaign.id)
         scoped = self.activity.counters(campaign_id)
-        queued: int | None = None
+        unsent: dict[str, int | None] = dict.fromkeys(UNSENT)  # not kept per minute
         if known_at is not None:
             rows, totals = self.as_known(campaign_id, scoped, as_of, known_at)
         elif as_of is None:
             totals = dict(scoped.get(("campaign", ""), {}))
-            queued = totals.get("queued", 0)
+            unsent = {status: totals.get(status, 0) for status in UNSENT}
             rows = minutes(scoped)
         elif campaign.started_at is None:  # nothing was sent before it first started
             rows, totals = [], {}
@@ -173,7 +180,7 @@ class CampaignStats:
             "known_at": format_time(known_at) if known_at else None,
             "status": campaign.status.value,
             "recipients": campaign.recipients,
-            "queued": queued,
+            **unsent,
             **delivery_figures(totals),
             "opt_outs": totals.get("opt_outs", 0),
             "replies": totals.get("replies", 0),

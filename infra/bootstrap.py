@@ -35,6 +35,7 @@ from projections.campaign_list import CampaignListView
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
 from projections.domain_usage import DomainUsageView
 from projections.identity import store_id
+from projections.leases import Lease
 from projections.messages import EventMessage
 from projections.projector import Projector
 from projections.realtime import CampaignMarks, DomainMarks, RealtimeRows
@@ -237,6 +238,10 @@ class Platform:
             )
             row = cursor.fetchone()
         return int(row[0]) if row else 0
+
+    def stream_leases(self) -> dict[str, Lease]:
+        """Every stream's lease: which sending process owns it, under which epoch."""
+        return self.sending.leases.leases()
 
     def positions(self) -> dict[str, int]:
         """Store positions reached along the pipeline: events stored, relayed (with Kafka),

@@ -791,7 +791,7 @@ def owner_change_reason(taken: Taken) -> str:
     if taken.how == "new":
         return "first owner of the stream"
     if taken.how == "released":
-        return f"{previous} gave the stream up (it had more streams than its share)"
+        return f"{previous} gave the stream up: {taken.release_reason or 'it let it go'}"
     if taken.how == "expired":
         ended = ""
         if taken.previous_expires_at is not None:

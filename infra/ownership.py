@@ -72,6 +72,7 @@ class Ownership:
         self.renew_every = lease_seconds / 4
         self.held: dict[str, Held] = {}
         self.leaving: set[str] = set()  # over the share: given up once the engine let go
+        self.over_share = ""  # why, in words
         self.changes = Changes()
         self.lock = threading.Lock()
         self.listeners: list[Callable[[], None]] = []
@@ -124,14 +125,15 @@ class Ownership:
         if held is not None:
             log.warning("lost the stream %s (epoch %d)", stream, held.fence.epoch)
 
-    def give_up(self, stream: str) -> None:
+    def give_up(self, stream: str, reason: str = "") -> None:
         """Releases a stream the engine no longer works: another process takes it at once."""
         with self.lock:
             held = self.held.pop(stream, None)
             self.leaving.discard(stream)
+            reason = reason or self.over_share
         if held is not None:
-            self.leases.release(held.fence)
-            log.info("gave up the stream %s (epoch %d)", stream, held.fence.epoch)
+            self.leases.release(held.fence, reason)
+            log.info("gave up the stream %s (epoch %d): %s", stream, held.fence.epoch, reason)
 
     # Rounds.
 
@@ -148,6 +150,10 @@ class Ownership:
             held = sorted(self.held)
             over = len(held) - share
             self.leaving = set(held[share:]) if over > 0 else set()
+            self.over_share = (
+                f"it had {len(held)} streams, more than its share of {share} "
+                f"({len(streams)} streams, {live} sending processes)"
+            )
         for stream in streams:
             if len(self.held) >= share:
                 break
@@ -215,7 +221,7 @@ class Ownership:
             self.thread = None
         for stream in list(self.held):
             try:
-                self.give_up(stream)
+                self.give_up(stream, "it stopped")
             except Exception:
                 log.exception("could not release the stream %s; its lease runs out", stream)
         try:

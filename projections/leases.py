@@ -23,9 +23,11 @@ CREATE TABLE IF NOT EXISTS stream_leases (
     epoch BIGINT NOT NULL,
     expires_at DOUBLE PRECISION NOT NULL,
     released INTEGER NOT NULL,
+    release_reason TEXT,
     previous_owner TEXT,
     previous_expires_at DOUBLE PRECISION,
     previous_released INTEGER,
+    previous_release_reason TEXT,
     changed_at DOUBLE PRECISION NOT NULL
 )
 """
@@ -70,6 +72,7 @@ class Taken:
     previous_owner: str | None
     previous_expires_at: float | None  # when the previous owner's lease ended (seconds)
     how: str  # "new", "released", "expired" or "forced"
+    release_reason: str | None = None  # why the previous owner gave it up
 
 
 @dataclass(frozen=True)
@@ -135,18 +138,19 @@ class StreamLeases:
                 f"changed_at) VALUES (?, ?, 1, {now} + ?, 0, {now}) "
                 "ON CONFLICT (stream) DO UPDATE SET owner = excluded.owner, "
                 "epoch = stream_leases.epoch + 1, expires_at = excluded.expires_at, "
-                "released = 0, previous_owner = stream_leases.owner, "
+                "released = 0, release_reason = NULL, previous_owner = stream_leases.owner, "
                 "previous_expires_at = stream_leases.expires_at, "
                 "previous_released = stream_leases.released, "
+                "previous_release_reason = stream_leases.release_reason, "
                 f"changed_at = excluded.changed_at{condition} "
                 "RETURNING epoch, previous_owner, previous_expires_at, previous_released, "
-                "changed_at",
+                "changed_at, previous_release_reason",
                 (stream, owner, seconds),
             )
             row = cursor.fetchone()
         if row is None:
             return None
-        epoch, previous, previous_expires, previous_released, changed = row
+        epoch, previous, previous_expires, previous_released, changed, reason = row
         if previous is None:
             how = "new"
         elif previous_released:
@@ -160,6 +164,7 @@ class StreamLeases:
             None if previous is None else str(previous),
             None if previous_expires is None else float(previous_expires),
             how,
+            reason if how == "released" else None,
         )
 
     def renew(self, fence: Fence, seconds: float) -> bool:
@@ -172,13 +177,13 @@ class StreamLeases:
             )
             return cursor.fetchone() is not None
 
-    def release(self, fence: Fence) -> None:
-        """Gives the stream up at once: any process may take it from now on."""
+    def release(self, fence: Fence, reason: str) -> None:
+        """Gives the stream up at once, saying why: any process may take it from now on."""
         with self.database.transaction() as cursor:
             cursor.execute(
-                f"UPDATE stream_leases SET released = 1, expires_at = {self.now} "
-                "WHERE stream = ? AND owner = ? AND epoch = ?",
-                (fence.stream, fence.owner, fence.epoch),
+                f"UPDATE stream_leases SET released = 1, release_reason = ?, "
+                f"expires_at = {self.now} WHERE stream = ? AND owner = ? AND epoch = ?",
+                (reason, fence.stream, fence.owner, fence.epoch),
             )
 
     def heartbeat(self, owner: str, seconds: float) -> int:

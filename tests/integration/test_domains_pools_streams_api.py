@@ -9,7 +9,9 @@ from starlette.testclient import TestClient
 
 from domain.audited import id_for_name
 from domain.link_domain import LinkDomain
+from gateway.app import create_app
 from infra.bootstrap import Platform
+from tests.credentials import ADMIN_HEADERS
 
 from .scenarios import assert_error, stored_events
 
@@ -301,6 +303,64 @@ def test_bad_stream_settings_are_refused(client: TestClient, platform: Platform)
 
     assert stored_events(platform) == before
     assert [s for s in client.get("/api/streams").json()["items"] if s["name"] == "demo"] == demo
+
+
+def test_a_new_demo_stream_is_added_with_its_rate_and_settings(client: TestClient) -> None:
+    response = client.post(
+        "/api/streams",
+        json={"name": "backup", "carrier": "demo", "rate": 50, "settings": {"seed": 9}},
+    )
+
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert (created["name"], created["carrier"], created["rate"]) == ("backup", "demo", 50)
+    assert created["demo"]["seed"] == 9
+    assert created["demo"]["click_rate"] == 0.08  # the demo stream's default
+    assert created["owner"] is None  # no sending process runs here
+    names = [s["name"] for s in client.get("/api/streams").json()["items"]]
+    assert names == ["backup", "demo"]
+
+
+def test_a_stream_is_added_once_per_command_id_and_once_per_name(client: TestClient) -> None:
+    body = {"name": "backup", "carrier": "demo", "command_id": "add-backup"}
+    first = client.post("/api/streams", json=body)
+    again = client.post("/api/streams", json=body)
+
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    other = client.post("/api/streams", json={"name": "backup", "carrier": "demo"})
+    error = assert_error(other, 422, "validation_failed")
+    assert error["details"][0]["field"] == "name"
+
+
+def test_bad_new_streams_are_refused(client: TestClient, platform: Platform) -> None:
+    before = stored_events(platform)
+
+    for body, field in (
+        ({"carrier": "demo"}, "name"),
+        ({"name": "Backup Stream", "carrier": "demo"}, "name"),
+        ({"name": "b", "carrier": "pigeon"}, "carrier"),
+        ({"name": "b", "carrier": "demo", "rate": -1}, "rate"),
+        ({"name": "b", "carrier": "demo", "settings": {"click_rate": 2}}, "settings"),
+        ({"name": "b", "carrier": "demo", "settings": {"colour": "red"}}, "settings"),
+        ({"name": "b", "carrier": "demo", "colour": "red"}, "colour"),
+    ):
+        error = assert_error(client.post("/api/streams", json=body), 422, "validation_failed")
+        assert field in [problem["field"] for problem in error["details"]], body
+
+    assert stored_events(platform) == before
+
+
+def test_a_stream_shows_the_sending_process_that_owns_it(platform: Platform) -> None:
+    platform.sending.engine.step()  # takes every stream: the only sending process
+    app = create_app(platform, own_platform=True)
+    with TestClient(app, headers=ADMIN_HEADERS) as client:
+        demo = next(s for s in client.get("/api/streams").json()["items"] if s["name"] == "demo")
+
+    owner = demo["owner"]
+    assert owner["process"] == platform.sending.ownership.owner
+    assert owner["epoch"] == 1
+    assert owner["lease_expires_at"].endswith("Z")
 
 
 def test_patching_an_unknown_stream_is_not_found(client: TestClient) -> None:
