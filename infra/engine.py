@@ -35,6 +35,7 @@ import json
 import logging
 import operator
 import queue
+import random
 import threading
 import time
 import uuid
@@ -91,6 +92,7 @@ POSTGRES_BATCH = 5000
 TICK = 0.2
 HOUSEKEEPING_SECONDS = 60.0
 HANDOVER_DEPTH = 2  # recorded batches waiting for the carrier, at most
+SAVE_ATTEMPTS = 20  # a batch's save, which clashes with other processes' on shared domains
 AUTO_ARCHIVED_FROM = (DomainStatus.PENDING, DomainStatus.CONFIGURED)
 LINK_LABELS = {"short": "Short URL", "optout": "Opt-out URL"}
 
@@ -298,6 +300,7 @@ class Engine:
         self.batch = batch or (POSTGRES_BATCH if database.dialect == "postgres" else BATCH)
         self.now = now
         self.buckets: dict[str, TokenBucket] = {}
+        self.unfinished: set[str] = set()  # campaigns with a batch not saved in the store
         self.next_housekeeping = 0.0
         self.turn = 0
         self.wake = threading.Event()
@@ -587,7 +590,12 @@ class Engine:
             return False
         fence = self.ownership.fence(stream.name)
         campaign_id = str(campaign.id)
-        if self.handover.take_held(campaign_id):  # sending again: its held batches first
+        unfinished = campaign_id in self.unfinished
+        if unfinished:  # a batch whose save failed: saved first
+            self.record_unrecorded(campaign_id, fence)
+            self.unfinished.discard(campaign_id)
+        # Sending again, or after a failure: its batches left waiting go first.
+        if self.handover.take_held(campaign_id) or unfinished:
             self.settle(fence, self.activity.open_batches(campaign_id=campaign_id))
         counters = self.activity.campaign_counters(campaign_id)
         hit = first_fired(campaign.fields.get("pause_rules", []), counters)
@@ -732,7 +740,12 @@ class Engine:
         blocked = frozenset(m.id for m in messages if m.recipient in opted_out)
         self.activity.add_messages(messages, self.now(), blocked, fence=fence)
         outgoing = [m for m in messages if m.id not in blocked]
-        self.record_batch(str(campaign.id), messages, usage_of(outgoing), fence)
+        try:
+            self.record_batch(str(campaign.id), messages, usage_of(outgoing), fence)
+        except Exception:
+            # Recorded in the activity tables only: saved and handed over at the next pass.
+            self.unfinished.add(str(campaign.id))
+            raise
         ref = BatchRef(str(campaign.id), messages[0].seq, messages[-1].seq)
         self.handover.put(Batch(fence, ref, outgoing, campaign.fields.get("type") == "two_way"))
 
@@ -746,8 +759,12 @@ class Engine:
         by_domain = Counter(map(operator.attrgetter("domain"), messages))
         by_domain.pop(None, None)
         by_variant = Counter(map(operator.attrgetter("variant_id"), messages))
-        for _attempt in range(5):
+        for attempt in range(SAVE_ATTEMPTS):
+            if attempt:  # another process saved a domain's usage first: it will again soon
+                time.sleep(random.uniform(0, 0.01 * attempt))
             dispatch_log = self.app.find(DispatchLog, log_id) or DispatchLog.open(campaign_id)
+            if dispatch_log.next_seq > messages[-1].seq:
+                return  # saved by the attempt before, whose answer was lost
             dispatch_log.record_batch(
                 messages[0].seq, messages[-1].seq, cost, dict(by_domain), dict(by_variant)
             )
@@ -776,13 +793,18 @@ class Engine:
         ]
         rows = self.campaign_list.with_statuses(self.database, statuses, [fence.stream])
         for campaign_id, _status in rows:
-            dispatch_log = self.app.find(DispatchLog, DispatchLog.id_for(campaign_id))
-            recorded_until = dispatch_log.next_seq if dispatch_log else 0
-            if self.activity.next_seq(campaign_id) <= recorded_until:
-                continue
-            unrecorded = self.activity.messages_from(campaign_id, recorded_until)
-            outgoing = [message for message, status in unrecorded if status != "suppressed"]
-            self.record_batch(campaign_id, [m for m, _ in unrecorded], usage_of(outgoing), fence)
+            self.record_unrecorded(campaign_id, fence)
+
+    def record_unrecorded(self, campaign_id: str, fence: Fence) -> None:
+        """Saves in the store the campaign's messages recorded in the activity tables
+        after its last batch saved there (a save that failed, or a process that stopped)."""
+        dispatch_log = self.app.find(DispatchLog, DispatchLog.id_for(campaign_id))
+        recorded_until = dispatch_log.next_seq if dispatch_log else 0
+        if self.activity.next_seq(campaign_id) <= recorded_until:
+            return
+        unrecorded = self.activity.messages_from(campaign_id, recorded_until)
+        outgoing = [message for message, status in unrecorded if status != "suppressed"]
+        self.record_batch(campaign_id, [m for m, _ in unrecorded], usage_of(outgoing), fence)
 
 
 def owner_change_reason(taken: Taken) -> str:
