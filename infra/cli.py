@@ -511,6 +511,7 @@ def stack(args: argparse.Namespace) -> int:
         port=args.port or 8000,
         postgres_port=args.postgres_port,
         kafka_port=args.kafka_port,
+        dispatchers=args.dispatchers,
     )
     if args.action == "up":
         address = topology.up(where)
@@ -620,13 +621,22 @@ def parser() -> argparse.ArgumentParser:
     stack_parser = commands.add_parser(
         "stack",
         help="run the whole scale-out topology locally: PostgreSQL, Kafka, relay, projector, "
-        "dispatcher, gateway",
+        "dispatchers, gateway",
     )
     stack_parser.add_argument("action", choices=("up", "down", "status"))
     stack_parser.add_argument("--dir", default="var/stack", help="its folder (default var/stack)")
     stack_parser.add_argument("--port", type=int, help="the gateway's port (default 8000)")
     stack_parser.add_argument(
         "--postgres-port", type=int, default=25442, help="PostgreSQL's port (default 25442)"
+    )
+    stack_parser.add_argument(
+        "--dispatchers",
+        type=int,
+        default=1,
+        choices=range(1, 9),
+        metavar="N",
+        help="sending processes to start (default 1, at most 8): they share the streams "
+        "out, and each takes over a stopped one's streams within the lease time",
     )
     stack_parser.add_argument(
         "--kafka-port",

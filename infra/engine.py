@@ -350,6 +350,8 @@ class Engine:
         """One pass over every live campaign of the streams this process works; True when
         there is more to send at once."""
         self.follow_ownership()
+        if self.unfinished or self.handover.held:
+            self.settle_ended()
         if time.monotonic() >= self.next_housekeeping:
             self.next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
             self.archive_unused_domains()
@@ -464,6 +466,24 @@ class Engine:
             else:
                 with self.handover.lock:
                     self.handover.held.add(batch.ref.campaign_id)
+
+    def settle_ended(self) -> None:
+        """Campaigns whose batches waited (held, or not yet saved) and that ended meanwhile
+        (aborted): their batches are saved and cancelled."""
+        with self.handover.lock:
+            waiting = set(self.handover.held) | self.unfinished
+        working = self.ownership.working()
+        for campaign_id in sorted(waiting):
+            campaign = self.app.get_campaign(uuid.UUID(campaign_id))
+            stream = campaign.fields["stream"]
+            if fate_of_batch(campaign.status) != "cancel" or stream not in working:
+                continue
+            fence = self.ownership.fence(stream)
+            if campaign_id in self.unfinished:
+                self.record_unrecorded(campaign_id, fence)
+                self.unfinished.discard(campaign_id)
+            self.handover.take_held(campaign_id)
+            self.settle(fence, self.activity.open_batches(campaign_id=campaign_id))
 
     def archive_unused_domains(self) -> None:
         """F10: a domain unused for 90 days is archived automatically."""

@@ -1,8 +1,9 @@
 """The whole scale-out topology on one machine: `campaigns stack up | down | status`.
 
 PostgreSQL and a Kafka broker (both the project's own local copies), then one process per
-role: the relay, the projector, the dispatcher and a gateway, each started detached with its
-log and PID file under the stack's folder, and stopped by those PIDs, never by name.
+role: the relay, the projector, the dispatchers (one by default; more share the streams out
+and take over each other's) and a gateway, each started detached with its log and PID file
+under the stack's folder, and stopped by those PIDs, never by name.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ class Stack:
     port: int = 8000  # the gateway's
     postgres_port: int = 25442
     kafka_port: int = 29102
+    dispatchers: int = 1  # for `up`; `down` and `status` find every one started
+
+    def roles(self) -> list[str]:
+        """Every role's name (`dispatch`, `dispatch-2`, ...), in the order they start."""
+        started = {path.stem for path in self.pids.glob("dispatch*.pid")}
+        wanted = {"dispatch", *(f"dispatch-{n}" for n in range(2, self.dispatchers + 1))}
+        dispatchers = sorted(started | wanted, key=lambda name: (len(name), name))
+        return ["relay", "project", *dispatchers, "serve"]
 
     @property
     def pids(self) -> Path:
@@ -61,7 +70,7 @@ def up(stack: Stack) -> str:
     database_url = local_postgres.start(stack.folder / "postgres", stack.postgres_port)
     bootstrap = local_kafka.start(stack.folder / "kafka", stack.kafka_port)
     env = stack.environment(database_url, bootstrap)
-    for role in ROLES:
+    for role in stack.roles():
         if running_pid(stack, role) is None:
             start_role(stack, role, env)
     address = f"http://127.0.0.1:{stack.port}/"
@@ -71,10 +80,11 @@ def up(stack: Stack) -> str:
 
 def start_role(stack: Stack, role: str, env: dict[str, str]) -> None:
     role_env = dict(env)
-    role_env["CAMPAIGNS_SENDING"] = "on" if role == "dispatch" else "off"
+    command = command_of(role)
+    role_env["CAMPAIGNS_SENDING"] = "on" if command == "dispatch" else "off"
     log = (stack.logs / f"{role}.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", role],
+        [sys.executable, "-m", "infra.cli", command],
         env=role_env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -89,7 +99,7 @@ def wait_ready(stack: Stack, address: str) -> None:
     deadline = time.monotonic() + READY_SECONDS
     last = "no answer"
     while time.monotonic() < deadline:
-        for role in ROLES:
+        for role in stack.roles():
             if not alive(int((stack.pids / f"{role}.pid").read_text())):
                 raise RuntimeError(f"the {role} process exited; see {stack.logs / role}.log")
         try:
@@ -112,7 +122,7 @@ def running_pid(stack: Stack, role: str) -> int | None:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    if b"infra.cli" not in command or role.encode() not in command:
+    if b"infra.cli" not in command or command_of(role).encode() not in command:
         return None  # the PID was reused by something else
     return pid if alive(pid) else None
 
@@ -127,7 +137,7 @@ def alive(pid: int) -> bool:
 
 
 def down(stack: Stack) -> None:
-    for role in reversed(ROLES):
+    for role in reversed(stack.roles()):
         stop_role(stack, role)
     local_kafka.stop(stack.folder / "kafka")
     local_postgres.stop(stack.folder / "postgres")
@@ -147,4 +157,9 @@ def stop_role(stack: Stack, role: str) -> None:
 
 
 def status(stack: Stack) -> dict[str, int | None]:
-    return {role: running_pid(stack, role) for role in ROLES}
+    return {role: running_pid(stack, role) for role in stack.roles()}
+
+
+def command_of(role: str) -> str:
+    """The `campaigns` command a role runs (`dispatch-2` runs `dispatch`)."""
+    return role.split("-", 1)[0]

@@ -535,16 +535,19 @@ class ActivityStore:
     def claim(
         self, fence: Fence | None, batch: BatchRef, messages: Sequence[OutgoingMessage]
     ) -> list[OutgoingMessage] | None:
-        """Claims a recorded batch for its handover to the carrier, under `fence`: the
-        messages to hand over, those whose recipients opted out meanwhile suppressed; None
-        when the batch is not waiting for its handover (sent, cancelled, or claimed)."""
+        """Claims a recorded batch for its handover to the carrier, under `fence` (again,
+        when its claim under the same epoch was cut short): the messages to hand over, those
+        whose recipients opted out meanwhile suppressed; None when the batch is not waiting
+        for its handover (sent, cancelled, or claimed under another epoch)."""
         with self.database.transaction() as cursor:
             if fence is not None:
                 check_fence(cursor, self.database.dialect, fence)
+            epoch = fence.epoch if fence else 0
             cursor.execute(
                 "UPDATE batches SET state = 'claimed', epoch = ? WHERE campaign_id = ? "
-                "AND first_seq = ? AND state = 'recorded' RETURNING last_seq",
-                (fence.epoch if fence else 0, batch.campaign_id, batch.first_seq),
+                "AND first_seq = ? AND (state = 'recorded' OR (state = 'claimed' AND epoch = ?)) "
+                "RETURNING last_seq",
+                (epoch, batch.campaign_id, batch.first_seq, epoch),
             )
             if cursor.fetchone() is None:
                 return None
@@ -555,17 +558,23 @@ class ActivityStore:
             }
             if not opted:
                 return list(messages)
-            blocked = [m for m in messages if m.recipient in opted]
+            candidates = sorted(m.id for m in messages if m.recipient in opted)
+            blocked = [
+                str(row[0])
+                for row in cursor.fetch_in(
+                    "SELECT id FROM messages WHERE id IN ? AND status = 'queued'", candidates
+                )
+            ]
             now = format_time(datetime.now(UTC))
             cursor.executemany(
-                "UPDATE messages SET status = 'suppressed', updated_at = ? "
-                "WHERE id = ? AND status = 'queued'",
-                [(now, m.id) for m in blocked],
+                "UPDATE messages SET status = 'suppressed', updated_at = ? WHERE id = ?",
+                [(now, message_id) for message_id in blocked],
             )
-            deltas = Deltas()
-            deltas.add(batch.campaign_id, "queued", -len(blocked))
-            deltas.add(batch.campaign_id, "suppressed", len(blocked))
-            self.count(cursor, deltas)
+            if blocked:
+                deltas = Deltas()
+                deltas.add(batch.campaign_id, "queued", -len(blocked))
+                deltas.add(batch.campaign_id, "suppressed", len(blocked))
+                self.count(cursor, deltas)
         return [m for m in messages if m.recipient not in opted]
 
     def unclaim(self, fence: Fence | None, batch: BatchRef) -> None:

@@ -392,7 +392,7 @@ def test_a_wrong_method_is_refused_in_the_error_format_with_the_allowed_methods(
         ("GET", f"{campaign}/duplicate", {"POST"}),
         ("DELETE", "/api/domains", {"GET", "POST"}),
         ("GET", "/api/settings/domain-limit", {"PUT"}),
-        ("POST", "/api/streams", {"GET"}),
+        ("DELETE", "/api/streams", {"GET", "POST"}),
         ("POST", "/healthz", {"GET"}),
     ]:
         response = client.request(method, path)

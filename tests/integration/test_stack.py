@@ -53,8 +53,16 @@ def stack(tmp_path: Path) -> Iterator[httpx.Client]:
         *("--postgres-port", str(POSTGRES_PORT), "--kafka-port", str(KAFKA_PORT)),
     )
     try:
-        out = campaigns(folder, "stack", "up", *where, env=WITH_TOKEN)
+        out = campaigns(folder, "stack", "up", *where, "--dispatchers", "2", env=WITH_TOKEN)
         assert f"gateway: http://127.0.0.1:{PORT}/" in out
+        running = campaigns(folder, "stack", "status", *where)
+        assert {line.split()[0] for line in running.splitlines() if " pid " in line} == {
+            "relay",
+            "project",
+            "dispatch",
+            "dispatch-2",
+            "serve",
+        }, running
         with httpx.Client(
             base_url=f"http://127.0.0.1:{PORT}", timeout=30, headers=ADMIN_HEADERS
         ) as client:

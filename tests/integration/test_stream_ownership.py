@@ -104,6 +104,24 @@ def test_batches_recorded_before_a_pause_go_out_once_after_the_resume(
     assert sending.sending.carrier.recipients_taken_more_than_once() == []
 
 
+def test_batches_held_by_a_pause_are_cancelled_when_the_campaign_is_aborted(
+    sending: Platform,
+) -> None:
+    campaign_id = sending_campaign(sending, 100)
+    waiting = held_back(sending)
+    sending.sending.engine.step()
+    del sending.sending.engine.handover.put
+    sending.app.change_campaign_status(campaign_id, "pause", actor="alice")
+    hand_over(sending, waiting)  # held: the campaign is paused
+
+    sending.app.change_campaign_status(campaign_id, "abort", actor="alice")
+    sending.sending.engine.step()
+
+    assert statuses(sending, campaign_id) == {"cancelled": 20}
+    assert sending.sending.carrier.accepted_count() == 0
+    assert sending.activity.open_batches(campaign_id=str(campaign_id)) == []
+
+
 def test_an_opt_out_after_a_batch_was_recorded_blocks_its_message(sending: Platform) -> None:
     campaign_id = sending_campaign(sending, 40)
     waiting = held_back(sending)
