@@ -32,8 +32,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,46 +209,59 @@ def owner_of(api: Api, topology: Topology, stream: str, timeout: float) -> Role:
         time.sleep(0.2)
 
 
-def inject(fault: Fault, cluster: Cluster, api: Api) -> None:
+def inject(fault: Fault, cluster: Cluster, api: Api) -> threading.Thread | None:
+    """Injects the fault; what ends it (a start, SIGCONT) comes `fault.pause` later, in a
+    thread of its own, while the next faults go on."""
     topology = cluster.topology
     assert topology is not None
     roles = topology.roles
     if fault.kind in ("kill-dispatcher", "freeze-dispatcher"):
         target = owner_of(api, topology, fault.stream, timeout=cluster.run.lease * 4)
         if fault.kind == "kill-dispatcher":
-            fault.what = f"SIGKILL {target.name} (pid {target.pid}, owner of {fault.stream})"
-            down(target, fault.pause)
-        else:
             fault.what = (
-                f"SIGSTOP {target.name} (pid {target.pid}, owner of {fault.stream}) for "
-                f"{fault.pause:.1f} s (lease {cluster.run.lease:g} s), then SIGCONT"
+                f"SIGKILL {target.name} (pid {target.pid}, owner of {fault.stream}), started "
+                f"again {fault.pause:.1f} s later"
             )
-            target.signal(signal.SIGSTOP)
-            time.sleep(fault.pause)
-            target.signal(signal.SIGCONT)
-    elif fault.kind in ("kill-relay", "kill-projector"):
+            target.signal(signal.SIGKILL)
+            return later(fault.pause, target.start)
+        fault.what = (
+            f"SIGSTOP {target.name} (pid {target.pid}, owner of {fault.stream}) for "
+            f"{fault.pause:.1f} s (lease {cluster.run.lease:g} s), then SIGCONT"
+        )
+        target.signal(signal.SIGSTOP)
+        return later(fault.pause, lambda: target.signal(signal.SIGCONT))
+    if fault.kind in ("kill-relay", "kill-projector"):
         target = roles["relay" if fault.kind == "kill-relay" else "project"]
-        fault.what = f"SIGKILL {target.name} (pid {target.pid})"
-        down(target, fault.pause)
-    elif fault.kind == "kill-broker":
+        fault.what = (
+            f"SIGKILL {target.name} (pid {target.pid}), started again {fault.pause:.1f} s later"
+        )
+        target.signal(signal.SIGKILL)
+        return later(fault.pause, target.start)
+    if fault.kind == "kill-broker":
         topic = f"{topology.topic_prefix}.events"
         leader = local_kafka.partition_leader(topology.kafka or "", topic)
         if leader is None:
             raise RuntimeError(f"no broker leads {topic}")
-        fault.what = f"SIGKILL broker {leader} (leader of {topic}), down {fault.pause:.1f} s"
+        fault.what = (
+            f"SIGKILL broker {leader} (leader of {topic}), started again {fault.pause:.1f} s later"
+        )
         local_kafka.kill_node(cluster.kafka_dir, leader)
-        time.sleep(fault.pause)
-        local_kafka.start_node(cluster.kafka_dir, leader)
-    else:
-        fault.what = "PostgreSQL restarted (fast shutdown) mid-batch"
-        local_postgres.restart(cluster.postgres_dir, "fast")
+        return later(fault.pause, lambda: local_kafka.start_node(cluster.kafka_dir, leader))
+    fault.what = "PostgreSQL restarted (fast shutdown) mid-batch"
+    local_postgres.restart(cluster.postgres_dir, "fast")
+    return None
 
 
-def down(role: Role, seconds: float) -> None:
-    """SIGKILL, then started again after `seconds`, as a supervisor would."""
-    role.signal(signal.SIGKILL)
-    time.sleep(seconds)
-    role.start()
+def later(seconds: float, action: Callable[[], object]) -> threading.Thread:
+    """Runs `action` after `seconds`, in a thread of its own."""
+
+    def run() -> None:
+        time.sleep(seconds)
+        action()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 def wait_finished(api: Api, campaigns: list[str], run: Run) -> bool:
@@ -280,6 +295,21 @@ def verify(topology: Topology, timeout: float = 120.0) -> tuple[bool, str]:
         if time.monotonic() > deadline:
             return False, (result.stdout + result.stderr)[-3000:]
         time.sleep(2)
+
+
+def outcomes_left(topology: Topology, campaigns: list[str], timeout: float = 60.0) -> int:
+    """Messages still waiting for their outcome once the receipts had time to come."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with topology.database() as connection:
+            row = connection.execute(
+                "SELECT COUNT(*) FROM messages WHERE campaign_id = ANY(%s) AND status = 'sent'",
+                (campaigns,),
+            ).fetchone()
+        left = int(row[0]) if row else 0
+        if left == 0 or time.monotonic() > deadline:
+            return left
+        time.sleep(1)
 
 
 def stats_caught_up(api: Api, campaigns: list[str], recipients: int) -> bool:
@@ -345,6 +375,7 @@ def suite(run: Run, postgres_port: int, kafka_ports: list[int]) -> int:
         campaigns = launch(api, run)
         run.say(f"launched {len(campaigns)} campaigns, {run.recipients:,} recipients")
         sending_began = time.monotonic()
+        endings: list[threading.Thread] = []
         run.sending_began = time.time()
         for fault in faults:
             goal = int(fault.at_share * run.recipients)
@@ -352,8 +383,12 @@ def suite(run: Run, postgres_port: int, kafka_ports: list[int]) -> int:
                 time.sleep(0.05)
             fault.taken_when = count
             fault.injected_at = time.monotonic() - sending_began
-            inject(fault, cluster, api)
+            ending = inject(fault, cluster, api)
+            if ending is not None:
+                endings.append(ending)
             run.say(f"fault at {count:,} taken: {fault.what}")
+        for ending in endings:  # every role and broker back before the end
+            ending.join()
         finished = wait_finished(api, campaigns, run)
         run.say("campaigns finished" if finished else "campaigns did not finish")
         books = books_of(topology, campaigns)
@@ -371,6 +406,14 @@ def suite(run: Run, postgres_port: int, kafka_ports: list[int]) -> int:
                 "the stats count every message",
                 stats_caught_up(api, campaigns, run.recipients),
                 "",
+            )
+        )
+        waiting = outcomes_left(topology, campaigns)
+        checks.append(
+            (
+                "every message has its outcome (a new owner's carrier reports on the rest)",
+                waiting == 0,
+                f"{waiting:,} messages without an outcome" if waiting else "",
             )
         )
         clean, said = verify(topology)

@@ -96,6 +96,10 @@ class Report(NamedTuple):
     order: int
     kind: str
     payload: Any
+    stream: str
+
+
+Due = tuple[str, Any, str]  # a report to hand over: kind, payload, stream
 
 
 class Plan(NamedTuple):
@@ -199,7 +203,10 @@ class DemoCarrier:
         self.queued = itertools.count()  # breaks ties between reports due at once
         # Reports due at once (an unthrottled stream: `delay_scale` 0), in the order they
         # were made: they need no heap.
-        self.ready: list[tuple[float, str, Any]] = []
+        self.ready: list[tuple[float, str, Any, str]] = []
+        # Whether this process may report on a stream's messages now (it owns the stream),
+        # later (None: its ownership is in doubt), or never (its next owner reports).
+        self.may_report: Callable[[str], bool | None] = lambda _stream: True
         self.in_flight = 0  # reports taken from the queue and being handed over
         self.lock = threading.Condition()
         self.stopping = threading.Event()
@@ -247,8 +254,26 @@ class DemoCarrier:
                     for m, p in zip(fresh, plans, strict=True)
                 ],
             )
-        self.schedule([report for plan in plans for report in plan.reports])
+        self.schedule([(d, k, p, stream) for plan in plans for d, k, p in plan.reports])
         return len(plans)
+
+    def resume(self, messages: Sequence[OutgoingMessage], two_way: bool, stream: str) -> int:
+        """Plans again the reports of messages it took whose outcome never came (the process
+        that made them stopped first); returns how many messages it took of these."""
+        taken = self.taken([m.id for m in messages])
+        planner = Planner(self.options(stream), two_way, self.delay_scale)
+        resumed = [m for m in messages if m.id in taken]
+        self.schedule([(d, k, p, stream) for m in resumed for d, k, p in planner.plan(m).reports])
+        return len(resumed)
+
+    def forget(self, stream: str) -> None:
+        """Drops the reports waiting for a stream this process no longer owns: its next
+        owner makes them (`resume`)."""
+        with self.lock:
+            self.queue = [report for report in self.queue if report.stream != stream]
+            heapq.heapify(self.queue)
+            self.ready = [report for report in self.ready if report[3] != stream]
+            self.lock.notify_all()
 
     def make_room(self) -> None:
         """Waits while the carrier's own thread has MAX_PENDING reports or more to make, as a
@@ -268,35 +293,54 @@ class DemoCarrier:
         stopping, and hands over what it has recorded without waiting on reports."""
         self.intake_waits.clear()
 
-    def schedule(self, reports: list[tuple[float, str, Any]]) -> None:
+    def schedule(self, reports: list[tuple[float, str, Any, str]]) -> None:
+        """Queues (delay, kind, payload, stream) reports."""
         if not reports:
             return
         start = self.clock()
         if self.delay_scale == 0 and self.thread is None:
             # Reporting at once and no thread of its own: the caller hands them over.
-            left = self.hand_over([(kind, payload) for _d, kind, payload in reports])
+            left = self.hand_over(
+                [(kind, payload, stream) for _d, kind, payload, stream in reports]
+            )
             if not left:
                 return
-            reports = [(1.0, kind, payload) for kind, payload in left]
+            reports = [(1.0, kind, payload, stream) for kind, payload, stream in left]
         order = self.queued
         with self.lock:
             if self.delay_scale == 0 and self.thread is not None:
                 self.ready += reports
             else:
-                for delay, kind, payload in reports:
-                    heapq.heappush(self.queue, Report(start + delay, next(order), kind, payload))
+                for delay, kind, payload, stream in reports:
+                    heapq.heappush(
+                        self.queue, Report(start + delay, next(order), kind, payload, stream)
+                    )
             self.lock.notify_all()
 
-    def hand_over(self, due: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-        """Hands (kind, payload) reports over, one call per kind; returns those not taken."""
+    def hand_over(self, due: list[Due]) -> list[Due]:
+        """Hands reports over, one call per kind, but those of streams this process may not
+        report on (dropped: their next owner makes them) or not yet; returns those not taken
+        (to be handed over later)."""
         at = datetime.now(UTC)
         kinds: dict[str, list[Any]] = {}
-        for kind, payload in due:
+        streams: dict[str, list[str]] = {}
+        allowed: dict[str, bool | None] = {}
+        left: list[Due] = []
+        for kind, payload, stream in due:
+            if stream not in allowed:
+                allowed[stream] = self.may_report(stream)
+            may = allowed[stream]
+            if may is None:
+                left.append((kind, payload, stream))
+            if not may:
+                continue
             payloads = kinds.get(kind)
             if payloads is None:
                 kinds[kind] = [payload]
+                streams[kind] = [stream]
             else:
                 payloads.append(payload)
+                streams[kind].append(stream)
         handlers: dict[str, Callable[[list[Any]], None]] = {
             "receipt": lambda ps: self.reports.on_receipts(
                 [Receipt(mid, status, at) for mid, status in ps]
@@ -305,13 +349,15 @@ class DemoCarrier:
             "optout": lambda ps: self.reports.on_opt_outs([(p, at) for p in ps]),
             "reply": lambda ps: self.reports.on_replies([(p[0], p[1], at) for p in ps]),
         }
-        left: list[tuple[str, Any]] = []
         for kind, payloads in kinds.items():
             try:
                 handlers[kind](payloads)
             except Exception:  # the platform was busy: these are reported again later
                 log.exception("the demo carrier could not report %d %s events", len(payloads), kind)
-                left += [(kind, payload) for payload in payloads]
+                left += [
+                    (kind, payload, stream)
+                    for payload, stream in zip(payloads, streams[kind], strict=True)
+                ]
         return left
 
     def taken(self, message_ids: Sequence[str]) -> set[str]:
@@ -351,19 +397,20 @@ class DemoCarrier:
                 while not self.queue and not self.ready and not self.stopping.is_set():
                     self.lock.wait(0.5)
                 now = self.clock()
-                due: list[tuple[str, Any]] = [
-                    (kind, payload) for _delay, kind, payload in self.ready[:DELIVERY]
+                due: list[Due] = [
+                    (kind, payload, stream)
+                    for _delay, kind, payload, stream in self.ready[:DELIVERY]
                 ]
                 del self.ready[:DELIVERY]
                 while self.queue and self.queue[0].due <= now and len(due) < DELIVERY:
                     report = heapq.heappop(self.queue)
-                    due.append((report.kind, report.payload))
+                    due.append((report.kind, report.payload, report.stream))
                 wait = self.queue[0].due - now if self.queue and not due else 0
                 self.in_flight = len(due)
             if due:
                 left = self.hand_over(due)
                 if left:
-                    self.schedule([(1.0, kind, payload) for kind, payload in left])
+                    self.schedule([(1.0, kind, payload, stream) for kind, payload, stream in left])
                 with self.lock:
                     self.in_flight = 0
                     self.lock.notify_all()  # room for a submit waiting in `make_room`

@@ -57,7 +57,7 @@ from domain.dispatch import (
     spread,
 )
 from domain.errors import DomainError
-from domain.fields import placeholders_in
+from domain.fields import format_time, placeholders_in
 from domain.link_domain import ARCHIVE_AFTER_DAYS, DomainStatus, LinkDomain
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
 from domain.ratio import RatioChooser
@@ -93,6 +93,9 @@ TICK = 0.2
 HOUSEKEEPING_SECONDS = 60.0
 HANDOVER_DEPTH = 2  # recorded batches waiting for the carrier, at most
 SAVE_ATTEMPTS = 20  # a batch's save, which clashes with other processes' on shared domains
+# A new owner of a stream has the carrier report again on messages whose outcome never came,
+# of the stream's campaigns changed this recently (a carrier's reports come within seconds).
+REPORTS_RESUMED_FOR = timedelta(hours=1)
 AUTO_ARCHIVED_FROM = (DomainStatus.PENDING, DomainStatus.CONFIGURED)
 LINK_LABELS = {"short": "Short URL", "optout": "Opt-out URL"}
 
@@ -301,6 +304,7 @@ class Engine:
         self.now = now
         self.buckets: dict[str, TokenBucket] = {}
         self.unfinished: set[str] = set()  # campaigns with a batch not saved in the store
+        self.taking: dict[str, Taken] = {}  # streams taken, whose take-over is not done
         self.next_housekeeping = 0.0
         self.turn = 0
         self.wake = threading.Event()
@@ -389,24 +393,38 @@ class Engine:
         changes = self.ownership.take_changes()
         for stream in changes.lost:
             self.buckets.pop(stream, None)
+            self.taking.pop(stream, None)
+            self.carrier.forget(stream)  # its next owner has the carrier report on them
         for taken in changes.taken:
+            self.taking[taken.fence.stream] = taken
+        for stream, taken in list(self.taking.items()):
             try:
                 self.take_over(taken)
             except LeaseLost as lost:
                 log.warning("%s", lost)
-                self.ownership.lose(taken.fence.stream)
+                self.ownership.lose(stream)
+            except Exception:  # the stream is not worked until its take-over is done
+                log.exception("could not take the stream %s over yet; retrying", stream)
+                continue
+            self.taking.pop(stream, None)
         leaving = self.ownership.to_give_up()
         if leaving:
             self.handover.drain()
             for stream in leaving:
                 self.ownership.give_up(stream)
+                self.carrier.forget(stream)
+
+    def working(self) -> list[str]:
+        """The streams this process sends on: owned, taken over, and not being given up."""
+        return [stream for stream in self.ownership.working() if stream not in self.taking]
 
     def take_over(self, taken: Taken) -> None:
         """What a new owner of a stream does first: says so in the store, then finishes
-        what the previous owner cut short."""
+        what the previous owner cut short. Each part may be done again."""
         fence = taken.fence
         self.record_owner_change(taken)
         self.recover_stream(fence)
+        self.resume_reports(fence.stream)
 
     def record_owner_change(self, taken: Taken) -> None:
         fence = taken.fence
@@ -414,6 +432,8 @@ class Engine:
             ownership = self.app.find(
                 StreamOwnership, StreamOwnership.id_for(fence.stream)
             ) or StreamOwnership.open(fence.stream)
+            if (ownership.owner, ownership.epoch) == (fence.owner, fence.epoch):
+                return  # recorded by a take-over cut short after it
             ownership.change_owner(
                 fence.owner, taken.previous_owner, fence.epoch, owner_change_reason(taken)
             )
@@ -425,12 +445,39 @@ class Engine:
         """Takes the streams this process may own and finishes, on each, what was cut
         short (see the module's docstring)."""
         self.follow_ownership()
-        for stream in self.ownership.working():
+        for stream in self.working():
             self.recover_stream(self.ownership.fence(stream))
 
     def recover_stream(self, fence: Fence) -> None:
         self.record_unrecorded_batches(fence)
         self.settle(fence, self.activity.open_batches(stream=fence.stream))
+
+    def resume_reports(self, stream: str) -> None:
+        """The carrier's reports of messages it took whose outcome never came, because the
+        process that owned the stream stopped first, for the stream's campaigns changed in
+        the last `REPORTS_RESUMED_FOR`."""
+        since = format_time(self.now() - REPORTS_RESUMED_FOR)
+        statuses = [
+            s.value
+            for s in (
+                Status.STARTED,
+                Status.SENDING,
+                Status.PAUSED,
+                Status.SUSPENDED,
+                Status.ABORTED,
+                Status.FINISHED,
+            )
+        ]
+        rows = self.campaign_list.with_statuses(self.database, statuses, [stream], since)
+        for campaign_id, _status in rows:
+            waiting = self.activity.sent_without_outcome(campaign_id)
+            if waiting:
+                campaign = self.app.get_campaign(uuid.UUID(campaign_id))
+                two_way = campaign.fields.get("type") == "two_way"
+                resumed = self.carrier.resume(waiting, two_way, stream)
+                log.info(
+                    "campaign %s: the carrier reports on %d messages again", campaign_id, resumed
+                )
 
     def settle(self, fence: Fence, batches: list[OpenBatch]) -> None:
         """Open batches not in this process's queue: a claimed one is settled with what
@@ -472,7 +519,7 @@ class Engine:
         (aborted): their batches are saved and cancelled."""
         with self.handover.lock:
             waiting = set(self.handover.held) | self.unfinished
-        working = self.ownership.working()
+        working = self.working()
         for campaign_id in sorted(waiting):
             campaign = self.app.get_campaign(uuid.UUID(campaign_id))
             stream = campaign.fields["stream"]
@@ -505,7 +552,7 @@ class Engine:
         """Campaigns of this process's streams the engine has work for, found through the
         list's rows, read from the store's notification log first so none launched a
         moment ago is missed."""
-        streams = self.ownership.working()
+        streams = self.working()
         if not streams:
             return []
         statuses = (
@@ -520,7 +567,7 @@ class Engine:
 
     def advance(self, campaign_id: uuid.UUID, status: Status) -> bool:
         campaign = self.app.get_campaign(campaign_id)
-        if campaign.fields["stream"] not in self.ownership.working():
+        if campaign.fields["stream"] not in self.working():
             return False  # moved to another stream meanwhile
         if campaign.status is not status:
             status = campaign.status

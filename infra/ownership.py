@@ -101,6 +101,16 @@ class Ownership:
             and self.clock() + self.margin < held.valid_until
         )
 
+    def reporting(self, stream: str) -> bool | None:
+        """Whether the carrier may report on the stream's messages now: True while the lease
+        certainly holds, None while it is near its end (later, once renewed), False once the
+        stream is not this process's (its next owner reports)."""
+        with self.lock:
+            held = self.held.get(stream)
+        if held is None:
+            return False
+        return True if self.clock() + self.margin < held.valid_until else None
+
     def working(self) -> list[str]:
         """The streams to send on: held, and not being given up."""
         with self.lock:

@@ -109,6 +109,7 @@ def build_sending(
         lease_seconds=lease_seconds,
         exclusive=lock is not None,
     )
+    carrier.may_report = ownership.reporting  # a stream's next owner makes the rest
     engine = Engine(app, database, campaign_list, activity, carrier, ownership, gate)
     app.stats_of = activity.campaign_counters
     if batch:

@@ -648,6 +648,18 @@ class ActivityStore:
             rows = cursor.fetchall()
         return [OutgoingMessage(*row) for row in rows]
 
+    def sent_without_outcome(self, campaign_id: str) -> list[OutgoingMessage]:
+        """The campaign's messages a carrier took that have no outcome yet."""
+        with self.database.read() as cursor:
+            cursor.execute(
+                "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
+                "parts, cost_units, domain, optout_domain FROM messages WHERE campaign_id = ? "
+                "AND status = 'sent' ORDER BY seq",
+                (campaign_id,),
+            )
+            rows = cursor.fetchall()
+        return [OutgoingMessage(*row) for row in rows]
+
     def queued_messages(self, batch: BatchRef) -> list[OutgoingMessage]:
         """The batch's messages still queued (not sent, suppressed or cancelled)."""
         with self.database.read() as cursor:

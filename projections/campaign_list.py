@@ -435,15 +435,22 @@ class CampaignListView:
         }
 
     def with_statuses(
-        self, database: Database, statuses: list[str], streams: list[str] | None = None
+        self,
+        database: Database,
+        statuses: list[str],
+        streams: list[str] | None = None,
+        updated_since: str | None = None,
     ) -> list[tuple[str, str]]:
-        """(id, status) of every campaign in one of `statuses` (and on one of `streams`),
-        oldest first."""
+        """(id, status) of every campaign in one of `statuses` (and on one of `streams`, and
+        changed since a time), oldest first."""
         on_streams = ""
         params = list(statuses)
         if streams is not None:
             on_streams = f" AND stream IN ({', '.join('?' for _ in streams)})"
             params += streams
+        if updated_since is not None:
+            on_streams += " AND updated_at >= ?"
+            params.append(updated_since)
         with database.transaction() as cursor:
             cursor.execute(
                 f"SELECT id, status FROM campaign_list WHERE status IN "

@@ -17,7 +17,7 @@ def test_every_recipient_is_messaged_exactly_once_whatever_the_faults(tmp_path: 
             sys.executable,
             "-m",
             "benchmarks.faults",
-            *("--recipients", "12000", "--rate", "150", "--lease", "3"),
+            *("--recipients", "16000", "--rate", "150", "--lease", "3"),
             *("--dir", str(tmp_path / "run")),
         ],
         cwd=ROOT,

@@ -261,6 +261,28 @@ def test_a_new_owner_settles_a_claimed_batch_by_what_the_carrier_took(
     assert activity.verify_stats() == []
 
 
+def test_a_new_owner_has_the_carrier_report_on_messages_its_predecessor_left_without_outcome(
+    sending: Platform,
+) -> None:
+    sending.sending.carrier.delay_scale = 1.0  # reports wait in memory: lost with the process
+    campaign_id = sending_campaign(sending, 60)
+    drive(sending, campaign_id, Status.FINISHED)
+    assert statuses(sending, campaign_id) == {"sent": 60}
+
+    successor = build(sending.settings)
+    try:
+        successor.sending.carrier.delay_scale = 0
+        if not successor.sending.ownership.exclusive:
+            sending.sending.ownership.give_up("demo")
+        successor.sending.engine.step()
+    finally:
+        successor.close()
+
+    found = statuses(sending, campaign_id)
+    assert "sent" not in found and sum(found.values()) == 60, found
+    assert sending.activity.verify_stats() == []
+
+
 def _dispatch_log(campaign_id: uuid.UUID) -> Any:
     from domain.dispatch import DispatchLog
 
