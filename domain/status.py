@@ -60,6 +60,12 @@ USER_COMMANDS = ("edit", "launch", "pause", "resume", "abort", "unschedule", "du
 STOPS_SENDING = frozenset({"close_window", "pause", "suspend", "abort"})
 
 
+# Statuses of a campaign that may have batches recorded but not handed over: it began sending.
+MAY_HAVE_BATCHES = frozenset(
+    {Status.STARTED, Status.SENDING, Status.PAUSED, Status.SUSPENDED, Status.ABORTED}
+)
+
+
 def fate_of_batch(status: Status) -> str:
     """What becomes of a batch recorded but not handed over, by its campaign's status now:
     `send` (Sending), `cancel` (a final status: its messages never go), or `hold` (until the

@@ -71,6 +71,9 @@ def store_environment(settings: Settings) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(
+            round(idle_in_transaction(settings) or 5)
+        ),
     }
 
 
@@ -91,7 +94,14 @@ def read_database(settings: Settings) -> Database:
         contacts = settings.data_dir / "contacts.sqlite3"
         return SQLiteDatabase(settings.data_dir / "views.sqlite3", {"contact_lists": contacts})
     url = f"{settings.postgres.url}?options=-csearch_path%3D{settings.postgres.schema}"
-    return PostgresDatabase(url)
+    return PostgresDatabase(url, idle_in_transaction=idle_in_transaction(settings))
+
+
+def idle_in_transaction(settings: Settings) -> float | None:
+    """How long a sending process's session may stay idle inside a transaction before the
+    server ends it: a process frozen in the middle of a fenced write would otherwise hold
+    its stream's lease row, and keep another process from taking the stream over."""
+    return max(1.0, settings.lease_seconds / 2) if settings.sending else None
 
 
 @dataclass

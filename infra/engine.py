@@ -64,7 +64,7 @@ from domain.ratio import RatioChooser
 from domain.rules import facts, first_fired
 from domain.schedule import describe, is_open
 from domain.sms import parts as sms_parts
-from domain.status import STOPS_SENDING, Status, fate_of_batch
+from domain.status import MAY_HAVE_BATCHES, STOPS_SENDING, Status, fate_of_batch
 from domain.stream import Stream, StreamOwnership
 from infra.demo_carrier import DemoCarrier
 from infra.gates import SendingGate
@@ -457,17 +457,7 @@ class Engine:
         process that owned the stream stopped first, for the stream's campaigns changed in
         the last `REPORTS_RESUMED_FOR`."""
         since = format_time(self.now() - REPORTS_RESUMED_FOR)
-        statuses = [
-            s.value
-            for s in (
-                Status.STARTED,
-                Status.SENDING,
-                Status.PAUSED,
-                Status.SUSPENDED,
-                Status.ABORTED,
-                Status.FINISHED,
-            )
-        ]
+        statuses = [s.value for s in (*MAY_HAVE_BATCHES, Status.FINISHED)]
         rows = self.campaign_list.with_statuses(self.database, statuses, [stream], since)
         for campaign_id, _status in rows:
             waiting = self.activity.sent_without_outcome(campaign_id)
@@ -848,16 +838,7 @@ class Engine:
     def record_unrecorded_batches(self, fence: Fence) -> None:
         """Saves in the store the batch of the stream's campaigns whose messages were
         recorded just before their sending process stopped."""
-        statuses = [
-            s.value
-            for s in (
-                Status.STARTED,
-                Status.SENDING,
-                Status.PAUSED,
-                Status.SUSPENDED,
-                Status.ABORTED,
-            )
-        ]
+        statuses = [s.value for s in MAY_HAVE_BATCHES]
         rows = self.campaign_list.with_statuses(self.database, statuses, [fence.stream])
         for campaign_id, _status in rows:
             self.record_unrecorded(campaign_id, fence)

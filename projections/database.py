@@ -316,11 +316,26 @@ class PostgresCursor:
 class PostgresDatabase:
     dialect = "postgres"
 
-    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+    def __init__(
+        self, url: str, *, max_connections: int = 10, idle_in_transaction: float | None = None
+    ) -> None:
+        """`idle_in_transaction`: seconds after which the server ends a session of this pool
+        left idle inside a transaction (its process frozen), releasing its locks."""
         from psycopg_pool import ConnectionPool
 
+        def configure(connection: Any) -> None:
+            if idle_in_transaction is not None:
+                milliseconds = max(1, int(idle_in_transaction * 1000))
+                connection.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+                connection.commit()
+
         self.pool = ConnectionPool(
-            url, min_size=1, max_size=max_connections, open=True, kwargs={"autocommit": False}
+            url,
+            min_size=1,
+            max_size=max_connections,
+            open=True,
+            kwargs={"autocommit": False},
+            configure=configure,
         )
 
     @contextmanager

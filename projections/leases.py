@@ -44,6 +44,8 @@ NOW = {
     "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
 }
 FORGOTTEN_AFTER = 10  # leases: a process silent this many lease times is forgotten
+ACQUIRE_WAIT_MS = 200  # how long taking a stream waits for its row
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code for a lock not had in time
 
 
 class LeaseLost(Exception):
@@ -132,22 +134,31 @@ class StreamLeases:
             if force
             else f" WHERE stream_leases.released = 1 OR stream_leases.expires_at < {now}"
         )
-        with self.database.transaction() as cursor:
-            cursor.execute(
-                "INSERT INTO stream_leases (stream, owner, epoch, expires_at, released, "
-                f"changed_at) VALUES (?, ?, 1, {now} + ?, 0, {now}) "
-                "ON CONFLICT (stream) DO UPDATE SET owner = excluded.owner, "
-                "epoch = stream_leases.epoch + 1, expires_at = excluded.expires_at, "
-                "released = 0, release_reason = NULL, previous_owner = stream_leases.owner, "
-                "previous_expires_at = stream_leases.expires_at, "
-                "previous_released = stream_leases.released, "
-                "previous_release_reason = stream_leases.release_reason, "
-                f"changed_at = excluded.changed_at{condition} "
-                "RETURNING epoch, previous_owner, previous_expires_at, previous_released, "
-                "changed_at, previous_release_reason",
-                (stream, owner, seconds),
-            )
-            row = cursor.fetchone()
+        try:
+            with self.database.transaction() as cursor:
+                if self.database.dialect == "postgres":
+                    # A row held by a write under way (its process maybe frozen, until the server
+                    # ends its session): the next round tries again, renewals are not held up.
+                    cursor.execute(f"SET LOCAL lock_timeout = {ACQUIRE_WAIT_MS}")
+                cursor.execute(
+                    "INSERT INTO stream_leases (stream, owner, epoch, expires_at, released, "
+                    f"changed_at) VALUES (?, ?, 1, {now} + ?, 0, {now}) "
+                    "ON CONFLICT (stream) DO UPDATE SET owner = excluded.owner, "
+                    "epoch = stream_leases.epoch + 1, expires_at = excluded.expires_at, "
+                    "released = 0, release_reason = NULL, previous_owner = stream_leases.owner, "
+                    "previous_expires_at = stream_leases.expires_at, "
+                    "previous_released = stream_leases.released, "
+                    "previous_release_reason = stream_leases.release_reason, "
+                    f"changed_at = excluded.changed_at{condition} "
+                    "RETURNING epoch, previous_owner, previous_expires_at, previous_released, "
+                    "changed_at, previous_release_reason",
+                    (stream, owner, seconds),
+                )
+                row = cursor.fetchone()
+        except Exception as error:
+            if getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                return None  # the next round tries again
+            raise
         if row is None:
             return None
         epoch, previous, previous_expires, previous_released, changed, reason = row

@@ -3,6 +3,8 @@ PostgreSQL: two platforms on one store stand for two sending processes."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,7 +19,7 @@ from domain.stream import StreamOwnership
 from infra.bootstrap import Platform, build
 from infra.engine import Batch
 from infra.settings import Settings, parse_database_url
-from projections.leases import LeaseLost
+from projections.leases import LeaseLost, check_fence
 
 from .conftest import drop_schema, postgres_url
 from .test_sending_engine import add_configured, contact_list, drive, messages_of, new_campaign
@@ -227,6 +229,39 @@ def test_the_store_refuses_a_batch_saved_under_a_stale_epoch(on_postgres: Platfo
         engine.record_batch(str(campaign_id), messages, _usage(messages), fence)
 
     assert len(list(sending.app.events.get(_dispatch_log(campaign_id)))) == log_before
+
+
+def test_an_owner_frozen_inside_a_fenced_write_does_not_keep_its_stream_from_a_successor(
+    on_postgres: Platform,
+) -> None:
+    settings = replace(on_postgres.settings, sending=True, lease_seconds=1.0)
+    frozen, successor = build(settings), build(settings)
+    try:
+        frozen.sending.engine.step()
+        fence = frozen.sending.ownership.fence("demo")
+        ended: list[BaseException] = []
+
+        def write_then_freeze() -> None:
+            try:
+                with frozen.database.transaction() as cursor:
+                    check_fence(cursor, "postgres", fence)  # holds the lease's row
+                    time.sleep(6)  # frozen: the session sits idle inside the transaction
+            except Exception as error:
+                ended.append(error)
+
+        writer = threading.Thread(target=write_then_freeze)
+        writer.start()
+        started = time.monotonic()
+        while "demo" not in successor.sending.ownership.working():
+            assert time.monotonic() - started < 5, "the frozen owner kept its stream"
+            successor.sending.ownership.refresh()
+            time.sleep(0.1)
+        writer.join()
+    finally:
+        successor.close()
+        frozen.close()
+
+    assert ended, "the server ended the frozen session"
 
 
 def test_a_new_owner_settles_a_claimed_batch_by_what_the_carrier_took(
