@@ -106,6 +106,7 @@ def test_the_stats_tab_draws_its_charts(server: Server, page: Page) -> None:
     page.goto(f"{server.url}/campaigns?open={campaign['id']}")
     page.locator("#tab-button-stats").click()
     expect(page.locator("[data-figure=sent] .figure-value")).to_have_text("20")
+    expect(page.locator("[data-figure=cancelled] .figure-value")).to_have_text("0")
     expect(page.locator("svg.line-chart")).to_be_visible()
     expect(page.locator("svg.bar-chart")).to_have_count(2)
     page.locator("#stats-as-of").fill("2000-01-01T00:00")  # time travel to before it existed

@@ -232,7 +232,8 @@ const STAT_FIGURES = [["recipients", "Recipients"], ["queued", "Queued"], ["sent
   ["delivered", "Delivered"], ["undelivered", "Undelivered"], ["failed", "Failed"],
   ["no_route", "No route"], ["rejected", "Rejected by carrier"], ["delivery_rate", "Delivery rate", "%"],
   ["clicks", "Clicks"], ["unique_clicks", "Unique clicks"], ["ctr", "CTR", "%"],
-  ["opt_outs", "Opt-outs"], ["replies", "Replies"], ["cost", "Cost"], ["cost_per_message", "Cost per message"]];
+  ["opt_outs", "Opt-outs"], ["replies", "Replies"], ["cost", "Cost"], ["cost_per_message", "Cost per message"],
+  ["suppressed", "Suppressed"], ["cancelled", "Cancelled"]];
 
 function figureText(value, unit) {
   if (value === null || value === undefined) return "–";
