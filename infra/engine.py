@@ -57,7 +57,7 @@ from domain.dispatch import (
     spread,
 )
 from domain.errors import DomainError
-from domain.fields import format_time, placeholders_in
+from domain.fields import placeholders_in
 from domain.link_domain import ARCHIVE_AFTER_DAYS, DomainStatus, LinkDomain
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
 from domain.ratio import RatioChooser
@@ -92,6 +92,7 @@ POSTGRES_BATCH = 5000
 TICK = 0.2
 HOUSEKEEPING_SECONDS = 60.0
 HANDOVER_DEPTH = 2  # recorded batches waiting for the carrier, at most
+HANDOVER_ATTEMPTS = 30  # a batch's handover tried again each second, then left for later
 SAVE_ATTEMPTS = 20  # a batch's save, which clashes with other processes' on shared domains
 # A new owner of a stream has the carrier report again on messages whose outcome never came,
 # of the stream's campaigns changed this recently (a carrier's reports come within seconds).
@@ -169,28 +170,47 @@ class Handover:
         self.thread: threading.Thread | None = None
 
     def hand_over(self, batch: Batch) -> None:
-        """Steps 3 to 5; a batch it may not hand over is left as it is, for whoever may."""
+        """Steps 3 to 5; a batch it may not hand over now is left as it is, for whoever may
+        (this process when it sends the campaign again, or the stream's next owner)."""
         fence, ref = batch.fence, batch.ref
         if not self.ownership.holds(fence):
-            return  # the stream's next owner hands it over
+            self.hold(ref.campaign_id)  # the stream's next owner, or this one once renewed
+            return
         self.carrier.make_room()  # before the gate: a stop need not wait for the carrier
-        with self.gate.handing_over(ref.campaign_id):
+        with self.gate.handing_over(ref.campaign_id) as gate:
             campaign = self.app.get_campaign(uuid.UUID(ref.campaign_id))
             fate = fate_of_batch(campaign.status)
             if fate == "cancel":
                 self.activity.cancel(fence, ref, self.now())
                 return
             if fate == "hold":
-                with self.lock:
-                    self.held.add(ref.campaign_id)
+                self.hold(ref.campaign_id)
                 return
             outgoing = self.activity.claim(fence, ref, batch.messages)
             if outgoing is None:
                 return  # not waiting for its handover any more
             if not self.ownership.holds(fence):
-                return  # claimed, not handed over: the next owner asks the carrier
-            self.carrier.submit(outgoing, two_way=batch.two_way, stream=fence.stream)
+                self.hold(ref.campaign_id)  # claimed: settled by asking the carrier
+                return
+            gate.check()
+            self.carrier.submit(outgoing, two_way=batch.two_way, stream=fence.stream, wait=False)
         self.activity.mark_sent(outgoing, self.now(), fence=fence, batch=ref)
+
+    def hold(self, campaign_id: str) -> None:
+        with self.lock:
+            self.held.add(campaign_id)
+
+    def reconcile(self, batch: Batch) -> Batch:
+        """Before a batch is tried again: what the carrier took of it meanwhile is marked
+        sent, and only the rest is handed over (or cancelled, or suppressed)."""
+        queued = self.activity.queued_messages(batch.ref)
+        taken = self.carrier.taken([m.id for m in queued])
+        if taken:
+            sent = [m for m in queued if m.id in taken]
+            self.activity.mark_sent(sent, self.now(), fence=batch.fence)
+        waiting = {m.id for m in queued if m.id not in taken}
+        messages = [m for m in batch.messages if m.id in waiting]
+        return Batch(batch.fence, batch.ref, messages, batch.two_way)
 
     def put(self, batch: Batch) -> None:
         with self.lock:
@@ -239,16 +259,17 @@ class Handover:
 
     def hand_over_until_done(self, batch: Batch) -> None:
         # Every step may be repeated by the same owner (a claim under its own epoch is
-        # taken again, the carrier takes a message once, a message is marked sent once): a
-        # failure is retried, and the batches after it wait.
+        # taken again, the carrier takes a message once, a message is marked sent once):
+        # a failure is retried, after asking the carrier what it took, and the batches
+        # after it wait; after HANDOVER_ATTEMPTS the batch waits for the campaign's next pass.
         try:
-            while True:
+            for attempt in range(HANDOVER_ATTEMPTS):
                 try:
-                    self.hand_over(batch)
+                    self.hand_over(self.reconcile(batch) if attempt else batch)
                     return
                 except LeaseLost as lost:
                     log.warning("%s", lost)
-                    self.ownership.lose(batch.fence.stream)
+                    self.ownership.lose(lost.stream, lost.epoch)
                     return
                 except Exception:
                     log.exception(
@@ -256,6 +277,7 @@ class Handover:
                     )
                     if self.stopping.wait(1):
                         return  # left recorded or claimed: settled by the stream's next owner
+            self.hold(batch.ref.campaign_id)
         finally:
             self.done(batch)
 
@@ -305,6 +327,7 @@ class Engine:
         self.buckets: dict[str, TokenBucket] = {}
         self.unfinished: set[str] = set()  # campaigns with a batch not saved in the store
         self.taking: dict[str, Taken] = {}  # streams taken, whose take-over is not done
+        self.resumed: dict[str, set[str]] = {}  # campaigns whose reports a take-over resumed
         self.next_housekeeping = 0.0
         self.turn = 0
         self.wake = threading.Event()
@@ -373,7 +396,7 @@ class Engine:
                 log.info("campaign %s: %s", campaign_id, error.message)
             except LeaseLost as lost:
                 log.warning("%s", lost)
-                self.ownership.lose(lost.stream)
+                self.ownership.lose(lost.stream, lost.epoch)
         return busy
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
@@ -394,6 +417,7 @@ class Engine:
         for stream in changes.lost:
             self.buckets.pop(stream, None)
             self.taking.pop(stream, None)
+            self.resumed.pop(stream, None)
             self.carrier.forget(stream)  # its next owner has the carrier report on them
         for taken in changes.taken:
             self.taking[taken.fence.stream] = taken
@@ -402,7 +426,7 @@ class Engine:
                 self.take_over(taken)
             except LeaseLost as lost:
                 log.warning("%s", lost)
-                self.ownership.lose(stream)
+                self.ownership.lose(stream, lost.epoch)
             except Exception:  # the stream is not worked until its take-over is done
                 log.exception("could not take the stream %s over yet; retrying", stream)
                 continue
@@ -424,7 +448,8 @@ class Engine:
         fence = taken.fence
         self.record_owner_change(taken)
         self.recover_stream(fence)
-        self.resume_reports(fence.stream)
+        self.resume_reports(fence.stream, self.resumed.setdefault(fence.stream, set()))
+        self.resumed.pop(fence.stream, None)
 
     def record_owner_change(self, taken: Taken) -> None:
         fence = taken.fence
@@ -452,14 +477,16 @@ class Engine:
         self.record_unrecorded_batches(fence)
         self.settle(fence, self.activity.open_batches(stream=fence.stream))
 
-    def resume_reports(self, stream: str) -> None:
+    def resume_reports(self, stream: str, done: set[str]) -> None:
         """The carrier's reports of messages it took whose outcome never came, because the
-        process that owned the stream stopped first, for the stream's campaigns changed in
-        the last `REPORTS_RESUMED_FOR`."""
-        since = format_time(self.now() - REPORTS_RESUMED_FOR)
-        statuses = [s.value for s in (*MAY_HAVE_BATCHES, Status.FINISHED)]
-        rows = self.campaign_list.with_statuses(self.database, statuses, [stream], since)
-        for campaign_id, _status in rows:
+        process that owned the stream stopped first: for the campaigns that recorded batches
+        on it in the last `REPORTS_RESUMED_FOR`, but those in `done` (a take-over tried
+        again), which it adds to."""
+        for campaign_id in self.activity.campaigns_sending_since(
+            stream, self.now() - REPORTS_RESUMED_FOR
+        ):
+            if campaign_id in done:
+                continue
             waiting = self.activity.sent_without_outcome(campaign_id)
             if waiting:
                 campaign = self.app.get_campaign(uuid.UUID(campaign_id))
@@ -468,6 +495,7 @@ class Engine:
                 log.info(
                     "campaign %s: the carrier reports on %d messages again", campaign_id, resumed
                 )
+            done.add(campaign_id)
 
     def settle(self, fence: Fence, batches: list[OpenBatch]) -> None:
         """Open batches not in this process's queue: a claimed one is settled with what
@@ -595,7 +623,8 @@ class Engine:
             self.system(campaign, lambda c: c.reject("rejected: " + "; ".join(problems)))
             return
         lists = list(campaign.fields.get("contact_lists", []))
-        count = self.activity.snapshot_audience(str(campaign.id), lists)
+        fence = self.ownership.fence(campaign.fields["stream"])
+        count = self.activity.snapshot_audience(str(campaign.id), lists, fence)
         if count == 0:
             self.system(
                 campaign,

@@ -41,5 +41,6 @@ class FencedPostgresRecorder(PostgresApplicationRecorder):
                     fence.stream,
                     f"the stream {fence.stream} is no longer owned by {fence.owner} under "
                     f"epoch {fence.epoch}: its batch is not saved",
+                    fence.epoch,
                 )
         super()._insert_events(curs, stored_events, **kwargs)

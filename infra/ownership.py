@@ -125,10 +125,13 @@ class Ownership:
             changes, self.changes = self.changes, Changes()
         return changes
 
-    def lose(self, stream: str) -> None:
-        """Forgets a stream whose fence a write found stale."""
+    def lose(self, stream: str, epoch: int | None = None) -> None:
+        """Forgets a stream whose fence (under `epoch`, when given) a write found stale."""
         with self.lock:
-            held = self.held.pop(stream, None)
+            held = self.held.get(stream)
+            if held is not None and epoch is not None and held.fence.epoch != epoch:
+                return  # a fence of before: the stream is held under a newer one
+            self.held.pop(stream, None)
             self.leaving.discard(stream)
             if held is not None:
                 self.changes.lost.append(stream)

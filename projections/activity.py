@@ -402,14 +402,22 @@ class ActivityStore:
 
     # Audience (preparation).
 
-    def snapshot_audience(self, campaign_id: str, list_ids: Sequence[str]) -> int:
+    def snapshot_audience(
+        self, campaign_id: str, list_ids: Sequence[str], fence: Fence | None = None
+    ) -> int:
         """Fixes the campaign's audience: its lists merged, each number once (with the
         columns of the first list given that has it), opted-out numbers removed, numbered
-        in the order of the numbers. Replaces an earlier snapshot; returns its size."""
+        in the order of the numbers. Replaces an earlier snapshot (never one that messages
+        were made from: AlreadyRecorded); returns its size."""
         if not list_ids:
             return 0
         audience, params = self.audience_select(list_ids)
         with self.database.transaction() as cursor:
+            cursor.execute("SELECT 1 FROM messages WHERE campaign_id = ? LIMIT 1", (campaign_id,))
+            if cursor.fetchone() is not None:
+                raise AlreadyRecorded(
+                    f"campaign {campaign_id} has messages: its audience is fixed already"
+                )
             cursor.execute("DELETE FROM recipients WHERE campaign_id = ?", (campaign_id,))
             cursor.execute(
                 "INSERT INTO recipients (campaign_id, seq, phone, fields) "
@@ -419,6 +427,7 @@ class ActivityStore:
             )
             cursor.execute("SELECT COUNT(*) FROM recipients WHERE campaign_id = ?", (campaign_id,))
             row = cursor.fetchone()
+            self.fenced(cursor, fence)
         return int(row[0]) if row else 0
 
     def recipients_from(self, campaign_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
@@ -481,10 +490,8 @@ class ActivityStore:
         now = format_time(at)
         campaign_id = messages[0].campaign_id
         first, last = messages[0].seq, messages[-1].seq
+        stream = fence.stream if fence is not None else stream
         with self.database.transaction() as cursor:
-            if fence is not None:
-                check_fence(cursor, self.database.dialect, fence)
-                stream = fence.stream
             cursor.execute(
                 "SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND seq BETWEEN ? AND ?",
                 (campaign_id, first, last),
@@ -530,6 +537,7 @@ class ActivityStore:
             if blocked:
                 deltas.add(campaign_id, "suppressed", blocked)
             self.count(cursor, deltas)
+            self.fenced(cursor, fence)
         return len(messages)
 
     def claim(
@@ -540,8 +548,6 @@ class ActivityStore:
         whose recipients opted out meanwhile suppressed; None when the batch is not waiting
         for its handover (sent, cancelled, or claimed under another epoch)."""
         with self.database.transaction() as cursor:
-            if fence is not None:
-                check_fence(cursor, self.database.dialect, fence)
             epoch = fence.epoch if fence else 0
             cursor.execute(
                 "UPDATE batches SET state = 'claimed', epoch = ? WHERE campaign_id = ? "
@@ -556,45 +562,57 @@ class ActivityStore:
                 str(row[0])
                 for row in cursor.fetch_in("SELECT phone FROM opt_outs WHERE phone IN ?", phones)
             }
-            if not opted:
-                return list(messages)
-            candidates = sorted(m.id for m in messages if m.recipient in opted)
-            blocked = [
-                str(row[0])
-                for row in cursor.fetch_in(
-                    "SELECT id FROM messages WHERE id IN ? AND status = 'queued'", candidates
-                )
-            ]
-            now = format_time(datetime.now(UTC))
-            cursor.executemany(
-                "UPDATE messages SET status = 'suppressed', updated_at = ? WHERE id = ?",
-                [(now, message_id) for message_id in blocked],
-            )
-            if blocked:
-                deltas = Deltas()
-                deltas.add(batch.campaign_id, "queued", -len(blocked))
-                deltas.add(batch.campaign_id, "suppressed", len(blocked))
-                self.count(cursor, deltas)
+            if opted:
+                self.suppress(cursor, batch, [m for m in messages if m.recipient in opted])
+            self.fenced(cursor, fence)
         return [m for m in messages if m.recipient not in opted]
+
+    def suppress(
+        self, cursor: Cursor, batch: BatchRef, messages: Sequence[OutgoingMessage]
+    ) -> None:
+        """Those of these messages still queued become suppressed (an opt-out came first)."""
+        blocked = [
+            str(row[0])
+            for row in cursor.fetch_in(
+                "SELECT id FROM messages WHERE id IN ? AND status = 'queued'",
+                sorted(m.id for m in messages),
+            )
+        ]
+        if not blocked:
+            return
+        now = format_time(datetime.now(UTC))
+        cursor.executemany(
+            "UPDATE messages SET status = 'suppressed', updated_at = ? WHERE id = ?",
+            [(now, message_id) for message_id in blocked],
+        )
+        deltas = Deltas()
+        deltas.add(batch.campaign_id, "queued", -len(blocked))
+        deltas.add(batch.campaign_id, "suppressed", len(blocked))
+        self.count(cursor, deltas)
+
+    def fenced(self, cursor: Cursor, fence: Fence | None) -> None:
+        """The last statement of a sending process's write: it commits only while `fence`
+        is its stream's, which holds until it commits. Last, so that the lease's row is held
+        for an instant (a process frozen meanwhile sits idle in its transaction, which the
+        server ends), never across a long statement."""
+        if fence is not None:
+            check_fence(cursor, self.database.dialect, fence)
 
     def unclaim(self, fence: Fence | None, batch: BatchRef) -> None:
         """A claimed batch the carrier never got waits for its handover again."""
         with self.database.transaction() as cursor:
-            if fence is not None:
-                check_fence(cursor, self.database.dialect, fence)
             cursor.execute(
                 "UPDATE batches SET state = 'recorded' WHERE campaign_id = ? AND first_seq = ? "
                 "AND state = 'claimed'",
                 (batch.campaign_id, batch.first_seq),
             )
+            self.fenced(cursor, fence)
 
     def cancel(self, fence: Fence | None, batch: BatchRef, at: datetime) -> int:
         """The batch's messages not handed over become cancelled (its campaign was aborted);
         returns how many."""
         now = format_time(at)
         with self.database.transaction() as cursor:
-            if fence is not None:
-                check_fence(cursor, self.database.dialect, fence)
             cursor.execute(
                 "SELECT id FROM messages WHERE campaign_id = ? AND seq BETWEEN ? AND ? "
                 "AND status = 'queued'" + self.locking,
@@ -614,6 +632,7 @@ class ActivityStore:
             deltas.add(batch.campaign_id, "queued", -len(ids))
             deltas.add(batch.campaign_id, "cancelled", len(ids))
             self.count(cursor, deltas)
+            self.fenced(cursor, fence)
         return len(ids)
 
     def open_batches(
@@ -647,6 +666,16 @@ class ActivityStore:
             )
             rows = cursor.fetchall()
         return [OutgoingMessage(*row) for row in rows]
+
+    def campaigns_sending_since(self, stream: str, since: datetime) -> list[str]:
+        """The campaigns that recorded batches on the stream since a moment."""
+        with self.database.read() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT campaign_id FROM batches WHERE stream = ? AND recorded_at >= ? "
+                "ORDER BY campaign_id",
+                (stream, format_time(since)),
+            )
+            return [str(row[0]) for row in cursor.fetchall()]
 
     def sent_without_outcome(self, campaign_id: str) -> list[OutgoingMessage]:
         """The campaign's messages a carrier took that have no outcome yet."""
@@ -698,8 +727,6 @@ class ActivityStore:
             return 0
         now, minute = format_time(at), minute_of(at)
         with self.database.transaction() as cursor:
-            if fence is not None:
-                check_fence(cursor, self.database.dialect, fence)
             if self.database.dialect == "postgres":
                 moved = self.mark_sent_in_sql(cursor, messages, now, minute)
             else:
@@ -710,6 +737,7 @@ class ActivityStore:
                     "AND first_seq = ?",
                     (now, batch.campaign_id, batch.first_seq),
                 )
+            self.fenced(cursor, fence)
         return moved
 
     def mark_sent_by_rows(

@@ -51,9 +51,10 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code for a lock not had in ti
 class LeaseLost(Exception):
     """The stream's epoch moved on: another process owns it now (or nobody)."""
 
-    def __init__(self, stream: str, message: str) -> None:
+    def __init__(self, stream: str, message: str, epoch: int | None = None) -> None:
         super().__init__(message)
         self.stream = stream
+        self.epoch = epoch  # the stale one, when known
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def check_fence(cursor: Cursor, dialect: str, fence: Fence) -> None:
             fence.stream,
             f"the stream {fence.stream} is no longer owned by {fence.owner} under epoch "
             f"{fence.epoch}",
+            fence.epoch,
         )
 
 
@@ -134,6 +136,8 @@ class StreamLeases:
             if force
             else f" WHERE stream_leases.released = 1 OR stream_leases.expires_at < {now}"
         )
+        if not force and self.held_by_another(stream, owner):
+            return None  # asked without a lock: the owner's writes are not held up
         try:
             with self.database.transaction() as cursor:
                 if self.database.dialect == "postgres":
@@ -177,6 +181,15 @@ class StreamLeases:
             how,
             reason if how == "released" else None,
         )
+
+    def held_by_another(self, stream: str, owner: str) -> bool:
+        with self.database.read() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM stream_leases WHERE stream = ? AND owner <> ? AND released = 0 "
+                f"AND expires_at >= {self.now}",
+                (stream, owner),
+            )
+            return cursor.fetchone() is not None
 
     def renew(self, fence: Fence, seconds: float) -> bool:
         """Extends the lease from now; False when the stream's epoch moved on."""
