@@ -260,6 +260,25 @@ def campaign_body(name: str, lists: list[str], stream: str) -> dict[str, Any]:
     }
 
 
+def campaign_per_stream(
+    api: Api, recipients: int, streams: tuple[str, ...], name: str
+) -> list[str]:
+    """A campaign on each stream, the recipients shared out between them (distinct numbers),
+    each made but not launched; returns their ids in the streams' order."""
+    share = recipients // len(streams)
+    campaigns = []
+    for index, stream in enumerate(streams):
+        count = share if index < len(streams) - 1 else recipients - share * index
+        people = api.post(
+            f"/api/contact-lists?name={stream}-people",
+            content=contact_csv(count, start=index * share),
+            headers={"content-type": "text/csv"},
+        )
+        body = campaign_body(f"{name} on {stream}", [people["id"]], stream)
+        campaigns.append(str(api.post("/api/campaigns", json=body)["id"]))
+    return campaigns
+
+
 def prepare_domains(api: Api, limit: int) -> None:
     api.post("/api/domains", json={"names": ["go.example.com", "out.example.com"]})
     for name in ("go.example.com", "out.example.com"):

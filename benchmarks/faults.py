@@ -46,8 +46,7 @@ from benchmarks._topology import (
     Role,
     Topology,
     books_of,
-    campaign_body,
-    contact_csv,
+    campaign_per_stream,
     prepare_domains,
 )
 from infra import local_kafka, local_postgres
@@ -169,17 +168,7 @@ def launch(api: Api, run: Run) -> list[str]:
         "/api/streams",
         json={"name": "backup", "carrier": "demo", "rate": run.rate, "command_id": "faults-backup"},
     )
-    half = run.recipients // 2
-    campaigns = []
-    for index, stream in enumerate(STREAMS):
-        count = half if index == 0 else run.recipients - half
-        people = api.post(
-            f"/api/contact-lists?name={stream}-people",
-            content=contact_csv(count, start=index * half),
-            headers={"content-type": "text/csv"},
-        )
-        body = campaign_body(f"Faults on {stream}", [people["id"]], stream)
-        campaigns.append(str(api.post("/api/campaigns", json=body)["id"]))
+    campaigns = campaign_per_stream(api, run.recipients, STREAMS, "Faults")
     for campaign_id in campaigns:
         api.post(f"/api/campaigns/{campaign_id}/launch")
     return campaigns

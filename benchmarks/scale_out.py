@@ -36,8 +36,7 @@ from benchmarks._topology import (
     Api,
     Role,
     Topology,
-    campaign_body,
-    contact_csv,
+    campaign_per_stream,
     prepare_domains,
 )
 from infra import local_kafka, local_postgres
@@ -94,16 +93,7 @@ def launch(api: Api, recipients: int, streams: tuple[str, ...], rate: int = 0) -
             "/api/streams",
             json={"name": stream, "carrier": "demo", "rate": rate, "settings": quiet},
         )
-    share = recipients // len(streams)
-    campaigns = []
-    for index, stream in enumerate(streams):
-        people = api.post(
-            f"/api/contact-lists?name={stream}",
-            content=contact_csv(share, start=index * share),
-            headers={"content-type": "text/csv"},
-        )
-        body = campaign_body(f"On {stream}", [people["id"]], stream)
-        campaigns.append(str(api.post("/api/campaigns", json=body)["id"]))
+    campaigns = campaign_per_stream(api, recipients, streams, "Scale-out")
     time.sleep(1.5)  # every dispatcher takes its streams before the launch
     for campaign_id in campaigns:
         api.post(f"/api/campaigns/{campaign_id}/launch")

@@ -311,10 +311,12 @@ SCHEMA = (
     MARKS_TABLE,
 )
 
-MESSAGE_COLUMNS = (
+# An OutgoingMessage's fields, as the messages table names them.
+OUTGOING_COLUMNS = (
     "id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, parts, cost_units, "
-    "domain, optout_domain, status, created_at, updated_at"
+    "domain, optout_domain"
 )
+MESSAGE_COLUMNS = f"{OUTGOING_COLUMNS}, status, created_at, updated_at"
 
 
 OUTBOX_TABLE = """
@@ -654,18 +656,17 @@ class ActivityStore:
             for c, f, t, state, epoch in rows
         ]
 
+    def outgoing(self, condition: str, params: Sequence[Any]) -> list[OutgoingMessage]:
+        """Messages as the dispatcher built them, by a condition on their rows."""
+        with self.database.read() as cursor:
+            cursor.execute(f"SELECT {OUTGOING_COLUMNS} FROM messages WHERE {condition}", params)
+            rows = cursor.fetchall()
+        return [OutgoingMessage(*row) for row in rows]
+
     def queued(self, limit: int) -> list[OutgoingMessage]:
         """Messages recorded but not yet taken by a carrier, of any campaign (a scan of
         the table: no index names the status)."""
-        with self.database.read() as cursor:
-            cursor.execute(
-                "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
-                "parts, cost_units, domain, optout_domain FROM messages WHERE status = 'queued' "
-                "ORDER BY campaign_id, seq LIMIT ?",
-                (limit,),
-            )
-            rows = cursor.fetchall()
-        return [OutgoingMessage(*row) for row in rows]
+        return self.outgoing("status = 'queued' ORDER BY campaign_id, seq LIMIT ?", (limit,))
 
     def campaigns_sending_since(self, stream: str, since: datetime) -> list[str]:
         """The campaigns that recorded batches on the stream since a moment."""
@@ -679,34 +680,20 @@ class ActivityStore:
 
     def sent_without_outcome(self, campaign_id: str) -> list[OutgoingMessage]:
         """The campaign's messages a carrier took that have no outcome yet."""
-        with self.database.read() as cursor:
-            cursor.execute(
-                "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
-                "parts, cost_units, domain, optout_domain FROM messages WHERE campaign_id = ? "
-                "AND status = 'sent' ORDER BY seq",
-                (campaign_id,),
-            )
-            rows = cursor.fetchall()
-        return [OutgoingMessage(*row) for row in rows]
+        return self.outgoing("campaign_id = ? AND status = 'sent' ORDER BY seq", (campaign_id,))
 
     def queued_messages(self, batch: BatchRef) -> list[OutgoingMessage]:
         """The batch's messages still queued (not sent, suppressed or cancelled)."""
-        with self.database.read() as cursor:
-            cursor.execute(
-                "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
-                "parts, cost_units, domain, optout_domain FROM messages WHERE campaign_id = ? "
-                "AND seq BETWEEN ? AND ? AND status = 'queued' ORDER BY seq",
-                (batch.campaign_id, batch.first_seq, batch.last_seq),
-            )
-            rows = cursor.fetchall()
-        return [OutgoingMessage(*row) for row in rows]
+        return self.outgoing(
+            "campaign_id = ? AND seq BETWEEN ? AND ? AND status = 'queued' ORDER BY seq",
+            (batch.campaign_id, batch.first_seq, batch.last_seq),
+        )
 
     def messages_from(self, campaign_id: str, seq: int) -> list[tuple[OutgoingMessage, str]]:
         """The campaign's messages from a position on, with their statuses."""
         with self.database.read() as cursor:
             cursor.execute(
-                "SELECT id, optout_code, campaign_id, seq, recipient, variant_id, epoch, text, "
-                "parts, cost_units, domain, optout_domain, status FROM messages "
+                f"SELECT {OUTGOING_COLUMNS}, status FROM messages "
                 "WHERE campaign_id = ? AND seq >= ? ORDER BY seq",
                 (campaign_id, seq),
             )

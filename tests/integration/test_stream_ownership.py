@@ -22,25 +22,22 @@ from infra.settings import Settings, parse_database_url
 from projections.leases import LeaseLost, check_fence
 
 from .conftest import drop_schema, postgres_url
-from .test_sending_engine import add_configured, contact_list, drive, messages_of, new_campaign
-
-SHORT, OPTOUT = "go1.example.com", "out1.example.com"
-
-
-@pytest.fixture
-def sending(store: Settings) -> Iterator[Platform]:
-    platform = build(store)
-    platform.sending.carrier.delay_scale = 0
-    try:
-        yield platform
-    finally:
-        platform.close()
+from .test_sending_engine import (
+    OPTOUT,
+    SHORT,
+    add_configured,
+    contact_list,
+    drive,
+    messages_of,
+    new_campaign,
+)
+from .test_sending_engine import sending as sending  # the fixture: a platform stepped by hand
 
 
 def held_back(platform: Platform) -> list[Batch]:
     """Batches the engine records from now on wait here instead of going to the carrier."""
     waiting: list[Batch] = []
-    platform.sending.engine.handover.put = waiting.append  # type: ignore[method-assign]
+    platform.sending.engine.handover.put = waiting.append  # type: ignore[method-assign,assignment]
     return waiting
 
 
