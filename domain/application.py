@@ -40,11 +40,12 @@ from domain.stream import (
     DEMO_CARRIER_DEFAULTS,
     DEMO_OPTIONS,
     Stream,
+    StreamSettings,
     parse_carrier,
-    parse_demo_settings,
     parse_enabled,
     parse_rate,
     parse_stream_name,
+    parse_stream_settings,
 )
 
 A = TypeVar("A", bound=Audited)
@@ -56,7 +57,8 @@ LIFECYCLE_COMMANDS = ("launch", "pause", "resume", "abort", "unschedule")
 STREAM_FIELDS: dict[str, Callable[[Any], Any]] = {
     "rate": parse_rate,
     "enabled": parse_enabled,
-    **DEMO_OPTIONS,
+    "settings": lambda value: value,  # parsed for the stream's carrier
+    **DEMO_OPTIONS,  # the demo carrier's settings, also at the top level
 }
 POOL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": parse_name,
@@ -93,6 +95,8 @@ class CampaignPlatform(Application[uuid.UUID]):
         self.stopping_gate: Callable[[str], contextlib.AbstractContextManager[None]] = (
             lambda _campaign_id: contextlib.nullcontext()
         )
+        # Where a stream's secrets go (the SMPP password, an HTTP token): never the store.
+        self.keep_secrets: Callable[[str, dict[str, str]], None] = refuse_secrets
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         """Only the settings given: the composition root reads the environment, not us."""
@@ -610,18 +614,20 @@ class CampaignPlatform(Application[uuid.UUID]):
     def create_stream(
         self, raw: dict[str, Any], *, actor: str, command_id: str | None = None
     ) -> Stream:
-        """Registers a stream on a carrier, with its rate and the carrier's settings; a
-        repeated command id returns the stream it made."""
+        """Registers a stream on a carrier, with its rate and the carrier's settings; its
+        secrets are kept apart and only their names recorded. A repeated command id
+        returns the stream it made."""
         fields = parse_fields(
             raw,
             {
                 "name": parse_stream_name,
                 "carrier": parse_carrier,
                 "rate": parse_rate,
-                "settings": parse_demo_settings,
+                "settings": lambda value: value,
             },
             required=("name", "carrier"),
         )
+        settings = self.parse_settings(fields["carrier"], fields.get("settings", {}), True)
         existing = self.find_stream(fields["name"])
         if existing is not None:
             if command_id and existing.version_of_command(command_id) is not None:
@@ -629,7 +635,9 @@ class CampaignPlatform(Application[uuid.UUID]):
             raise ValidationFailed.of(
                 [FieldProblem("name", f"a stream named {fields['name']} exists already")]
             )
-        options = {**DEMO_CARRIER_DEFAULTS, **fields.get("settings", {})}
+        options = settings.options
+        if fields["carrier"] == "demo":
+            options = {**DEMO_CARRIER_DEFAULTS, **options}
         stream = Stream.register(
             fields["name"],
             fields["carrier"],
@@ -638,8 +646,22 @@ class CampaignPlatform(Application[uuid.UUID]):
             actor=actor,
             command_id=command_id,
         )
+        if settings.secrets:
+            self.keep_secrets(stream.name, settings.secrets)
+            stream.change(
+                {"secrets": list(settings.secrets)},
+                actor=actor,
+                reason=f"secrets set: {', '.join(sorted(settings.secrets))}",
+            )
         self.save_with_catalogue("streams", [stream], actor=actor)
         return stream
+
+    @staticmethod
+    def parse_settings(carrier: str, value: Any, creating: bool) -> StreamSettings:
+        try:
+            return parse_stream_settings(carrier, value, creating=creating)
+        except Invalid as error:
+            raise ValidationFailed.of([FieldProblem("settings", str(error))]) from None
 
     def find_stream(self, name: str) -> Stream | None:
         return self.find(Stream, id_for_name("stream", name))
@@ -665,20 +687,36 @@ class CampaignPlatform(Application[uuid.UUID]):
             raise NotFound(f"stream {name!r} not found")
         fields = parse_fields(raw, STREAM_FIELDS)
         changes: dict[str, Any] = {k: fields.pop(k) for k in ("rate", "enabled") if k in fields}
+        given = fields.pop("settings", {})
         if fields and stream.carrier != "demo":
             raise ValidationFailed.of(
                 [FieldProblem(k, "only the demo stream takes carrier options") for k in fields]
             )
-        if fields:
-            changes["options"] = fields
+        if isinstance(given, dict):
+            given = {**fields, **given}
+        settings = self.parse_settings(stream.carrier, given, False)
+        if settings.options:
+            changes["options"] = settings.options
+        reason = ""
+        if settings.secrets:
+            self.keep_secrets(stream.name, settings.secrets)
+            changes["secrets"] = list(settings.secrets)
+            reason = f"secrets changed: {', '.join(sorted(settings.secrets))}"
         return self.run_command(
             Stream,
             stream.id,
             f"stream {name}",
-            lambda s: s.change(changes, actor=actor, command_id=command_id),
+            lambda s: s.change(changes, actor=actor, reason=reason, command_id=command_id),
             command_id=command_id,
             expected_version=expected_version,
         )
+
+
+def refuse_secrets(stream: str, _secrets: dict[str, str]) -> None:
+    """Where no sending tier keeps secrets, a stream's secrets are refused."""
+    raise ValidationFailed.of(
+        [FieldProblem("settings", f"no place to keep the secrets of the stream {stream}")]
+    )
 
 
 def parse_id(value: str, what: str) -> uuid.UUID:

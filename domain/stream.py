@@ -1,16 +1,27 @@
-"""Sending streams (F17): routes with a rate limit and a carrier adapter."""
+"""Sending streams (F17): routes with a rate limit and a carrier adapter, and the carriers'
+settings: which each takes, their defaults, and which are secrets (never in events)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from domain.audited import Audited, id_for_name
 from domain.fields import Invalid, expect_object, is_non_bool_int, is_number
 
-OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
-CARRIERS = ("demo",)  # the carrier adapters a stream can be on
+OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")  # a carrier's answers
+# A message handed to a carrier whose answer never came (the link dropped after the submit
+# left): it may or may not have been sent, and it is never submitted again.
+UNKNOWN = "unknown"
+FAILURES = OUTCOMES[1:]  # the outcomes that are not a delivery
+MESSAGE_OUTCOMES = (*OUTCOMES, UNKNOWN)
+CARRIERS = ("demo", "smpp", "http")  # the carrier adapters a stream can be on
+BIND_MODES = ("transceiver", "transmitter_receiver")
+LONG_MESSAGES = ("udh", "payload")
 STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 DEMO_CARRIER_DEFAULTS: dict[str, Any] = {
@@ -39,12 +50,16 @@ class Stream(Audited):
         options: dict[str, Any]
 
     class Changed(Event):
+        """`changes` holds `rate`, `enabled`, `options` (the carrier's settings that are
+        not secret) and `secrets`: the names of the secrets set, never their values."""
+
         changes: dict[str, Any]
 
         def apply_to(self, stream: Stream) -> None:
             stream.rate = self.changes.get("rate", stream.rate)
             stream.enabled = self.changes.get("enabled", stream.enabled)
             stream.options = {**stream.options, **self.changes.get("options", {})}
+            stream.secrets = sorted({*stream.secrets, *self.changes.get("secrets", [])})
 
     def __init__(self, name: str, carrier: str, rate: int, options: dict[str, Any]) -> None:
         self.name = name
@@ -52,6 +67,7 @@ class Stream(Audited):
         self.rate = rate
         self.options = dict(options)
         self.enabled = True
+        self.secrets: list[str] = []  # the names of the secrets set (kept by the sending tier)
 
     @classmethod
     def register(
@@ -85,9 +101,15 @@ class Stream(Audited):
         command_id: str | None = None,
     ) -> None:
         options = {k: v for k, v in changes.get("options", {}).items() if self.options.get(k) != v}
-        effective = {k: v for k, v in changes.items() if k != "options" and getattr(self, k) != v}
+        effective = {
+            k: v
+            for k, v in changes.items()
+            if k not in ("options", "secrets") and getattr(self, k) != v
+        }
         if options:
             effective["options"] = options
+        if changes.get("secrets"):  # a secret given is a change, even to the same value
+            effective["secrets"] = sorted(changes["secrets"])
         if effective:
             self.trigger_event(
                 self.Changed,
@@ -215,3 +237,166 @@ def parse_demo_settings(value: Any) -> dict[str, Any]:
         except Invalid as error:
             raise Invalid(f"{key} {error}") from None
     return parsed
+
+
+def parse_text(limit: int, *, empty: bool = True) -> Callable[[Any], str]:
+    """A printable ASCII string of at most `limit` characters (SMPP's C-octet strings)."""
+
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or len(value) > limit:
+            raise Invalid(f"must be a string of at most {limit} characters")
+        if not value.isascii() or not value.isprintable() or (not empty and not value):
+            raise Invalid(
+                f"must be 1 to {limit} printable ASCII characters"
+                if not empty
+                else f"must be printable ASCII, at most {limit} characters"
+            )
+        return value
+
+    return parse
+
+
+def parse_host(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 253 or not _HOST.fullmatch(value):
+        raise Invalid("must be a host name or an IP address")
+    return value
+
+
+def parse_port(value: Any) -> int:
+    if not is_non_bool_int(value) or not 1 <= value <= 65535:
+        raise Invalid("must be a port number from 1 to 65535")
+    return int(value)
+
+
+def parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise Invalid(f"must be one of: {', '.join(choices)}")
+        return str(value)
+
+    return parse
+
+
+def parse_whole(low: int, high: int, what: str = "a whole number") -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if not is_non_bool_int(value) or not low <= value <= high:
+            raise Invalid(f"must be {what} from {low} to {high}")
+        return int(value)
+
+    return parse
+
+
+def parse_seconds(value: Any) -> float:
+    if not is_number(value) or not 0.1 <= value <= 120:
+        raise Invalid("must be a number of seconds from 0.1 to 120")
+    return float(value)
+
+
+def parse_endpoint(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 2000 or not _ENDPOINT.fullmatch(value):
+        raise Invalid("must be an http:// or https:// address, at most 2000 characters")
+    return value
+
+
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+_ENDPOINT = re.compile(r"https?://[^\s/?#]+(:\d{1,5})?([/?#]\S*)?")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a carrier: its parser, its default (None: required), and whether it
+    is a secret (kept apart by the sending tier, write-only through the API)."""
+
+    parse: Callable[[Any], Any]
+    default: Any = None
+    secret: bool = False
+
+
+# Each carrier's settings. The demo carrier's are its options (DEMO_OPTIONS).
+CARRIER_SETTINGS: dict[str, dict[str, Setting]] = {
+    "demo": {
+        key: Setting(parse, DEMO_CARRIER_DEFAULTS[key]) for key, parse in DEMO_OPTIONS.items()
+    },
+    "smpp": {
+        "host": Setting(parse_host),
+        "port": Setting(parse_port, 2775),
+        "system_id": Setting(parse_text(15, empty=False)),
+        "password": Setting(parse_text(8), "", secret=True),
+        "system_type": Setting(parse_text(12), ""),
+        "bind": Setting(parse_choice(BIND_MODES), "transceiver"),
+        "window": Setting(parse_whole(1, 1000), 10),
+        "source_ton": Setting(parse_whole(0, 6), 5),
+        "source_npi": Setting(parse_whole(0, 18), 0),
+        "long_messages": Setting(parse_choice(LONG_MESSAGES), "udh"),
+        "tls": Setting(parse_enabled, False),
+    },
+    "http": {
+        "url": Setting(parse_endpoint),
+        "token": Setting(parse_text(500), "", secret=True),
+        "signing_secret": Setting(parse_text(500, empty=False), secret=True),
+        "window": Setting(parse_whole(1, 100), 4),
+        "timeout": Setting(parse_seconds, 10.0),
+    },
+}
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """A carrier's settings as given: those kept in events (`options`) and the secrets."""
+
+    options: dict[str, Any]
+    secrets: dict[str, str]
+
+
+def parse_stream_settings(carrier: str, value: Any, *, creating: bool) -> StreamSettings:
+    """Parses a carrier's settings; on creation the defaults fill the rest and a required
+    setting missing is refused. Every problem is named."""
+    table = CARRIER_SETTINGS[carrier]
+    given = expect_object(value, tuple(table))
+    options: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    problems = []
+    for key, setting in table.items():
+        if key not in given:
+            if creating and setting.default is None:
+                problems.append(f"{key} is required")
+            elif creating and not setting.secret:
+                options[key] = setting.default
+            continue
+        try:
+            parsed = setting.parse(given[key])
+        except Invalid as error:
+            problems.append(f"{key} {error}")
+            continue
+        if setting.secret:
+            secrets[key] = parsed
+        else:
+            options[key] = parsed
+    if problems:
+        raise Invalid("; ".join(problems))
+    return StreamSettings(options, secrets)
+
+
+# What an SMPP delivery receipt's `stat:` says, as the platform's message statuses.
+SMPP_RECEIPT_STATES = {
+    "DELIVRD": "delivered",
+    "UNDELIV": "undelivered",
+    "EXPIRED": "undelivered",
+    "DELETED": "failed",
+    "UNKNOWN": "failed",
+    "REJECTD": "rejected",
+    "ACCEPTD": "sent",
+    "ENROUTE": "sent",
+}
+# The SMPP command statuses that mean "not taken, try again later".
+SMPP_RETRY_LATER = {0x58: "ESME_RTHROTTLED", 0x14: "ESME_RMSGQFUL"}
+
+
+def receipt_signature(secret: str, body: bytes) -> str:
+    """How an HTTP carrier signs the receipts it posts: `sha256=` and the hex HMAC-SHA256
+    of the raw body, keyed by the stream's signing secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(secret: str, body: bytes, given: str) -> bool:
+    return hmac.compare_digest(receipt_signature(secret, body), given.strip())

@@ -18,11 +18,12 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from domain.fields import format_time
+from domain.stream import MESSAGE_OUTCOMES
 from projections.changes import MARKS_TABLE, mark_changed
 from projections.database import Cursor, Database, add_missing_column
 from projections.leases import Fence, check_fence
 
-OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
+OUTCOMES = MESSAGE_OUTCOMES  # a carrier's answers, and `unknown` (its answer never came)
 # A message's statuses by rank: a status never moves to a lower rank. Suppressed (its
 # recipient opted out before it went) and cancelled (its campaign was aborted before it
 # went) are final, and never reached a carrier.
@@ -274,6 +275,7 @@ SCHEMA = (
         failed BIGINT NOT NULL DEFAULT 0,
         no_route BIGINT NOT NULL DEFAULT 0,
         rejected BIGINT NOT NULL DEFAULT 0,
+        unknown BIGINT NOT NULL DEFAULT 0,
         clicks BIGINT NOT NULL DEFAULT 0,
         unique_clicks BIGINT NOT NULL DEFAULT 0,
         opt_outs BIGINT NOT NULL DEFAULT 0,
@@ -391,9 +393,10 @@ class ActivityStore:
         with self.database.transaction() as cursor:
             for statement in SCHEMA:
                 cursor.execute(statement)
-            add_missing_column(
-                cursor, self.database.dialect, "stats", "cancelled", "BIGINT NOT NULL DEFAULT 0"
-            )
+            for column in ("cancelled", "unknown"):
+                add_missing_column(
+                    cursor, self.database.dialect, "stats", column, "BIGINT NOT NULL DEFAULT 0"
+                )
             if self.database.dialect == "postgres":
                 # Each message is updated once or twice after its insert (receipts, a first
                 # click): half of each page is left free for those new versions.

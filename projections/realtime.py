@@ -18,7 +18,8 @@ from typing import Any
 from domain.fields import format_time
 from domain.settings import DEFAULT_DOMAIN_LIMIT
 from domain.status import Status
-from projections.activity import COUNTERS, OUTCOMES, from_units, minute_of
+from domain.stream import FAILURES
+from projections.activity import COUNTERS, from_units, minute_of
 from projections.changes import (
     EVERY_CAMPAIGN,
     MARKS_TABLE,
@@ -34,7 +35,6 @@ Row = dict[str, Any]
 TRACKING = "realtime"  # its row in projection_tracking: the last number of the change log
 IDS_PER_QUERY = 500
 KEEP_CHANGES = 20_000  # the change log keeps at least this many of its latest entries
-FAILURES = OUTCOMES[1:]
 # Fields that depend on the moment they were drawn, not only on the stored rows.
 MOMENTARY = ("send_rate", "updated_at")
 
