@@ -32,6 +32,7 @@ from infra.sending import Sending, build_sending
 from infra.settings import Settings
 from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
+from projections.carrier_log import CarrierLog, LinkState
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
 from projections.domain_usage import DomainUsageView
 from projections.identity import store_id
@@ -252,6 +253,14 @@ class Platform:
     def stream_leases(self) -> dict[str, Lease]:
         """Every stream's lease: which sending process owns it, under which epoch."""
         return self.sending.leases.leases()
+
+    def stream_links(self) -> dict[str, LinkState]:
+        """Each real carrier's stream link, as its owning process last wrote it down."""
+        return self.sending.carrier_log.links()
+
+    def carrier_log(self) -> CarrierLog:
+        """What real carriers were handed and answered; the streams' signing secrets."""
+        return self.sending.carrier_log
 
     def positions(self) -> dict[str, int]:
         """Store positions reached along the pipeline: events stored, relayed (with Kafka),

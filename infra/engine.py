@@ -66,9 +66,10 @@ from domain.schedule import describe, is_open
 from domain.sms import parts as sms_parts
 from domain.status import MAY_HAVE_BATCHES, STOPS_SENDING, Status, fate_of_batch
 from domain.stream import Stream, StreamOwnership
-from infra.demo_carrier import DemoCarrier
+from infra.carriers import Carriers
 from infra.gates import SendingGate
 from infra.ownership import Ownership
+from infra.smpp_carrier import CarrierUnavailable
 from projections.activity import (
     ActivityStore,
     BatchRef,
@@ -150,7 +151,7 @@ class Handover:
     def __init__(
         self,
         app: CampaignPlatform,
-        carrier: DemoCarrier,
+        carrier: Carriers,
         activity: ActivityStore,
         ownership: Ownership,
         gate: SendingGate,
@@ -171,12 +172,13 @@ class Handover:
 
     def hand_over(self, batch: Batch) -> None:
         """Steps 3 to 5; a batch it may not hand over now is left as it is, for whoever may
-        (this process when it sends the campaign again, or the stream's next owner)."""
+        (this process when it sends the campaign again, or the stream's next owner). What
+        the carrier did not take (its link dropped) is handed over on the next attempt."""
         fence, ref = batch.fence, batch.ref
         if not self.ownership.holds(fence):
             self.hold(ref.campaign_id)  # the stream's next owner, or this one once renewed
             return
-        self.carrier.make_room()  # before the gate: a stop need not wait for the carrier
+        self.carrier.make_room(fence.stream)  # before the gate: a stop need not wait for it
         with self.gate.handing_over(ref.campaign_id) as gate:
             campaign = self.app.get_campaign(uuid.UUID(ref.campaign_id))
             fate = fate_of_batch(campaign.status)
@@ -193,8 +195,21 @@ class Handover:
                 self.hold(ref.campaign_id)  # claimed: settled by asking the carrier
                 return
             gate.check()
-            self.carrier.submit(outgoing, two_way=batch.two_way, stream=fence.stream, wait=False)
-        self.activity.mark_sent(outgoing, self.now(), fence=fence, batch=ref)
+            taken = self.carrier.submit(
+                outgoing,
+                batch.two_way,
+                fence.stream,
+                fence=fence,
+                sender=str(campaign.fields.get("sender") or ""),
+                holds=lambda: self.ownership.holds(fence),
+            )
+        sent = outgoing if len(taken) == len(outgoing) else [m for m in outgoing if m.id in taken]
+        whole = len(sent) == len(outgoing)
+        self.activity.mark_sent(sent, self.now(), fence=fence, batch=ref if whole else None)
+        if not whole:
+            raise CarrierUnavailable(
+                f"the carrier of {fence.stream} took {len(sent)} of {len(outgoing)} messages"
+            )
 
     def hold(self, campaign_id: str) -> None:
         with self.lock:
@@ -204,7 +219,7 @@ class Handover:
         """Before a batch is tried again: what the carrier took of it meanwhile is marked
         sent, and only the rest is handed over (or cancelled, or suppressed)."""
         queued = self.activity.queued_messages(batch.ref)
-        taken = self.carrier.taken([m.id for m in queued])
+        taken = self.carrier.taken([m.id for m in queued], batch.fence.stream)
         if taken:
             sent = [m for m in queued if m.id in taken]
             self.activity.mark_sent(sent, self.now(), fence=batch.fence)
@@ -271,6 +286,10 @@ class Handover:
                     log.warning("%s", lost)
                     self.ownership.lose(lost.stream, lost.epoch)
                     return
+                except CarrierUnavailable as unavailable:
+                    log.warning("%s; the rest is handed over later", unavailable)
+                    self.hold(batch.ref.campaign_id)
+                    return
                 except Exception:
                     log.exception(
                         "the carrier could not take a batch of %d; retrying", len(batch.messages)
@@ -307,7 +326,7 @@ class Engine:
         database: Database,
         campaign_list: CampaignListView,
         activity: ActivityStore,
-        carrier: DemoCarrier,
+        carrier: Carriers,
         ownership: Ownership,
         gate: SendingGate,
         *,
@@ -437,6 +456,7 @@ class Engine:
             for stream in leaving:
                 self.ownership.give_up(stream)
                 self.carrier.forget(stream)
+        self.carrier.follow(self.working())
 
     def working(self) -> list[str]:
         """The streams this process sends on: owned, taken over, and not being given up."""
@@ -447,6 +467,7 @@ class Engine:
         what the previous owner cut short. Each part may be done again."""
         fence = taken.fence
         self.record_owner_change(taken)
+        self.carrier.take_over(fence)
         self.recover_stream(fence)
         self.resume_reports(fence.stream, self.resumed.setdefault(fence.stream, set()))
         self.resumed.pop(fence.stream, None)
@@ -512,7 +533,7 @@ class Engine:
                     continue  # on its way
             messages = self.activity.queued_messages(batch.ref)
             if batch.state == "claimed":
-                taken = self.carrier.taken([m.id for m in messages])
+                taken = self.carrier.taken([m.id for m in messages], fence.stream)
                 sent = [m for m in messages if m.id in taken]
                 messages = [m for m in messages if m.id not in taken]
                 if sent or not messages:
@@ -672,7 +693,7 @@ class Engine:
             )
             return False
         stream = self.usable_stream(campaign)
-        if stream is None:
+        if stream is None or not self.carrier.ready(stream.name):
             return False
         fence = self.ownership.fence(stream.name)
         campaign_id = str(campaign.id)
@@ -702,8 +723,9 @@ class Engine:
                 lambda c: c.finish(f"every recipient attempted ({campaign.recipients} messages)"),
             )
             return False
+        size = min(self.batch, self.carrier.batch_limit(stream.name) or self.batch)
         wanted = self.buckets.setdefault(stream.name, TokenBucket()).take(
-            stream.rate, min(self.batch, campaign.recipients - first)
+            stream.rate, min(size, campaign.recipients - first)
         )
         if wanted == 0:
             return False

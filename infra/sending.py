@@ -1,14 +1,15 @@
-"""Wires the sending side: activity tables, the demo carrier, stream ownership, the engine."""
+"""Wires the sending side: activity tables, the carriers, stream ownership, the engine."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.application import CampaignPlatform
 from domain.replies import opts_out
+from infra.carriers import Carriers
 from infra.demo_carrier import DemoCarrier
 from infra.engine import Engine
 from infra.gates import SendingGate
@@ -16,6 +17,7 @@ from infra.ownership import Ownership
 from infra.process import SendingLock
 from projections.activity import ActivityStore, Receipt
 from projections.campaign_list import CampaignListView
+from projections.carrier_log import CarrierLog
 from projections.database import Database
 from projections.leases import StreamLeases
 
@@ -50,6 +52,15 @@ class Sending:
     leases: StreamLeases
     lock: SendingLock | None = None  # the embedded store's one sending process
 
+    @property
+    def carriers(self) -> Carriers:
+        """Every stream's carrier: the demo carrier and the links of real carriers."""
+        return self.engine.carrier
+
+    @property
+    def carrier_log(self) -> CarrierLog:
+        return self.engine.carrier.carrier_log
+
     def claim(self) -> None:
         """Makes sure this is the one sending process of the embedded store; raises
         AlreadySending naming the process that is."""
@@ -58,7 +69,7 @@ class Sending:
 
     def start(self) -> None:
         self.claim()
-        self.carrier.start()
+        self.carriers.start()
         self.ownership.start()
         self.engine.start()
 
@@ -68,7 +79,7 @@ class Sending:
         self.carrier.stop_waiting()
         self.engine.stop()
         self.ownership.stop()  # the streams go to another process at once
-        self.carrier.stop()
+        self.carriers.stop()
         if self.lock is not None:
             self.lock.release()
 
@@ -98,8 +109,13 @@ def build_sending(
         stream = app.find_stream(name)
         return dict(stream.options) if stream else {}
 
-    carrier = DemoCarrier(carrier_books, reports, demo_options, delay_scale=delay_scale)
-    carrier.create_tables()
+    demo = DemoCarrier(carrier_books, reports, demo_options, delay_scale=delay_scale)
+    demo.create_tables()
+    carrier_log = CarrierLog(database)
+    carrier_log.create_tables()
+    app.keep_secrets = lambda stream, secrets: carrier_log.keep_secrets(
+        stream, secrets, datetime.now(UTC)
+    )
     leases = StreamLeases(database)
     leases.create_tables()
     ownership = Ownership(
@@ -109,9 +125,10 @@ def build_sending(
         lease_seconds=lease_seconds,
         exclusive=lock is not None,
     )
-    carrier.may_report = ownership.reporting  # a stream's next owner makes the rest
+    demo.may_report = ownership.reporting  # a stream's next owner makes the rest
+    carrier = Carriers(demo, carrier_log, reports, app.find_stream, owner)
     engine = Engine(app, database, campaign_list, activity, carrier, ownership, gate)
     app.stats_of = activity.campaign_counters
     if batch:
         engine.batch = batch
-    return Sending(activity, carrier, engine, reports, ownership, leases, lock)
+    return Sending(activity, demo, engine, reports, ownership, leases, lock)
