@@ -44,6 +44,7 @@ AUDIT = Rule((ANALYST, SUPPORT, MANAGER, ADMIN), "the audit trail: not for the w
 EXPORT = Rule((ANALYST, ADMIN), "the whole event history, for export and replay")
 MANAGE = Rule((MANAGER, ADMIN), "campaign managers' commands")
 CARRIERS = Rule((CARRIER, ADMIN), "carriers' machines")
+SIGNED_RECEIPTS = Rule((), "signed with the stream's signing secret", public=True)
 TOKENS = Rule((ADMIN,), "tokens are the admin's")
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -83,6 +84,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/events"): EXPORT,
     ("POST", "/api/carrier/receipts"): CARRIERS,
     ("POST", "/api/inbound"): CARRIERS,
+    ("POST", "/api/streams/{name}/receipts"): SIGNED_RECEIPTS,
     ("GET", "/api/tokens"): TOKENS,
     ("POST", "/api/tokens"): TOKENS,
     ("DELETE", "/api/tokens/{id}"): TOKENS,
@@ -103,6 +105,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/domains"): READ,
     ("GET", "/pools"): READ,
     ("GET", "/contact-lists"): READ,
+    ("GET", "/streams"): READ,
     ("GET", "/realtime"): READ,
     (WEBSOCKET, "/ws/realtime"): READ,
     (WEBSOCKET, "/ws/replay"): EXPORT,  # the history replayed: the analysts' replay

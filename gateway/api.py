@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +15,7 @@ from domain.application import LIFECYCLE_COMMANDS, parse_id
 from domain.campaign import Campaign
 from domain.fields import CAMPAIGN_TYPES
 from domain.status import Status
+from domain.stream import Stream
 from gateway.errors import ApiError
 from gateway.inputs import (
     pop_command_options,
@@ -365,37 +366,50 @@ async def edit_pool(request: Request) -> Response:
     return JSONResponse(pool_json(pool))
 
 
+def stream_answers(platform: Services, streams: list[Stream]) -> list[dict[str, Any]]:
+    """The streams with their owners and links, read in one trip to the threadpool."""
+    leases, links = platform.stream_leases(), platform.stream_links()
+    now = datetime.now(UTC)
+    return [stream_json(s, leases.get(s.name), links.get(s.name), now) for s in streams]
+
+
 async def list_streams(request: Request) -> Response:
     platform = platform_of(request)
-    streams = await call(platform.app.list_streams)
-    leases = await call(platform.stream_leases)
-    return JSONResponse({"items": [stream_json(s, leases.get(s.name)) for s in streams]})
+
+    def read() -> list[dict[str, Any]]:
+        return stream_answers(platform, platform.app.list_streams())
+
+    return JSONResponse({"items": await call(read)})
 
 
 async def create_stream(request: Request) -> Response:
     body = await read_json_object(request)
     _reason, _expected, command_id = pop_command_options(body)
     platform = platform_of(request)
-    stream = await call(
-        platform.app.create_stream, body, actor=actor_of(request), command_id=command_id
-    )
-    return JSONResponse(stream_json(stream), status_code=201)
+
+    def create() -> dict[str, Any]:
+        stream = platform.app.create_stream(body, actor=actor_of(request), command_id=command_id)
+        return stream_answers(platform, [stream])[0]
+
+    return JSONResponse(await call(create), status_code=201)
 
 
 async def change_stream(request: Request) -> Response:
     body = await read_json_object(request)
     _reason, expected, command_id = pop_command_options(body)
     platform = platform_of(request)
-    stream = await call(
-        platform.app.change_stream,
-        request.path_params["name"],
-        body,
-        actor=actor_of(request),
-        command_id=command_id,
-        expected_version=expected,
-    )
-    leases = await call(platform.stream_leases)
-    return JSONResponse(stream_json(stream, leases.get(stream.name)))
+
+    def change() -> dict[str, Any]:
+        stream = platform.app.change_stream(
+            request.path_params["name"],
+            body,
+            actor=actor_of(request),
+            command_id=command_id,
+            expected_version=expected,
+        )
+        return stream_answers(platform, [stream])[0]
+
+    return JSONResponse(await call(change))
 
 
 # The event history, for analysts.

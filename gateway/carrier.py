@@ -1,4 +1,5 @@
-"""What carriers send us (F19, F20): delivery receipts and replies.
+"""What carriers send us (F19, F20): delivery receipts and replies, and the receipts an
+HTTP carrier posts for its stream (signed with the stream's signing secret).
 
 Receipts may arrive late, out of order and more than once: the activity store applies those
 that move a message's status forwards and ignores the rest. A call's receipts are checked
@@ -17,10 +18,12 @@ from starlette.routing import Route
 from domain.fields import Invalid, parse_time
 from domain.phone import BadNumber, normalise
 from domain.replies import opts_out
+from domain.stream import signature_matches
 from gateway.api import call, platform_of
 from gateway.errors import ApiError
-from gateway.inputs import read_json_object
+from gateway.inputs import json_object, read_body, read_json_object
 from projections.activity import Receipt
+from projections.carrier_log import CarrierReceipt
 
 RECEIPT_STATUSES = ("sent", "delivered", "undelivered", "failed", "no_route", "rejected")
 RECEIPT_FIELDS = ("message_id", "status", "at")
@@ -109,6 +112,105 @@ async def receive_receipts(request: Request) -> Response:
     return JSONResponse({"applied": applied, "ignored": len(receipts) - applied})
 
 
+# Receipts an HTTP carrier posts for one stream, by its own message ids.
+
+STREAM_RECEIPT_FIELDS = ("id", "status", "error", "at")
+MAX_ERROR = 200
+SIGNATURE_HEADER = "x-signature"
+
+
+def parse_stream_receipt(
+    raw: Any, where: str, problems: list[dict[str, str]]
+) -> CarrierReceipt | None:
+    if not isinstance(raw, dict):
+        problems.append({"field": where, "message": "must be an object"})
+        return None
+    found = len(problems)
+    for key in sorted(set(raw) - set(STREAM_RECEIPT_FIELDS)):
+        message = f"unknown field; allowed: {', '.join(STREAM_RECEIPT_FIELDS)}"
+        problems.append({"field": f"{where}.{key}", "message": message})
+    carrier_id = raw.get("id")
+    if not isinstance(carrier_id, str) or not 1 <= len(carrier_id) <= MAX_ID:
+        message = f"must be the carrier's message id, a string of 1 to {MAX_ID} characters"
+        problems.append({"field": f"{where}.id", "message": message})
+    status = raw.get("status")
+    if status not in RECEIPT_STATUSES:
+        message = f"must be one of {', '.join(RECEIPT_STATUSES)}"
+        problems.append({"field": f"{where}.status", "message": message})
+    error = raw.get("error")
+    if error is not None and (not isinstance(error, str) or len(error) > MAX_ERROR):
+        message = f"must be a string of at most {MAX_ERROR} characters"
+        problems.append({"field": f"{where}.error", "message": message})
+    at = optional_time(raw.get("at"), f"{where}.at", problems)
+    if len(problems) > found:
+        return None
+    return CarrierReceipt(str(carrier_id), str(status), error, at)
+
+
+def parse_stream_receipts(body: dict[str, Any]) -> list[CarrierReceipt]:
+    """`{"receipts": [...]}`: every receipt checked before any is taken."""
+    problems = [
+        {"field": key, "message": "unknown field; allowed: receipts"}
+        for key in sorted(set(body) - {"receipts"})
+    ]
+    raw = body.get("receipts")
+    if not isinstance(raw, list):
+        problems.append({"field": "receipts", "message": "must be a list of receipts"})
+        raise problems_error(problems)
+    if len(raw) > MAX_RECEIPTS:
+        message = f"at most {MAX_RECEIPTS} receipts in one call"
+        problems.append({"field": "receipts", "message": message})
+    if problems:
+        raise problems_error(problems)
+    receipts = [
+        parse_stream_receipt(item, f"receipts[{i}]", problems) for i, item in enumerate(raw)
+    ]
+    if problems:
+        raise problems_error(problems)
+    return [receipt for receipt in receipts if receipt is not None]
+
+
+def signed(secret: str | None, body: bytes, given: str | None) -> bool:
+    # compare_digest takes ASCII text only; a header may hold anything.
+    if not secret or given is None or not given.isascii():
+        return False
+    return signature_matches(secret, body, given)
+
+
+async def receive_stream_receipts(request: Request) -> Response:
+    """Receipts for an HTTP-carrier stream, signed with its signing secret: matched to our
+    messages by the carrier's ids (those naming no message yet wait for the submit's
+    answer), then applied like any receipts."""
+    name = request.path_params["name"]
+    platform = platform_of(request)
+    stream = await call(platform.app.find_stream, name)
+    if stream is None or stream.carrier != "http":
+        raise ApiError("not_found", f"no stream {name!r} on the http carrier")
+    body = await read_body(request, MAX_RECEIPTS_BODY)
+    carrier_log = platform.carrier_log()
+    secrets = await call(carrier_log.secrets_of, name)
+    if not signed(secrets.get("signing_secret"), body, request.headers.get(SIGNATURE_HEADER)):
+        raise ApiError(
+            "unauthorized",
+            "missing or wrong X-Signature: it must be sha256= and the hex HMAC-SHA256 of the "
+            "raw body, keyed by the stream's signing secret",
+        )
+    receipts = parse_stream_receipts(json_object(body))
+
+    def apply() -> dict[str, int]:
+        matched = carrier_log.match(name, receipts, {})
+        applied = platform.activity.apply_receipts(
+            [Receipt(m.message_id, m.status, m.at) for m in matched]
+        )
+        return {
+            "matched": len(matched),
+            "waiting": len(receipts) - len(matched),
+            "applied": applied,
+        }
+
+    return JSONResponse(await call(apply))
+
+
 # Replies.
 
 INBOUND_FIELDS = ("from", "text", "at")
@@ -149,4 +251,5 @@ async def receive_reply(request: Request) -> Response:
 routes = [
     Route("/api/carrier/receipts", receive_receipts, methods=["POST"]),
     Route("/api/inbound", receive_reply, methods=["POST"]),
+    Route("/api/streams/{name}/receipts", receive_stream_receipts, methods=["POST"]),
 ]

@@ -34,7 +34,11 @@ def too_large(limit: int) -> ApiError:
 async def read_json_object(
     request: Request, *, empty_ok: bool = False, limit: int = MAX_BODY
 ) -> dict[str, Any]:
-    body = await read_body(request, limit)
+    return json_object(await read_body(request, limit), empty_ok=empty_ok)
+
+
+def json_object(body: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
+    """A body read already (e.g. to check its signature first) as a JSON object."""
     if not body.strip():
         if empty_ok:
             return {}

@@ -34,7 +34,7 @@ from domain.fields import (
 from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
 from domain.replies import STOP_WORDS
 from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
-from domain.stream import CARRIERS, OUTCOMES, STREAM_NAME
+from domain.stream import MESSAGE_OUTCOMES, OUTCOMES
 from gateway.api import MAX_PER_PAGE
 from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY, RECEIPT_STATUSES
 from gateway.contact_lists import MAX_UPLOAD
@@ -48,6 +48,7 @@ from gateway.openapi_access import (
     with_access_rules,
 )
 from gateway.openapi_realtime import realtime_paths, realtime_schemas
+from gateway.openapi_streams import RECEIPTS_DESCRIPTION, stream_schemas
 from projections.activity import MESSAGE_STATUSES
 from projections.audit_trail import CSV_COLUMNS
 
@@ -447,51 +448,6 @@ def request_schemas() -> dict[str, Schema]:
             description="`domains` replaces the list; then `remove_domains` are taken out and "
             "`add_domains` appended. Named domains must have been added first.",
         ),
-        "StreamCreate": request_object(
-            {
-                "name": string(
-                    "1 to 63 lower-case letters, digits, `-` or `_`.",
-                    pattern=STREAM_NAME.pattern,
-                    examples=["backup"],
-                ),
-                "carrier": enum(CARRIERS),
-                "rate": integer(
-                    "Messages per second, 0 for unlimited (the default).",
-                    minimum=0,
-                    maximum=1_000_000,
-                ),
-                "settings": request_object(
-                    {
-                        "seed": integer("The random seed of the simulated carrier."),
-                        "click_rate": share("Share of delivered messages clicked."),
-                        "optout_rate": share("Share of delivered messages opted out."),
-                        "reply_rate": share("Share of delivered messages replied to."),
-                        "outcomes": ref("Outcomes"),
-                    },
-                    description="The demo carrier's options; those left out take the demo "
-                    "stream's defaults.",
-                ),
-                **command_options("command_id"),
-            },
-            required=("name", "carrier"),
-            description="A new stream; a name in use is refused (422).",
-        ),
-        "StreamChange": request_object(
-            {
-                "rate": integer(
-                    "Messages per second, 0 for unlimited.", minimum=0, maximum=1_000_000
-                ),
-                "enabled": boolean(),
-                "seed": integer("Demo stream only: the random seed of its simulated carrier."),
-                "click_rate": share("Demo stream only: share of delivered messages clicked."),
-                "optout_rate": share("Demo stream only: share of delivered messages opted out."),
-                "reply_rate": share("Demo stream only: share of delivered messages replied to."),
-                "outcomes": documented(ref("Outcomes"), "Demo stream only."),
-                **command_options("command_id"),
-            },
-            description="The fields to change. The carrier options are refused (422) for a "
-            "stream that is not on the demo carrier.",
-        ),
     }
 
 
@@ -635,48 +591,6 @@ def response_schemas() -> dict[str, Schema]:
             }
         ),
         "PoolList": items_of("Pool", "Every pool, by name."),
-        "Stream": record(
-            {
-                "name": string(),
-                "carrier": string(examples=["demo"]),
-                "rate": integer("Messages per second, 0 for unlimited.", minimum=0),
-                "enabled": boolean(),
-                "version": integer(minimum=1),
-                "owner": nullable(
-                    record(
-                        {
-                            "process": string(
-                                "The sending process: its command, host, PID and a random part.",
-                                examples=["dispatch@host-1:4242:9f3a"],
-                            ),
-                            "epoch": integer(
-                                "Grows by one with every change of owner; every write the "
-                                "owner makes for the stream carries it.",
-                                minimum=1,
-                            ),
-                            "lease_expires_at": documented(
-                                ref("Time"),
-                                "When another process may take the stream unless the owner "
-                                "renews its lease first.",
-                            ),
-                        }
-                    ),
-                    "The sending process that owns the stream now; null when none does "
-                    "(none runs, or its lease ran out).",
-                ),
-                "demo": record(
-                    {
-                        "seed": integer(),
-                        "click_rate": share("Share of delivered messages."),
-                        "optout_rate": share("Share of delivered messages."),
-                        "reply_rate": share("Share of delivered messages."),
-                        "outcomes": ref("Outcomes"),
-                    },
-                    description="Streams on the demo carrier only: the simulation's options.",
-                ),
-            },
-            optional=("demo",),
-        ),
         "StreamList": items_of("Stream", "Every stream, by name."),
         "Settings": record({"domain_limit": integer(minimum=1), "prices": ref("Prices")}),
         "Prices": {
@@ -1142,8 +1056,9 @@ def pool_and_stream_paths() -> dict[str, Schema]:
                 "listStreams",
                 "Every sending stream",
                 tag="streams",
-                description="A stream named `demo` exists from the start. Each shows the "
-                "sending process that owns it now (`owner`), if any.",
+                description="A stream named `demo` exists from the start. Each shows its "
+                "settings (never its secrets: `secrets` names those set), the sending process "
+                "that owns it now (`owner`), if any, and its carrier link (`link`).",
                 responses={"200": answer("The streams.", "StreamList")},
             ),
             "post": operation(
@@ -1151,7 +1066,9 @@ def pool_and_stream_paths() -> dict[str, Schema]:
                 "Add a sending stream",
                 tag="streams",
                 description="A stream on a carrier, with its rate and the carrier's settings. "
-                "A sending process takes it within a second or so.",
+                "A sending process takes it within a second or so. Secrets in the settings "
+                "are kept by the sending tier; the stream's `Changed` event records their "
+                "names (`secrets set: ...`), never their values.",
                 request=body("StreamCreate"),
                 responses={"201": answer("The stream.", "Stream")},
                 errors=(422,),
@@ -1160,8 +1077,10 @@ def pool_and_stream_paths() -> dict[str, Schema]:
         "/api/streams/{name}": {
             "patch": operation(
                 "changeStream",
-                "Change a stream's rate, state or demo options",
+                "Change a stream's rate, state or settings",
                 tag="streams",
+                description="A secret given in `settings` is set and the event records who "
+                "changed which secret (`secrets changed: ...`), never its value.",
                 parameters=(stream_name,),
                 request=body("StreamChange"),
                 responses={"200": answer("The stream.", "Stream")},
@@ -1256,6 +1175,7 @@ def simple_pages(html: Schema) -> dict[str, Schema]:
         "/domains": ("domainsPage", "Link domains and the messaging limit", ()),
         "/pools": ("poolsPage", "Domain pools", ()),
         "/contact-lists": ("contactListsPage", "Contact lists and the CSV upload", ()),
+        "/streams": ("streamsPage", "Sending streams, their carrier links and settings", ()),
     }
     paths: dict[str, Schema] = {
         path: {
@@ -1469,7 +1389,7 @@ def delivery_figures_properties() -> dict[str, Schema]:
         "sent": integer("Messages the carrier has taken.", minimum=0),
         **{
             outcome: documented(count, f"Messages whose final receipt is `{outcome}`.")
-            for outcome in OUTCOMES
+            for outcome in MESSAGE_OUTCOMES
         },
         "delivery_rate": nullable(
             number(minimum=0, maximum=100), "Delivered / sent, in percent; null while none is sent."
@@ -1503,7 +1423,7 @@ def activity_schemas() -> dict[str, Schema]:
             {
                 "minute": documented(ref("Time"), "The minute's start."),
                 "sent": count,
-                **{outcome: count for outcome in OUTCOMES},
+                **{outcome: count for outcome in MESSAGE_OUTCOMES},
                 "failed_total": integer("undelivered + failed + no_route + rejected.", minimum=0),
                 "clicks": count,
                 "opt_outs": count,
@@ -1776,6 +1696,28 @@ def activity_paths() -> dict[str, Schema]:
                 responses={"200": answer("What was applied.", "ReceiptsApplied")},
             )
         },
+        "/api/streams/{name}/receipts": {
+            "post": operation(
+                "streamReceipts",
+                "Take an HTTP carrier's signed delivery receipts for its stream",
+                tag="carriers",
+                description=RECEIPTS_DESCRIPTION,
+                parameters=(
+                    path_parameter("name", string(), "The stream's name."),
+                    {
+                        "name": "X-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": string(pattern="^sha256=[0-9a-f]{64}$"),
+                        "description": "`sha256=` and the hex HMAC-SHA256 of the raw body, "
+                        "keyed by the stream's signing secret.",
+                    },
+                ),
+                request=body("StreamReceiptBatch"),
+                responses={"200": answer("What was matched and applied.", "StreamReceiptsTaken")},
+                errors=(401, 404),
+            )
+        },
         "/api/inbound": {
             "post": operation(
                 "inboundReply",
@@ -1889,6 +1831,7 @@ def openapi_document() -> dict[str, Any]:
                 **field_schemas(),
                 **request_schemas(),
                 **response_schemas(),
+                **stream_schemas(),
                 **contact_list_schemas(),
                 **activity_schemas(),
                 **realtime_schemas(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.campaign import Campaign
@@ -13,7 +13,11 @@ from domain.pool import DomainPool
 from domain.status import allowed_commands
 from domain.stream import Stream
 from gateway.stats import campaign_figures
+from projections.carrier_log import LinkState
 from projections.leases import Lease
+
+# A link not reported for longer than this has no sending process looking after it.
+LINK_REPORTED_WITHIN = timedelta(seconds=10)
 
 
 def campaign_json(campaign: Campaign, totals: Mapping[str, int] | None = None) -> dict[str, Any]:
@@ -77,7 +81,14 @@ def pool_json(pool: DomainPool) -> dict[str, Any]:
     }
 
 
-def stream_json(stream: Stream, lease: Lease | None = None) -> dict[str, Any]:
+def stream_json(
+    stream: Stream,
+    lease: Lease | None = None,
+    link: LinkState | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The stream with its settings (never its secrets: only which are set), the process
+    that owns it, and its carrier link as that process last reported it."""
     owner = None
     if lease is not None and lease.held:
         owner = {
@@ -91,6 +102,60 @@ def stream_json(stream: Stream, lease: Lease | None = None) -> dict[str, Any]:
         "rate": stream.rate,
         "enabled": stream.enabled,
         "version": stream.version,
+        "settings": dict(stream.options),
+        "secrets": sorted(stream.secrets),
         "owner": owner,
+        "link": link_json(stream, link, now or datetime.now(UTC)),
         **({"demo": stream.options} if stream.carrier == "demo" else {}),
     }
+
+
+def link_json(stream: Stream, link: LinkState | None, now: datetime) -> dict[str, Any] | None:
+    """A real carrier's link: `disabled`, `waiting` (no sending process reported it within
+    LINK_REPORTED_WITHIN, said in `error`), or the state its process reported. The demo
+    carrier has no link: null."""
+    if stream.carrier == "demo":
+        return None
+    reported = None if link is None else moment_of(link.updated_at)
+    fresh = reported is not None and now - reported <= LINK_REPORTED_WITHIN
+    if link is not None and fresh:
+        answer = {
+            "state": link.state,
+            "error": link.error,
+            "in_flight": link.in_flight,
+            "window": link.window,
+            "per_second": link.per_second,
+            "since": api_time(link.since),
+            "process": link.process,
+        }
+    else:
+        since = format_time(reported) if reported is not None else format_time(stream.created_on)
+        answer = {
+            "state": "waiting",
+            "error": f"no sending process has reported this stream's link since {since}",
+            "in_flight": 0,
+            "window": stream.options.get("window"),
+            "per_second": 0.0,
+            "since": since,
+            "process": None,
+        }
+    if not stream.enabled:
+        stopped = answer["state"] == "stopped"
+        answer.update(state="disabled", error=None, since=answer["since"] if stopped else None)
+    last = link.last_receipt_at if link is not None else None
+    return {**answer, "last_receipt_at": None if last is None else api_time(last)}
+
+
+def moment_of(text: str) -> datetime | None:
+    """A time the sending tier wrote down (ISO 8601), or None when it cannot be read."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def api_time(text: str) -> str:
+    """The sending tier's times in the API's format (UTC with a `Z`), when they read."""
+    moment = moment_of(text)
+    return text if moment is None else format_time(moment)

@@ -10,6 +10,7 @@ from domain.pricing import PriceTable
 from gateway.realtime import Feed
 from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
+from projections.carrier_log import CarrierLog, LinkState
 from projections.database import Database
 from projections.leases import Lease
 from projections.messages import EventMessage
@@ -53,6 +54,12 @@ class Services(Protocol):
 
     def stream_leases(self) -> dict[str, Lease]:
         """Every stream's lease: which sending process owns it, under which epoch."""
+
+    def stream_links(self) -> dict[str, LinkState]:
+        """Each real carrier's stream link, as its owning process last wrote it down."""
+
+    def carrier_log(self) -> CarrierLog:
+        """What real carriers were handed and answered; the streams' signing secrets."""
 
     def positions(self) -> dict[str, int]:
         """Store positions reached along the pipeline (stored, relayed, projected)."""

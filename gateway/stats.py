@@ -14,8 +14,10 @@ from typing import Any
 from domain.campaign import Campaign
 from domain.fields import format_time
 from domain.pricing import FOUR_PLACES, money
+from domain.stream import FAILURES
 from projections.activity import (
     KNOWN,
+    OUTCOMES,
     UNSENT,
     ActivityStore,
     from_units,
@@ -23,8 +25,6 @@ from projections.activity import (
     second_of,
 )
 
-OUTCOMES = ("delivered", "undelivered", "failed", "no_route", "rejected")
-FAILURES = OUTCOMES[1:]
 MINUTE_METRICS = ("sent", *OUTCOMES, "clicks", "opt_outs", "replies", "cost_units")
 
 Counters = Mapping[str, int]

@@ -27,6 +27,8 @@ MANAGE_OPERATIONS = (
     ("POST", "/api/domain-pools"),
     ("PATCH", "/api/domain-pools/{id}"),
     ("POST", "/api/contact-lists"),
+    ("POST", "/api/streams"),
+    ("PATCH", "/api/streams/{name}"),
 )
 AUDIT_OPERATIONS = (
     ("GET", "/api/campaigns/{id}/history"),
@@ -41,8 +43,8 @@ def allowed(role: str | None, operations: tuple[tuple[str, str], ...]) -> bool:
 
 @dataclass(frozen=True)
 class PageAccess:
-    """`manage`: create, edit and command campaigns, domains, pools and contact lists (the
-    wizard included); `audit`: a campaign's history; `replay`: the wall's replay."""
+    """`manage`: create, edit and command campaigns, domains, pools, contact lists and
+    streams (the wizard included); `audit`: a campaign's history; `replay`: the wall's replay."""
 
     manage: bool = False
     audit: bool = False

@@ -1,7 +1,7 @@
 """Page rendering: the campaigns list (F1, F2) with its side panel (F3), and the routes of
-every page. The wizard and the catalogue pages (domains, pools, contact lists) live in their
-own modules; pages read through the application and the read models, and act through the
-JSON API from small scripts in web/static/."""
+every page. The wizard, the catalogue pages (domains, pools, contact lists) and the streams
+page live in their own modules; pages read through the application and the read models,
+and act through the JSON API from small scripts in web/static/."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from projections.campaign_list import ListFilter
 from web.catalogue_pages import contact_lists_page, domains_page, pools_page
 from web.history_pages import audit_page, time_travel_page
 from web.rendering import HERE, TYPE_LABELS, render, templates
+from web.streams_page import streams_page
 from web.wizard_page import wizard_page
 
 PER_PAGE = 20
@@ -159,4 +160,5 @@ page_routes = [
     Route("/domains", domains_page, methods=["GET"]),
     Route("/pools", pools_page, methods=["GET"]),
     Route("/contact-lists", contact_lists_page, methods=["GET"]),
+    Route("/streams", streams_page, methods=["GET"]),
 ]
