@@ -40,7 +40,9 @@ def link(domain: str | None, kind: str, code: str) -> str | None:
     return f"https://{domain}/{kind}/{code}" if domain else None
 
 
-def message_json(row: tuple[Any, ...]) -> dict[str, Any]:
+def message_json(
+    row: tuple[Any, ...], carrier: tuple[str | None, str | None] = (None, None)
+) -> dict[str, Any]:
     (
         message_id,
         optout_code,
@@ -71,6 +73,8 @@ def message_json(row: tuple[Any, ...]) -> dict[str, Any]:
         "created_at": created_at,
         "sent_at": sent_at,
         "clicked_at": clicked_at,
+        "carrier_message_id": carrier[0],
+        "carrier_error": carrier[1],
     }
 
 
@@ -81,9 +85,10 @@ async def campaign_messages(request: Request) -> Response:
     platform = platform_of(request)
     await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
     rows, total = await call(platform.activity.messages, str(campaign_id), page, per_page)
+    carriers = await call(platform.carrier_log().errors_of, [row[0] for row in rows])
     return JSONResponse(
         {
-            "items": [message_json(row) for row in rows],
+            "items": [message_json(row, carriers.get(row[0], (None, None))) for row in rows],
             "total": total,
             "page": page,
             "per_page": per_page,

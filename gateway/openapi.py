@@ -1492,6 +1492,14 @@ def activity_schemas() -> dict[str, Schema]:
                 "created_at": ref("Time"),
                 "sent_at": time_or_null,
                 "clicked_at": documented(time_or_null, "Its first counted click."),
+                "carrier_message_id": nullable(
+                    string(), "The SMPP or HTTP carrier's id for it, once it answered."
+                ),
+                "carrier_error": nullable(
+                    string(examples=["0x00000045 ESME_RSUBMITFAIL", "stat:UNDELIV err:001"]),
+                    "Why the carrier refused or did not deliver it, in its own codes; why "
+                    "it is `unknown`.",
+                ),
             }
         ),
         "MessagePage": record(

@@ -79,8 +79,9 @@ class Carriers:
         kind = self.kinds.get(stream)
         if kind is None:
             found = self.find_stream(stream)
-            kind = found.carrier if found is not None else "demo"
-            self.kinds[stream] = kind
+            if found is None:
+                return "demo"  # no such stream (yet): nothing is sent on it
+            kind = self.kinds[stream] = found.carrier
         return kind
 
     # The links of the streams owned.

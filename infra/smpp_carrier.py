@@ -192,16 +192,6 @@ def phone_of(address: str, ton: int) -> str:
 
 
 @dataclass
-class _Part:
-    message: OutgoingMessage
-    fields: dict[str, Any]
-    number: int  # from 0
-    last: bool
-    not_before: float = 0.0
-    throttled_since: float | None = None
-
-
-@dataclass
 class _Handing:
     """One message on its way: its parts' answers so far."""
 
@@ -212,6 +202,22 @@ class _Handing:
     carrier_id: str | None = None
     error: str | None = None
     state: str | None = None  # accepted, rejected or unknown, once decided
+
+
+@dataclass
+class _Part:
+    """One submit_sm of a message (a long message has several)."""
+
+    handing: _Handing
+    fields: dict[str, Any]
+    number: int  # from 0
+    last: bool
+    not_before: float = 0.0
+    throttled_since: float | None = None
+
+    @property
+    def message(self) -> OutgoingMessage:
+        return self.handing.message
 
 
 @dataclass
@@ -252,6 +258,7 @@ class SmppLink:
         self.transmitter: _Session | None = None
         self.in_flight: dict[int, tuple[_Part, _Handing, float]] = {}
         self.retry: collections.deque[_Part] = collections.deque()
+        self.undecided = 0  # messages handed whose outcome is not decided yet
         self.answered: dict[str, str] = {}  # carrier id -> message id, seen by this link
         self.answered_order: collections.deque[str] = collections.deque()
         self.state = "connecting"
@@ -260,7 +267,8 @@ class SmppLink:
         self.last_receipt_at: str | None = None
         self.accepted_at: collections.deque[float] = collections.deque()
         self.paused_until = 0.0
-        self.throttles = 0
+        self.throttles = 0  # in a row
+        self.throttled = 0  # submits the SMSC throttled, in all
         self.next_send = 0.0
         self.reference = 0
         self.stopping = threading.Event()
@@ -270,6 +278,10 @@ class SmppLink:
     # Running.
 
     def start(self) -> None:
+        # The library's DEBUG lines carry every PDU in hex, the bind's password among them;
+        # its warnings repeat for each answer naming an optional parameter of SMPP 5.
+        logging.getLogger(f"smpp.{self.stream}").setLevel(logging.INFO)
+        logging.getLogger("smpplib.command").setLevel(logging.ERROR)
         self.thread = threading.Thread(target=self.run, name=f"smpp-{self.stream}", daemon=True)
         self.thread.start()
 
@@ -468,17 +480,28 @@ class SmppLink:
                 f"the stream {self.stream} is not bound: {self.error or self.state}"
             )
         taken: set[str] = set()
+        states: list[_Handing] = []
+        queue: collections.deque[_Part] = collections.deque()
+        with self.lock:
+            self.undecided = 0  # one handover at a time
+
         for start in range(0, len(messages), CHUNK):
             chunk = messages[start : start + CHUNK]
             if not holds() or self.lost.is_set():
                 break
+            # Written down while the chunk before is still answered: the window stays full.
             fresh = set(
                 self.carrier_log.submitting(fence, [m.id for m in chunk], datetime.now(UTC))
             )
             taken.update(m.id for m in chunk if m.id not in fresh)  # left before: never again
-            handing = [self.handing(m, sender) for m in chunk if m.id in fresh]
-            taken.update(self.hand(handing))
-        return taken
+            for message in chunk:
+                if message.id in fresh:
+                    state, parts = self.handing(message, sender)
+                    states.append(state)
+                    queue.extend(parts)
+            self.pump(queue, drain=False)
+        self.pump(queue, drain=True)
+        return taken | self.record(states)
 
     def handing(self, message: OutgoingMessage, sender: str) -> tuple[_Handing, list[_Part]]:
         self.reference = (self.reference + 1) & 0xFF
@@ -487,12 +510,14 @@ class SmppLink:
         )
         destination = message.recipient.lstrip("+")
         state = _Handing(message, len(pdus), len(pdus))
+        with self.lock:
+            self.undecided += 1
         parts = []
         for number, fields in enumerate(pdus):
             last = number == len(pdus) - 1
             parts.append(
                 _Part(
-                    message,
+                    state,
                     {
                         "source_addr_ton": self.options.get("source_ton", 5),
                         "source_addr_npi": self.options.get("source_npi", 0),
@@ -510,38 +535,34 @@ class SmppLink:
             )
         return state, parts
 
-    def hand(self, handing: list[tuple[_Handing, list[_Part]]]) -> set[str]:
-        """Sends the parts of these messages within the window and the rate, sends again
-        what was throttled, and waits until every message is decided."""
-        queue: collections.deque[tuple[_Part, _Handing]] = collections.deque(
-            (part, state) for state, parts in handing for part in parts
-        )
-        states = [state for state, _parts in handing]
+    def pump(self, queue: collections.deque[_Part], *, drain: bool) -> None:
+        """Sends the queued parts within the window and the rate, and again what the SMSC
+        throttled; returns once the queue is sent (with `drain`: once every message handed
+        is decided), or at once when the link is lost."""
         while True:
             with self.lock:
                 while self.retry_due():
-                    part = self.retry.popleft()
-                    queue.appendleft(
-                        (part, next(s for s in states if s.message.id == part.message.id))
-                    )
-                undecided = [s for s in states if s.state is None]
-                if not undecided:
-                    break
+                    queue.appendleft(self.retry.popleft())
                 if self.lost.is_set() or self.stopping.is_set():
-                    self.abandon(queue, states)
-                    break
+                    self.abandon(queue)
+                    return
+                if not queue and (not drain or self.undecided == 0) and not (
+                    drain and self.retry
+                ):
+                    return
                 wait = self.wait_to_send() if queue else 0.2
                 if wait > 0:
                     self.lock.wait(min(wait, 0.2))
                     continue
-                part, state = queue.popleft()
+                part = queue.popleft()
+                state = part.handing
                 if state.state is not None:
                     continue  # decided meanwhile (another part rejected)
                 if (
                     part.throttled_since is not None
                     and time.monotonic() - part.throttled_since > THROTTLED_FOR
                 ):
-                    state.state = "rejected" if state.sent else "unsent"
+                    self.decide(state, "rejected" if state.sent else "unsent")
                     state.error = "throttled by the SMSC for too long"
                     continue
             try:
@@ -550,8 +571,13 @@ class SmppLink:
                 self.error = describe(error)
                 self.lost.set()
                 with self.lock:
-                    queue.appendleft((part, state))
-        return self.record(states)
+                    queue.appendleft(part)
+
+    def decide(self, state: _Handing, outcome: str) -> None:
+        """A message's handover is decided (under the lock)."""
+        if state.state is None:
+            state.state = outcome
+            self.undecided -= 1
 
     def retry_due(self) -> bool:
         return bool(self.retry) and self.retry[0].not_before <= time.monotonic()
@@ -589,6 +615,7 @@ class SmppLink:
             part, state, _at = found
             if status in SMPP_RETRY_LATER:
                 self.throttles += 1
+                self.throttled += 1
                 delay = min(5.0, 0.1 * 2 ** min(self.throttles, 6))
                 self.paused_until = time.monotonic() + delay
                 part.not_before = self.paused_until
@@ -600,13 +627,14 @@ class SmppLink:
                 self.throttles = 0
                 state.left -= 1
                 if status != ROK:
-                    state.state = "rejected"
-                    state.error = status_name(status)
+                    if state.state is None:
+                        state.error = status_name(status)
+                    self.decide(state, "rejected")
                 elif part.last:
                     state.carrier_id = carrier_id
                     self.remember(carrier_id, part.message.id)
                 if state.left == 0 and state.state is None:
-                    state.state = "accepted"
+                    self.decide(state, "accepted")
                     self.accepted_at.append(time.monotonic())
             self.lock.notify_all()
 
@@ -616,26 +644,22 @@ class SmppLink:
         while len(self.answered_order) > 100_000:
             self.answered.pop(self.answered_order.popleft(), None)
 
-    def abandon(
-        self, queue: collections.deque[tuple[_Part, _Handing]], states: list[_Handing]
-    ) -> None:
-        """The link dropped: a message none of whose parts left never left; one with parts
-        out and unanswered is unknown."""
-        queue.clear()
-        for state in states:
+    def abandon(self, queue: collections.deque[_Part]) -> None:
+        """The link dropped (under the lock): a message none of whose parts left never
+        left; one with parts out and unanswered is unknown."""
+        waiting = [part.handing for part in queue]
+        waiting += [part.handing for part in self.retry]
+        waiting += [state for _part, state, _at in self.in_flight.values()]
+        for state in waiting:
             if state.state is None:
                 if state.sent == 0:
-                    state.state = "unsent"
+                    self.decide(state, "unsent")
                 else:
-                    state.state = UNKNOWN
                     state.error = "no answer: the link dropped"
-        mine = {id(s) for s in states}
-        for sequence, (_part, state, _at) in list(self.in_flight.items()):
-            if id(state) in mine:
-                del self.in_flight[sequence]
-        self.retry = collections.deque(
-            p for p in self.retry if p.message.id not in {s.message.id for s in states}
-        )
+                    self.decide(state, UNKNOWN)
+        queue.clear()
+        self.retry.clear()
+        self.in_flight.clear()
 
     def expire_answers(self) -> None:
         """A submit unanswered for ANSWER_SECONDS: its link is renewed."""
@@ -646,13 +670,15 @@ class SmppLink:
             self.error = f"the SMSC did not answer a submit within {ANSWER_SECONDS:.0f} s"
             self.lost.set()
 
-    def in_flight_count(self) -> int:
+    def messages_in_flight(self) -> int:
+        """Messages with a submit sent and not answered (a long one has several)."""
         with self.lock:
-            return len(self.in_flight)
+            return len({id(state) for _part, state, _at in self.in_flight.values()})
 
     def give_up_in_flight(self) -> None:
+        """The sessions are closed: what was in flight is unknown."""
         with self.lock:
-            self.in_flight.clear()
+            self.abandon(collections.deque())
             self.lock.notify_all()
 
     def record(self, states: list[_Handing]) -> set[str]:

@@ -230,7 +230,8 @@ function showConflict(form, changes) {
 
 const STAT_FIGURES = [["recipients", "Recipients"], ["queued", "Queued"], ["sent", "Sent"],
   ["delivered", "Delivered"], ["undelivered", "Undelivered"], ["failed", "Failed"],
-  ["no_route", "No route"], ["rejected", "Rejected by carrier"], ["delivery_rate", "Delivery rate", "%"],
+  ["no_route", "No route"], ["rejected", "Rejected by carrier"], ["unknown", "Unknown (no answer)"],
+  ["delivery_rate", "Delivery rate", "%"],
   ["clicks", "Clicks"], ["unique_clicks", "Unique clicks"], ["ctr", "CTR", "%"],
   ["opt_outs", "Opt-outs"], ["replies", "Replies"], ["cost", "Cost"], ["cost_per_message", "Cost per message"],
   ["suppressed", "Suppressed"], ["cancelled", "Cancelled"]];
