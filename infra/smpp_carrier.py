@@ -546,9 +546,7 @@ class SmppLink:
                 if self.lost.is_set() or self.stopping.is_set():
                     self.abandon(queue)
                     return
-                if not queue and (not drain or self.undecided == 0) and not (
-                    drain and self.retry
-                ):
+                if not queue and (not drain or self.undecided == 0) and not (drain and self.retry):
                     return
                 wait = self.wait_to_send() if queue else 0.2
                 if wait > 0:
