@@ -65,7 +65,7 @@ def messages(count: int, offset: int) -> list[OutgoingMessage]:
             0,
             None,
             None,
-        )  # fmt: skip
+        )
         for n in range(count)
     ]
 
