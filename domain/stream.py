@@ -60,6 +60,8 @@ class Stream(Audited):
             stream.enabled = self.changes.get("enabled", stream.enabled)
             stream.options = {**stream.options, **self.changes.get("options", {})}
             stream.secrets = sorted({*stream.secrets, *self.changes.get("secrets", [])})
+            if "options" in self.changes or "secrets" in self.changes:
+                stream.settings_version = self.originator_version
 
     def __init__(self, name: str, carrier: str, rate: int, options: dict[str, Any]) -> None:
         self.name = name
@@ -68,6 +70,7 @@ class Stream(Audited):
         self.options = dict(options)
         self.enabled = True
         self.secrets: list[str] = []  # the names of the secrets set (kept by the sending tier)
+        self.settings_version = 1  # the version that last changed its settings or secrets
 
     @classmethod
     def register(

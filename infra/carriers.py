@@ -61,7 +61,8 @@ class Carriers:
         self.find_stream = find_stream
         self.process = process
         self.kinds: dict[str, str] = {}  # a stream's carrier, which never changes
-        self.links: dict[str, tuple[int, Link]] = {}  # by stream: (its version, its link)
+        # By stream: the version of its settings the link was opened with, and the link.
+        self.links: dict[str, tuple[int, Link]] = {}
         self.rates: dict[str, int] = {}
         self.windows: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -105,11 +106,11 @@ class Carriers:
                 self.close(name)
             for name, stream in wanted.items():
                 current = self.links.get(name)
-                if current is not None and current[0] == stream.version:
-                    continue
+                if current is not None and current[0] == stream.settings_version:
+                    continue  # a change of rate applies without binding again
                 if current is not None:
                     self.close(name)
-                self.links[name] = (stream.version, self.open(stream))
+                self.links[name] = (stream.settings_version, self.open(stream))
 
     def open(self, stream: Stream) -> Link:
         secrets = self.carrier_log.secrets_of(stream.name)

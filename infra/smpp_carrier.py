@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 ENQUIRE_LINK_SECONDS = 15.0  # an idle link is probed this often
 LINK_DEAD_SECONDS = 10.0  # an unanswered probe ends the link after this
+CLOSE_WAIT = 5.0  # seconds a closing link waits for the answers of submits in flight
 ANSWER_SECONDS = 30.0  # a submit unanswered this long is unknown, and the link is renewed
 THROTTLED_FOR = 60.0  # a message throttled this long is left for a later handover
 BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # between two binds that failed
@@ -272,6 +273,7 @@ class SmppLink:
         self.next_send = 0.0
         self.reference = 0
         self.stopping = threading.Event()
+        self.closing = threading.Event()  # no new submit leaves: the link is being closed
         self.lost = threading.Event()  # the current sessions died
         self.thread: threading.Thread | None = None
 
@@ -286,6 +288,13 @@ class SmppLink:
         self.thread.start()
 
     def stop(self) -> None:
+        """Sends nothing more, waits a little for the answers of the submits in flight
+        (what is still unanswered then is unknown), and unbinds."""
+        self.closing.set()
+        deadline = time.monotonic() + CLOSE_WAIT
+        with self.lock:
+            while self.in_flight and not self.lost.is_set() and time.monotonic() < deadline:
+                self.lock.wait(0.1)
         self.stopping.set()
         self.lost.set()
         with self.lock:
@@ -475,7 +484,7 @@ class SmppLink:
         that left (accepted, rejected or unknown, as recorded). Stops early when the link
         drops or `holds` says the stream is no longer ours: what never left may be handed
         over later."""
-        if self.state != "bound":
+        if self.state != "bound" or self.lost.is_set():
             raise CarrierUnavailable(
                 f"the stream {self.stream} is not bound: {self.error or self.state}"
             )
@@ -546,6 +555,8 @@ class SmppLink:
                 if self.lost.is_set() or self.stopping.is_set():
                     self.abandon(queue)
                     return
+                if self.closing.is_set():  # what has not left stays for later
+                    self.abandon(queue, in_flight=False)
                 if not queue and (not drain or self.undecided == 0) and not (drain and self.retry):
                     return
                 wait = self.wait_to_send() if queue else 0.2
@@ -642,22 +653,29 @@ class SmppLink:
         while len(self.answered_order) > 100_000:
             self.answered.pop(self.answered_order.popleft(), None)
 
-    def abandon(self, queue: collections.deque[_Part]) -> None:
+    def abandon(self, queue: collections.deque[_Part], *, in_flight: bool = True) -> None:
         """The link dropped (under the lock): a message none of whose parts left never
-        left; one with parts out and unanswered is unknown."""
+        left; one with parts out and unanswered is unknown. Without `in_flight`, the
+        submits in flight are left to their answers."""
         waiting = [part.handing for part in queue]
         waiting += [part.handing for part in self.retry]
-        waiting += [state for _part, state, _at in self.in_flight.values()]
+        if in_flight:
+            waiting += [state for _part, state, _at in self.in_flight.values()]
         for state in waiting:
             if state.state is None:
                 if state.sent == 0:
                     self.decide(state, "unsent")
                 else:
-                    state.error = "no answer: the link dropped"
+                    state.error = (
+                        "no answer: the link dropped"
+                        if in_flight
+                        else "the link was closed before all its parts left"
+                    )
                     self.decide(state, UNKNOWN)
         queue.clear()
         self.retry.clear()
-        self.in_flight.clear()
+        if in_flight:
+            self.in_flight.clear()
 
     def expire_answers(self) -> None:
         """A submit unanswered for ANSWER_SECONDS: its link is renewed."""

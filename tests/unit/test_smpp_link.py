@@ -198,7 +198,7 @@ def test_a_dropped_link_makes_the_unanswered_submits_unknown_and_keeps_the_rest(
     assert world.reports.statuses()["m00004"] == {"unknown"}
     assert len(world.peer.submits) == 5
     assert world.log.taken([m.id for m in messages]) == taken  # the rest may go later
-    assert wait_for(lambda: link.state == "bound", 15)  # bound again
+    assert wait_for(lambda: link.state == "bound" and not link.lost.is_set(), 15)  # bound again
     world.peer.script = lambda _submit, _index: accept()
     assert world.submit(link, messages) == {m.id for m in messages}
     assert len(world.peer.submits) == 10  # the unknown one was not submitted again
