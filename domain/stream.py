@@ -260,7 +260,11 @@ def parse_text(limit: int, *, empty: bool = True) -> Callable[[Any], str]:
 
 
 def parse_host(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 253 or not _HOST.fullmatch(value):
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= 253
+        or not HOST_PATTERN.fullmatch(value)
+    ):
         raise Invalid("must be a host name or an IP address")
     return value
 
@@ -296,13 +300,13 @@ def parse_seconds(value: Any) -> float:
 
 
 def parse_endpoint(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 2000 or not _ENDPOINT.fullmatch(value):
+    if not isinstance(value, str) or len(value) > 2000 or not ENDPOINT_PATTERN.fullmatch(value):
         raise Invalid("must be an http:// or https:// address, at most 2000 characters")
     return value
 
 
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
-_ENDPOINT = re.compile(r"https?://[^\s/?#]+(:\d{1,5})?([/?#]\S*)?")
+HOST_PATTERN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+ENDPOINT_PATTERN = re.compile(r"https?://[^\s/?#]+(:\d{1,5})?([/?#]\S*)?")
 
 
 @dataclass(frozen=True)

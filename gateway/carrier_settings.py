@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from domain.stream import (
-    _ENDPOINT,  # the patterns the parsers themselves use
-    _HOST,
     BIND_MODES,
     CARRIER_SETTINGS,
+    ENDPOINT_PATTERN,  # the patterns the parsers themselves use
+    HOST_PATTERN,
     LONG_MESSAGES,
     OUTCOMES,
 )
@@ -79,7 +79,7 @@ SETTINGS: dict[str, dict[str, Schema]] = {
             "description": "The SMSC's host name or IP address (IPv6 in brackets).",
             "minLength": 1,
             "maxLength": 253,
-            "pattern": f"^(?:{_HOST.pattern})$",
+            "pattern": f"^(?:{HOST_PATTERN.pattern})$",
         },
         "port": whole("Port", "The SMSC's TCP port.", 1, 65535),
         "system_id": text("System ID", "The account the link binds as.", 15, shortest=1),
@@ -107,7 +107,7 @@ SETTINGS: dict[str, dict[str, Schema]] = {
             "title": "URL",
             "description": "Where messages are posted: an http:// or https:// address.",
             "maxLength": 2000,
-            "pattern": f"^(?:{_ENDPOINT.pattern})$",
+            "pattern": f"^(?:{ENDPOINT_PATTERN.pattern})$",
         },
         "token": text("Token", "Sent as `Authorization: Bearer <token>`; none when empty.", 500),
         "signing_secret": text(
