@@ -301,12 +301,16 @@ def parse_seconds(value: Any) -> float:
 
 def parse_endpoint(value: Any) -> str:
     if not isinstance(value, str) or len(value) > 2000 or not ENDPOINT_PATTERN.fullmatch(value):
-        raise Invalid("must be an http:// or https:// address, at most 2000 characters")
+        raise Invalid(
+            "must be an http:// or https:// address, at most 2000 characters, without a user "
+            "name or password (the carrier's token goes in `token`)"
+        )
     return value
 
 
 HOST_PATTERN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
-ENDPOINT_PATTERN = re.compile(r"https?://[^\s/?#]+(:\d{1,5})?([/?#]\S*)?")
+# No user name or password before the host: settings are kept in events and shown.
+ENDPOINT_PATTERN = re.compile(r"https?://[^\s/?#@]+(:\d{1,5})?([/?#]\S*)?")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from domain.stream import UNKNOWN, Stream
@@ -16,7 +16,7 @@ from infra.demo_carrier import CarrierReports, DemoCarrier
 from infra.http_carrier import HttpLink
 from infra.smpp_carrier import CarrierUnavailable, SmppLink
 from projections.activity import OutgoingMessage, Receipt
-from projections.carrier_log import CarrierLog
+from projections.carrier_log import WAITING_KEPT_FOR, CarrierLog
 from projections.leases import Fence
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,11 @@ class Carriers:
             for name in list(self.links):
                 self.close(name)
         self.demo.stop()
+
+    def housekeeping(self, now: datetime) -> None:
+        """Receipts that named no message for a day (of messages that are unknown, or of
+        another system's) are dropped."""
+        self.carrier_log.prune_waiting(now - timedelta(seconds=WAITING_KEPT_FOR))
 
     def states(self) -> dict[str, Any]:
         return {name: link.state for name, (_v, link) in self.links.items()}

@@ -401,6 +401,7 @@ class Engine:
         if time.monotonic() >= self.next_housekeeping:
             self.next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
             self.archive_unused_domains()
+            self.carrier.housekeeping(self.now())
         busy = False
         live = self.live_campaigns()
         # Each pass starts one campaign further on, so campaigns sharing a rate-limited

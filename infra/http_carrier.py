@@ -2,8 +2,10 @@
 owns the stream.
 
 A small pool of workers, each with its own keep-alive connection, keeps up to `window`
-requests in flight at the stream's rate. A 429 or 5xx is asked again with backoff (and the
-whole link pauses), for at most a minute; another 4xx rejects the message.
+requests in flight at the stream's rate. A 429 or 503 (the carrier says it took nothing) is
+asked again with backoff (and the whole link pauses), for at most a minute; another 4xx
+rejects the message; another 5xx (a gateway's 502 or 504 may come after the carrier took
+it) makes it `unknown`.
 
 At most once: each message is written to the carrier log, under the owner's fence, before
 its request leaves, and a message written there is never posted again. A request written
@@ -36,7 +38,8 @@ from projections.leases import Fence
 
 log = logging.getLogger(__name__)
 
-RETRY_FIRST = 0.2  # seconds before asking again after a 429 or 5xx, doubling...
+RETRY_STATUSES = (429, 503)  # answers that say the message was not taken
+RETRY_FIRST = 0.2  # seconds before asking again after a 429 or 503, doubling...
 RETRY_MOST = 5.0  # ...up to this
 RETRY_FOR = 60.0  # a message the carrier kept refusing for now this long is left for later
 UNSENT = "unsent"  # decided without leaving: may be handed over again
@@ -93,8 +96,8 @@ class HttpLink:
         self.in_flight = 0
         self.accepted_at: collections.deque[float] = collections.deque()
         self.next_send = 0.0  # no request leaves before (the rate)
-        self.paused_until = 0.0  # nor before (the carrier said 429 or 5xx)
-        self.refused_since: float | None = None  # the carrier has said only 429 or 5xx since
+        self.paused_until = 0.0  # nor before (the carrier said 429 or 503)
+        self.refused_since: float | None = None  # the carrier has said only 429 or 503 since
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -240,7 +243,7 @@ class HttpLink:
                 post.decide(UNSENT, "the link stopped")
                 return connection
             if refused and time.monotonic() - min(refused) > RETRY_FOR:
-                post.decide(UNSENT, f"the carrier answered 429 or 5xx for {RETRY_FOR:.0f} s")
+                post.decide(UNSENT, f"the carrier answered 429 or 503 for {RETRY_FOR:.0f} s")
                 return connection
             if connection is not None and not idle_and_open(connection):
                 connection.close()
@@ -272,7 +275,7 @@ class HttpLink:
                 connection.close()
                 connection = None
             status = response.status
-            if status == 429 or status >= 500:
+            if status in RETRY_STATUSES:
                 first_refused = first_refused or time.monotonic()
                 self.pause(max(delay, retry_after(response)))
                 delay = min(RETRY_MOST, delay * 2)
@@ -283,6 +286,8 @@ class HttpLink:
                 post.decide("accepted", carrier_id=carrier_id_of(body))
                 with self.lock:
                     self.accepted_at.append(time.monotonic())
+            elif status >= 500:
+                post.decide(UNKNOWN, f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
             else:
                 post.decide("rejected", f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
             return connection
@@ -325,7 +330,7 @@ class HttpLink:
             self.stopping.wait(slot - now)
 
     def pause(self, seconds: float) -> None:
-        """The carrier said 429 or 5xx: no request leaves for a while."""
+        """The carrier said 429 or 503: no request leaves for a while."""
         now = time.monotonic()
         with self.lock:
             self.paused_until = max(self.paused_until, now + min(seconds, RETRY_FOR))

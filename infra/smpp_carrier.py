@@ -59,7 +59,7 @@ THROTTLED_FOR = 60.0  # a message throttled this long is left for a later handov
 BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # between two binds that failed
 RECEIPTS_AT_ONCE = 500  # deliver_sm recorded in one transaction, at most
 CHUNK = 200  # messages written to the carrier log at once, at most
-ROK = smpplib.consts.SMPP_ESME_ROK
+ROK: int = smpplib.consts.SMPP_ESME_ROK
 RX_T_APPN = 0x64  # "temporary error of the receiving application": the SMSC sends it again
 STATUS_NAMES = {
     code: name
@@ -257,7 +257,8 @@ class SmppLink:
         self.send_lock = threading.Lock()
         self.sessions: list[_Session] = []
         self.transmitter: _Session | None = None
-        self.in_flight: dict[int, tuple[_Part, _Handing, float]] = {}
+        # Submits sent and not answered, by their session and sequence number.
+        self.in_flight: dict[tuple[int, int], tuple[_Part, _Handing, float]] = {}
         self.retry: collections.deque[_Part] = collections.deque()
         self.undecided = 0  # messages handed whose outcome is not decided yet
         self.answered: dict[str, str] = {}  # carrier id -> message id, seen by this link
@@ -379,8 +380,9 @@ class SmppLink:
                 allow_unknown_opt_params=True,
                 logger_name=f"smpp.{self.stream}",
             )
+            session = _Session(client, mode)
+            self.sessions.append(session)  # closed with the others if what follows fails
             client.connect()
-            self.sessions.append(_Session(client, mode))
             getattr(client, f"bind_{mode}")(
                 system_id=options["system_id"],
                 password=self.secrets.get("password", ""),
@@ -396,6 +398,7 @@ class SmppLink:
                     session.client._socket.close()
                     session.client._socket = None
             session.client.state = smpplib.consts.SMPP_CLIENT_STATE_CLOSED
+        self.sessions = []  # a reader of these that ends late leaves the next ones alone
         self.transmitter = None
 
     # Reading.
@@ -432,7 +435,8 @@ class SmppLink:
                 )
         finally:
             session.alive = False
-            self.lost.set()
+            if session in self.sessions:  # not a reader of sessions already replaced
+                self.lost.set()
             with self.lock:
                 self.lock.notify_all()
 
@@ -450,6 +454,7 @@ class SmppLink:
         command = pdu.command
         if command in ("submit_sm_resp", "generic_nack"):
             self.on_answer(
+                session,
                 int(pdu.sequence),
                 int(pdu.status),
                 _text(pdu.message_id or "") if command == "submit_sm_resp" else "",
@@ -489,28 +494,39 @@ class SmppLink:
                 f"the stream {self.stream} is not bound: {self.error or self.state}"
             )
         taken: set[str] = set()
-        states: list[_Handing] = []
+        states: list[_Handing] = []  # handed, their answers not yet written down
         queue: collections.deque[_Part] = collections.deque()
         with self.lock:
-            self.undecided = 0  # one handover at a time
-
-        for start in range(0, len(messages), CHUNK):
-            chunk = messages[start : start + CHUNK]
-            if not holds() or self.lost.is_set():
-                break
-            # Written down while the chunk before is still answered: the window stays full.
-            fresh = set(
-                self.carrier_log.submitting(fence, [m.id for m in chunk], datetime.now(UTC))
-            )
-            taken.update(m.id for m in chunk if m.id not in fresh)  # left before: never again
-            for message in chunk:
-                if message.id in fresh:
-                    state, parts = self.handing(message, sender)
-                    states.append(state)
-                    queue.extend(parts)
-            self.pump(queue, drain=False)
-        self.pump(queue, drain=True)
-        return taken | self.record(states)
+            self.undecided = 0  # one handover at a time; the one before left nothing behind
+        try:
+            for start in range(0, len(messages), CHUNK):
+                chunk = messages[start : start + CHUNK]
+                if not holds() or self.lost.is_set():
+                    break
+                # Written down while the chunk before is still answered: the window stays
+                # full. What that chunk's answers decided is written down next.
+                fresh = set(
+                    self.carrier_log.submitting(fence, [m.id for m in chunk], datetime.now(UTC))
+                )
+                taken.update(m.id for m in chunk if m.id not in fresh)  # never again
+                for message in chunk:
+                    if message.id in fresh:
+                        state, parts = self.handing(message, sender)
+                        states.append(state)
+                        queue.extend(parts)
+                self.pump(queue, drain=False)
+                with self.lock:
+                    decided = [s for s in states if s.state is not None]
+                    states = [s for s in states if s.state is None]
+                taken |= self.record(decided)
+            self.pump(queue, drain=True)
+        finally:
+            # Whatever ended the handover (a refused fence, a database error), nothing of
+            # it stays behind: what never left may go later, what is out is unknown.
+            with self.lock:
+                self.abandon(queue, in_flight=True)
+            taken |= self.record(states)
+        return taken
 
     def handing(self, message: OutgoingMessage, sender: str) -> tuple[_Handing, list[_Part]]:
         self.reference = (self.reference + 1) & 0xFF
@@ -552,7 +568,13 @@ class SmppLink:
             with self.lock:
                 while self.retry_due():
                     queue.appendleft(self.retry.popleft())
-                if self.lost.is_set() or self.stopping.is_set():
+                session = self.transmitter
+                if (
+                    self.lost.is_set()
+                    or self.stopping.is_set()
+                    or session is None
+                    or not session.alive
+                ):
                     self.abandon(queue)
                     return
                 if self.closing.is_set():  # what has not left stays for later
@@ -575,10 +597,11 @@ class SmppLink:
                     state.error = "throttled by the SMSC for too long"
                     continue
             try:
-                self.send_part(part, state)
+                self.send_part(session, part, state)
             except Exception as error:  # the link broke while sending
                 self.error = describe(error)
-                self.lost.set()
+                if session in self.sessions:
+                    self.lost.set()
                 with self.lock:
                     queue.appendleft(part)
 
@@ -600,25 +623,22 @@ class SmppLink:
             return self.paused_until - now
         return max(0.0, self.next_send - now)
 
-    def send_part(self, part: _Part, state: _Handing) -> None:
-        session = self.transmitter
-        if session is None or not session.alive:
-            raise ConnectionError("the link is down")
+    def send_part(self, session: _Session, part: _Part, state: _Handing) -> None:
         with self.send_lock:
             pdu = _SubmitSM("submit_sm", client=session.client, **part.fields)
             with self.lock:
-                self.in_flight[int(pdu.sequence)] = (part, state, time.monotonic())
+                self.in_flight[(id(session), int(pdu.sequence))] = (part, state, time.monotonic())
                 if part.number == 0 and part.throttled_since is None:
                     rate = self.rate()
                     self.next_send = max(self.next_send, time.monotonic() - 1.0) + (
                         1.0 / rate if rate else 0.0
                     )
-            state.sent += 1
+                state.sent += 1
             session.client.send_pdu(pdu)
 
-    def on_answer(self, sequence: int, status: int, carrier_id: str) -> None:
+    def on_answer(self, session: _Session, sequence: int, status: int, carrier_id: str) -> None:
         with self.lock:
-            found = self.in_flight.pop(sequence, None)
+            found = self.in_flight.pop((id(session), sequence), None)
             if found is None:
                 return
             part, state, _at = found
@@ -720,51 +740,60 @@ class SmppLink:
     # Receipts and replies.
 
     def take_delivers(self, session: _Session, pdus: list[Any]) -> None:
-        """Records the receipts and replies of these deliver_sm, then answers each: ok once
-        recorded, a temporary error (sent again later) when recording failed."""
-        status = ROK
+        """Records the receipts (together) and the replies (one by one) of these
+        deliver_sm, then answers each: ok once recorded, a temporary error when recording
+        failed, so that the SMSC sends it again."""
+        receipts: list[tuple[Any, CarrierReceipt]] = []
+        statuses: dict[int, int] = {}
+        for pdu in pdus:
+            receipt = parse_receipt(pdu)
+            if receipt is not None:
+                receipts.append((pdu, receipt))
+            else:
+                statuses[id(pdu)] = self.take_reply(pdu)
+        if receipts:
+            status = self.take_receipts([receipt for _pdu, receipt in receipts])
+            statuses.update({id(pdu): status for pdu, _receipt in receipts})
+        for pdu in pdus:
+            self.send(session, "deliver_sm_resp", answering=pdu.sequence, status=statuses[id(pdu)])
+
+    def take_receipts(self, receipts: list[CarrierReceipt]) -> int:
         try:
-            receipts = []
-            replies = []
-            for pdu in pdus:
-                receipt = parse_receipt(pdu)
-                if receipt is not None:
-                    receipts.append(receipt)
-                else:
-                    text = decode_text(
-                        bytes(pdu.short_message or pdu.message_payload or b""),
-                        int(pdu.data_coding or 0),
-                        bool((pdu.esm_class or 0) & 0x40),
-                    )
-                    replies.append(
-                        (
-                            phone_of(_text(pdu.source_addr), int(pdu.source_addr_ton or 0)),
-                            text,
-                            datetime.now(UTC),
-                        )
-                    )
-            if receipts:
-                with self.lock:
-                    known = {
-                        form: self.answered[form]
-                        for r in receipts
-                        for form in id_forms(r.carrier_id)
-                        if form in self.answered
-                    }
-                matched: list[MatchedReceipt] = self.carrier_log.match(self.stream, receipts, known)
-                self.apply([Receipt(m.message_id, m.status, m.at) for m in matched])
-                self.last_receipt_at = datetime.now(UTC).isoformat()
-            if replies:
-                self.reports.on_replies(replies)
+            with self.lock:
+                known = {
+                    form: self.answered[form]
+                    for r in receipts
+                    for form in id_forms(r.carrier_id)
+                    if form in self.answered
+                }
+            matched: list[MatchedReceipt] = self.carrier_log.match(self.stream, receipts, known)
+            self.apply([Receipt(m.message_id, m.status, m.at) for m in matched])
         except Exception:
             log.exception(
-                "stream %s: could not record %d deliver_sm; the SMSC sends them again",
+                "stream %s: could not record %d receipts; the SMSC sends them again",
                 self.stream,
-                len(pdus),
+                len(receipts),
             )
-            status = RX_T_APPN
-        for pdu in pdus:
-            self.send(session, "deliver_sm_resp", answering=pdu.sequence, status=status)
+            return RX_T_APPN
+        self.last_receipt_at = datetime.now(UTC).isoformat()
+        return ROK
+
+    def take_reply(self, pdu: Any) -> int:
+        """A mobile-originated message, recorded as a reply (a STOP word opts out)."""
+        text = decode_text(
+            bytes(pdu.short_message or pdu.message_payload or b""),
+            int(pdu.data_coding or 0),
+            bool((pdu.esm_class or 0) & 0x40),
+        )
+        phone = phone_of(_text(pdu.source_addr), int(pdu.source_addr_ton or 0))
+        try:
+            self.reports.on_replies([(phone, text, datetime.now(UTC))])
+        except Exception:
+            log.exception(
+                "stream %s: could not record a reply; the SMSC sends it again", self.stream
+            )
+            return RX_T_APPN
+        return ROK
 
     # State.
 

@@ -110,21 +110,23 @@ class CarrierLog:
         that may be submitted."""
         if not message_ids:
             return []
+        rows = [(m, fence.stream, fence.epoch, format_time(at)) for m in dict.fromkeys(message_ids)]
         with self.database.transaction() as cursor:
-            seen = {
-                str(r[0])
-                for r in cursor.fetch_in(
-                    "SELECT message_id FROM carrier_submits WHERE message_id IN ?", message_ids
-                )
-            }
-            fresh = [m for m in dict.fromkeys(message_ids) if m not in seen]
-            cursor.executemany(
+            # Only the rows this statement inserts come back: a message written before, by
+            # this process or another at the same moment, is never fresh twice.
+            cursor.execute(
                 "INSERT INTO carrier_submits (message_id, stream, epoch, state, submitted_at) "
-                "VALUES (?, ?, ?, 'submitting', ?) ON CONFLICT DO NOTHING",
-                [(m, fence.stream, fence.epoch, format_time(at)) for m in fresh],
+                f"VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(rows))} ON CONFLICT DO NOTHING "
+                "RETURNING message_id",
+                [
+                    v
+                    for m, stream, epoch, when in rows
+                    for v in (m, stream, epoch, "submitting", when)
+                ],
             )
+            inserted = {str(row[0]) for row in cursor.fetchall()}
             check_fence(cursor, self.database.dialect, fence)
-        return fresh
+        return [m for m, *_rest in rows if m in inserted]
 
     def not_submitted(self, message_ids: Sequence[str]) -> None:
         """Messages written as leaving that never left (the link was down): they may be
@@ -144,9 +146,10 @@ class CarrierLog:
             return []
         when = format_time(at)
         with self.database.transaction() as cursor:
+            self.one_matcher(cursor, stream)
             cursor.executemany(
                 "UPDATE carrier_submits SET state = ?, carrier_id = ?, error = ?, "
-                "answered_at = ? WHERE message_id = ?",
+                "answered_at = ? WHERE message_id = ? AND state = 'submitting'",
                 [(a.state, a.carrier_id, a.error, when, a.message_id) for a in answers],
             )
             ids = {
@@ -157,6 +160,13 @@ class CarrierLog:
             }
             matched = self.take_waiting(cursor, stream, ids)
         return matched
+
+    def one_matcher(self, cursor: Any, stream: str) -> None:
+        """On PostgreSQL, the answers and the receipts of one stream are matched one
+        transaction at a time: a receipt written to wait while its answer commits would
+        otherwise be seen by neither."""
+        if self.database.dialect == "postgres":
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"receipts:{stream}",))
 
     def take_waiting(
         self, cursor: Any, stream: str, message_of: dict[str, str]
@@ -195,6 +205,7 @@ class CarrierLog:
             {form for r in receipts if r.carrier_id not in found for form in id_forms(r.carrier_id)}
         )
         with self.database.transaction() as cursor:
+            self.one_matcher(cursor, stream)
             if missing:
                 recorded = {
                     str(carrier_id): str(message_id)

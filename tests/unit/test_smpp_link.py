@@ -320,3 +320,29 @@ def test_parts_are_cut_between_characters() -> None:
 def test_gsm7_round_trips() -> None:
     text = "Hello {world} €5 §¿ ñ @"
     assert decode_text(gsm7_octets(text), 0, False) == text
+
+
+def test_a_handover_cut_short_leaves_nothing_behind(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.peer.script = lambda _submit, index: accept(delay=0.3) if index < 200 else accept()
+    link = world.link()
+    written = world.log.submitting
+    calls = iter(range(10))
+
+    def fails_second_time(*args: Any) -> list[str]:
+        if next(calls) == 1:
+            raise RuntimeError("the database went away")
+        return written(*args)
+
+    monkeypatch.setattr(world.log, "submitting", fails_second_time)
+    with pytest.raises(RuntimeError):
+        world.submit(link, [message(i) for i in range(400)])
+    with world.database.read() as cursor:
+        cursor.execute("SELECT state, COUNT(*) FROM carrier_submits GROUP BY state")
+        states = dict(cursor.fetchall())
+    assert "submitting" not in states  # every message of the first chunk was decided
+    assert sum(states.values()) == 200
+    monkeypatch.setattr(world.log, "submitting", written)
+    later = [message(i) for i in range(400, 410)]
+    assert world.submit(link, later) == {m.id for m in later}  # nothing stale in the way

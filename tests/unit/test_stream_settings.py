@@ -46,3 +46,8 @@ def test_the_settings_version_moves_with_settings_and_secrets_not_with_the_rate(
     stream.change({"rate": 30}, actor="alice")
     stream.change({"secrets": ["password"]}, actor="bob", reason="secrets changed: password")
     assert stream.settings_version == stream.version and stream.secrets == ["password"]
+
+
+def test_an_endpoint_with_credentials_is_refused_they_belong_in_the_token() -> None:
+    with pytest.raises(Invalid, match="token"):
+        parse_stream_settings("http", {"url": "https://shop:pw@sms.example/send"}, creating=False)

@@ -281,11 +281,11 @@ async function statsTab(body, c, asOf) {
       ? barChart(stats.by_variant.map((v, i) => ({ label: "Variant " + (i + 1) + " (weight " + (v.weight || "–") + ")", values: v })),
         [{ key: "sent", label: "Sent", cls: "m1" }, { key: "delivered", label: "Delivered", cls: "m2" },
           { key: "unique_clicks", label: "Unique clicks", cls: "m3" }], "By variant")
-      : null,
+      : "",  // append() would show null as text
     (stats.by_domain || []).length
       ? barChart(stats.by_domain.map((d) => ({ label: d.domain, values: d })),
         [{ key: "sent", label: "Sent", cls: "m1" }, { key: "unique_clicks", label: "Unique clicks", cls: "m3" }], "By domain")
-      : null,
+      : "",
     el("button", { type: "button", id: "stats-refresh", onclick: () => Panel.select("stats") }, "Refresh"));
 }
 
