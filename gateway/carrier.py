@@ -202,6 +202,8 @@ async def receive_stream_receipts(request: Request) -> Response:
         applied = platform.activity.apply_receipts(
             [Receipt(m.message_id, m.status, m.at) for m in matched]
         )
+        if receipts:
+            carrier_log.receipt_seen(name, datetime.now(UTC))
         return {
             "matched": len(matched),
             "waiting": len(receipts) - len(matched),

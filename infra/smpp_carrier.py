@@ -96,6 +96,31 @@ class _SubmitSM(smpplib.command.SubmitSM):  # type: ignore[misc]  # the library 
     }
 
 
+class _Client(smpplib.client.Client):  # type: ignore[misc]  # the library is untyped
+    """smpplib's client, whose TLS connections name the host they expect (the library's
+    do not, so a context that checks host names could not be used)."""
+
+    def _create_socket(self) -> socket.socket:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.settimeout(self.timeout)
+        if self._ssl_context is None:
+            return raw
+        wrapped: socket.socket = self._ssl_context.wrap_socket(raw, server_hostname=self.host)
+        return wrapped
+
+    def connect(self) -> None:
+        """Connects, saying why not (the library says "Connection refused" whatever the
+        cause: an unknown host, a timeout, a certificate refused)."""
+        connection = self._create_socket()
+        try:
+            connection.connect((self.host, self.port))
+        except OSError as error:
+            connection.close()
+            raise smpplib.exceptions.ConnectionError(str(error) or type(error).__name__) from error
+        self._socket = connection
+        self.state = smpplib.consts.SMPP_CLIENT_STATE_OPEN
+
+
 def status_name(code: int) -> str:
     name = STATUS_NAMES.get(code, "").removeprefix("SMPP_")
     return f"0x{code:08X} {name}".strip()
@@ -367,12 +392,9 @@ class SmppLink:
         )
         self.sessions = []
         for mode in modes:
-            context = None
-            if options.get("tls"):
-                context = ssl.create_default_context()
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            client = smpplib.client.Client(
+            # TLS checks the SMSC's certificate and host name against the system's CAs.
+            context = ssl.create_default_context() if options.get("tls") else None
+            client = _Client(
                 options["host"],
                 options["port"],
                 timeout=ANSWER_SECONDS,

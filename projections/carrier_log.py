@@ -315,6 +315,15 @@ class CarrierLog:
                 ),
             )
 
+    def receipt_seen(self, stream: str, at: datetime) -> None:
+        """A receipt of the stream came in another way than its link (an HTTP carrier's
+        post to the gateway): its link shows it as its last."""
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "UPDATE stream_links SET last_receipt_at = ? WHERE stream = ?",
+                (format_time(at), stream),
+            )
+
     def links(self) -> dict[str, LinkState]:
         with self.database.read() as cursor:
             cursor.execute(

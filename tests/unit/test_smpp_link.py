@@ -258,6 +258,7 @@ def test_an_unreachable_host_is_shown_on_the_link(world: World) -> None:
     world.links.append(link)
     assert wait_for(lambda: link.error is not None)
     assert link.state == "reconnecting" and "connection failed" in (link.error or "")
+    assert "Connection refused" in (link.error or "")
 
 
 def test_separate_transmitter_and_receiver_binds_get_receipts(world: World) -> None:
@@ -346,3 +347,43 @@ def test_a_handover_cut_short_leaves_nothing_behind(
     monkeypatch.setattr(world.log, "submitting", written)
     later = [message(i) for i in range(400, 410)]
     assert world.submit(link, later) == {m.id for m in later}  # nothing stale in the way
+
+
+def test_tls_links_check_the_smscs_certificate_for_its_host_name(tmp_path: Path) -> None:
+    import socket
+    import ssl
+    import subprocess
+    import threading
+
+    from infra.smpp_carrier import _Client
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key),
+         "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            connection, _address = listener.accept()
+            try:
+                with server.wrap_socket(connection, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    trusting = ssl.create_default_context(cafile=str(cert))
+    client = _Client("localhost", port, ssl_context=trusting, allow_unknown_opt_params=True)
+    client.connect()  # the certificate names the host: accepted
+    client.disconnect()
+    wrong = _Client("127.0.0.1", port, ssl_context=trusting, allow_unknown_opt_params=True)
+    with pytest.raises(Exception, match="certificate verify failed"):
+        wrong.connect()  # not the host it names: refused, saying why
+    listener.close()
