@@ -22,7 +22,8 @@ from projections.leases import Fence
 log = logging.getLogger(__name__)
 
 FOLLOW_SECONDS = 1.0  # how often the links are matched with the streams owned
-BATCH_PER_WINDOW = 50  # a real carrier's batch: this many messages per submit in flight
+BATCH_PER_WINDOW = 50  # a real carrier's batch: at most this many windows of messages
+BATCH_SECONDS = 1.0  # and about this long at the pace the carrier took messages lately
 
 
 class Link(Protocol):
@@ -31,6 +32,9 @@ class Link(Protocol):
     state: str
 
     def start(self) -> None: ...
+
+    def recent_rate(self) -> float:
+        """Messages the carrier took per second, lately."""
 
     def stop(self) -> None: ...
 
@@ -153,10 +157,16 @@ class Carriers:
         return found is not None and found[1].state == "bound"
 
     def batch_limit(self, stream: str) -> int | None:
-        """Messages per batch for the stream's carrier; None: the engine's own size."""
+        """Messages per batch for the stream's carrier (None: the engine's own size): about
+        a second of what the carrier took lately, between one and BATCH_PER_WINDOW windows.
+        A batch holds its campaign's sending gate while it is handed over, and a pause
+        waits for it: a slow carrier gets small batches."""
         if self.kind(stream) == "demo":
             return None
-        return BATCH_PER_WINDOW * self.windows.get(stream, 10)
+        window = self.windows.get(stream, 10)
+        found = self.links.get(stream)
+        lately = found[1].recent_rate() if found is not None else 0.0
+        return int(min(BATCH_PER_WINDOW * window, max(window, lately * BATCH_SECONDS)))
 
     # What the engine asks.
 

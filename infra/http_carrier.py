@@ -367,6 +367,14 @@ class HttpLink:
         if changed:
             self.report_state()
 
+    def recent_rate(self) -> float:
+        """Messages the carrier took per second over the last 5 seconds."""
+        now = time.monotonic()
+        with self.lock:
+            while self.accepted_at and now - self.accepted_at[0] > 5.0:
+                self.accepted_at.popleft()
+            return len(self.accepted_at) / 5.0
+
     def report_state(self) -> None:
         now = time.monotonic()
         with self.lock:

@@ -825,6 +825,14 @@ class SmppLink:
         self.state = state
         self.report_state(state)
 
+    def recent_rate(self) -> float:
+        """Messages the carrier took per second over the last 5 seconds."""
+        now = time.monotonic()
+        with self.lock:
+            while self.accepted_at and now - self.accepted_at[0] > 5.0:
+                self.accepted_at.popleft()
+            return len(self.accepted_at) / 5.0
+
     def report_state(self, state: str) -> None:
         now = time.monotonic()
         with self.lock:
