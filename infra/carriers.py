@@ -119,27 +119,16 @@ class Carriers:
     def open(self, stream: Stream) -> Link:
         secrets = self.carrier_log.secrets_of(stream.name)
         self.windows[stream.name] = int(stream.options.get("window", 10))
-        link: Link
-        if stream.carrier == "smpp":
-            link = SmppLink(
-                stream.name,
-                dict(stream.options),
-                secrets,
-                self.carrier_log,
-                self.reports,
-                self.process,
-                lambda: self.rates.get(stream.name, 0),
-            )
-        else:
-            link = HttpLink(
-                stream.name,
-                dict(stream.options),
-                secrets,
-                self.carrier_log,
-                self.reports,
-                self.process,
-                lambda: self.rates.get(stream.name, 0),
-            )
+        kind: type[SmppLink] | type[HttpLink] = SmppLink if stream.carrier == "smpp" else HttpLink
+        link: Link = kind(
+            stream.name,
+            dict(stream.options),
+            secrets,
+            self.carrier_log,
+            self.reports,
+            self.process,
+            lambda: self.rates.get(stream.name, 0),
+        )
         log.info("stream %s: opening its %s link", stream.name, stream.carrier)
         link.start()
         return link

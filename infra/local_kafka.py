@@ -384,16 +384,26 @@ def _fetch_jars(mvn: str, layout: _Layout) -> None:
     _say(f"fetching the Kafka broker jars ({POM}) from Maven Central into {layout.lib}")
     _say("(one-time for this directory, about 45 MB; Maven caches the downloads in ~/.m2)")
     began = time.monotonic()
-    argv = [
-        mvn,
-        "-q",
-        "-B",
-        "-Dstyle.color=never",
-        "-f",
-        str(POM),
-        "dependency:copy-dependencies",
-        f"-Dkafka.lib.dir={layout.lib}",
-    ]
+    argv, result = copy_dependencies(mvn, POM, f"-Dkafka.lib.dir={layout.lib}")
+    jars = sorted(layout.lib.glob("*.jar")) if layout.lib.is_dir() else []
+    if result.returncode != 0 or not any(j.name.startswith("kafka_") for j in jars):
+        raise RuntimeError(
+            f"fetching the Kafka jars with mvn failed (exit {result.returncode}):\n"
+            f"{_tail_text(result.stdout + result.stderr) or '(no output)'}\n"
+            f"command: {' '.join(argv)}"
+        )
+    layout.fetched.write_text(digest + "\n")
+    megabytes = sum(j.stat().st_size for j in jars) / 1e6
+    _say(f"fetched {len(jars)} jars ({megabytes:.0f} MB) in {time.monotonic() - began:.1f} s")
+
+
+def copy_dependencies(
+    mvn: str, pom: Path, *options: str
+) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    """Runs Maven's `dependency:copy-dependencies` on a POM, quietly and in batch mode;
+    returns the command and what it did. Raises RuntimeError when it takes too long."""
+    argv = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(pom)]
+    argv += ["dependency:copy-dependencies", *options]
     try:
         result = subprocess.run(
             argv,
@@ -405,16 +415,7 @@ def _fetch_jars(mvn: str, layout: _Layout) -> None:
         )
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(f"mvn did not finish within {MAVEN_TIMEOUT_S:.0f} s") from exc
-    jars = sorted(layout.lib.glob("*.jar")) if layout.lib.is_dir() else []
-    if result.returncode != 0 or not any(j.name.startswith("kafka_") for j in jars):
-        raise RuntimeError(
-            f"fetching the Kafka jars with mvn failed (exit {result.returncode}):\n"
-            f"{_tail_text(result.stdout + result.stderr) or '(no output)'}\n"
-            f"command: {' '.join(argv)}"
-        )
-    layout.fetched.write_text(digest + "\n")
-    megabytes = sum(j.stat().st_size for j in jars) / 1e6
-    _say(f"fetched {len(jars)} jars ({megabytes:.0f} MB) in {time.monotonic() - began:.1f} s")
+    return argv, result
 
 
 # --------------------------------------------------------------------------- process helpers

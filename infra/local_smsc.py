@@ -41,7 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.local_kafka import HOST, ensure_installed
+from infra.local_kafka import HOST, copy_dependencies, ensure_installed
 
 __all__ = ["Smsc", "fetch", "kill", "receipts_sent", "start", "stop"]
 
@@ -51,7 +51,6 @@ MAIN_CLASS = "org.jsmpp.examples.SMPPServerSimulator"
 DIR_PROPERTY = "campaigns.smsc.dir"
 JVM_FLAGS = ("-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError")
 RECEIPT_LINE = b"Sending delivery receipt for message id "
-MAVEN_TIMEOUT_S = 600.0
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
@@ -135,19 +134,7 @@ def _fetch_jars(mvn: str, base_dir: Path) -> Path:
     pom = base_dir / "pom.xml"
     pom.write_text(_POM.format(*COORDINATES))
     _say(f"fetching {wanted} into {lib} (Maven caches it in ~/.m2)")
-    argv = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(pom)]
-    argv += ["dependency:copy-dependencies", f"-DoutputDirectory={lib}"]
-    try:
-        result = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=MAVEN_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"mvn did not finish within {MAVEN_TIMEOUT_S:.0f} s") from exc
+    argv, result = copy_dependencies(mvn, pom, f"-DoutputDirectory={lib}")
     if result.returncode != 0 or not (lib / f"{COORDINATES[1]}-{COORDINATES[2]}.jar").is_file():
         output = (result.stdout + result.stderr).strip()[-4000:]
         raise RuntimeError(
