@@ -597,7 +597,7 @@ def parser() -> argparse.ArgumentParser:
     for name, text in (
         ("relay", "publish the store's events to Kafka (scale-out; one active at a time)"),
         ("project", "feed the read models from Kafka (scale-out)"),
-        ("dispatch", "run the sending engine and the demo carrier only, without the API"),
+        ("dispatch", "run the sending engine and the carriers' links only, without the API"),
     ):
         add_store_options(commands.add_parser(name, help=text))
     rebuild_parser = commands.add_parser(
