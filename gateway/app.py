@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from domain.roles import ADMIN
 from gateway import (
     api,
     campaign_activity,
@@ -31,39 +33,59 @@ from web.pages import forbidden_page, page_routes, static_files
 from web.sign_in import SignInThrottle, sign_in_routes
 from web.wall import wall_routes
 
+log = logging.getLogger(__name__)
+
 
 async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+# What a failed check says to whoever asks; the error itself goes to the log, and to admins.
+NOT_READY = {
+    "store": "the event store did not answer",
+    "read_models": "the read models did not answer",
+    "kafka": "no Kafka broker answered",
+}
+
+
 async def readyz(request: Request) -> Response:
+    """Whether the store, the read models and Kafka (where configured) answer. The
+    public answer says which part failed; the driver's own error (hosts, users) is logged
+    and shown to admins only."""
     platform: Services = request.app.state.platform
     checks: dict[str, Any] = {}
-    try:
-        checks["store"] = {
-            "ok": True,
-            "position": await run_in_threadpool(platform.app.recorder.max_notification_id) or 0,
-        }
-    except Exception as error:  # any failure of the store means not ready
-        checks["store"] = {"ok": False, "error": str(error)}
-    try:
-        checks["read_models"] = {
-            "ok": True,
-            "position": await run_in_threadpool(platform.projector.position),
-        }
-    except Exception as error:
-        checks["read_models"] = {"ok": False, "error": str(error)}
-    try:
-        kafka = await run_in_threadpool(platform.kafka_check)
-        if kafka is not None:
-            checks["kafka"] = kafka
-    except Exception as error:
-        checks["kafka"] = {"ok": False, "error": str(error)}
-    ready = all(check["ok"] for check in checks.values())
+    errors: dict[str, str] = {}
+
+    async def check(name: str, probe: Callable[[], dict[str, Any] | None]) -> None:
+        try:
+            found = await run_in_threadpool(probe)
+        except Exception as error:  # any failure of a part means not ready
+            found = {"ok": False, "error": str(error)}
+        if found is None:
+            return
+        if not found["ok"]:
+            errors[name] = str(found.pop("error", "") or NOT_READY[name])
+            found["error"] = NOT_READY[name]
+        checks[name] = found
+
+    await check("store", lambda: {"ok": True, "position": store_position(platform)})
+    await check("read_models", lambda: {"ok": True, "position": platform.projector.position()})
+    await check("kafka", platform.kafka_check)
+    for name, error in errors.items():
+        log.warning("not ready: %s: %s", NOT_READY[name], error)
+    principal = getattr(request.state, "principal", None)
+    if errors and principal is not None and principal.role == ADMIN:
+        for name, error in errors.items():
+            checks[name]["details"] = error
+    ready = not errors
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+def store_position(platform: Services) -> int:
+    return platform.app.recorder.max_notification_id() or 0
 
 
 METRICS = {

@@ -618,11 +618,17 @@ def response_schemas() -> dict[str, Schema]:
                 "checks": {
                     "type": "object",
                     "description": "`store`, `read_models` and, where Kafka is configured, "
-                    "`kafka` (the relay's `position`): each `ok`, with its `position` or the "
-                    "`error`.",
+                    "`kafka` (the relay's `position`): each `ok`, with its `position` or, "
+                    "when it failed, which part did not answer (`error`) and, for admins "
+                    "only, the driver's own message (`details`: it names hosts and users).",
                     "additionalProperties": record(
-                        {"ok": boolean(), "position": integer(), "error": string()},
-                        optional=("position", "error"),
+                        {
+                            "ok": boolean(),
+                            "position": integer(),
+                            "error": string(),
+                            "details": string(),
+                        },
+                        optional=("position", "error", "details"),
                     ),
                 },
             }

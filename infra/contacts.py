@@ -100,17 +100,18 @@ class ImportClaimed(Exception):
 def batches(
     lines: Iterable[Contact | Rejection], size: int
 ) -> Iterator[tuple[list[Contact], list[Rejection]]]:
-    """Consecutive lines in groups holding at most `size` contacts, with their rejections."""
+    """Consecutive lines in groups holding at most `size` contacts and at most `size`
+    rejections: a file of bad lines is read in flat memory too."""
     contacts: list[Contact] = []
     rejections: list[Rejection] = []
     for line in lines:
         if isinstance(line, Contact):
             contacts.append(line)
-            if len(contacts) == size:
-                yield contacts, rejections
-                contacts, rejections = [], []
         else:
             rejections.append(line)
+        if len(contacts) == size or len(rejections) == size:
+            yield contacts, rejections
+            contacts, rejections = [], []
     if contacts or rejections:
         yield contacts, rejections
 

@@ -41,6 +41,28 @@ def test_readyz_checks_the_store_and_the_read_models(
     assert body["checks"]["read_models"] == {"ok": True, "position": stored_events(platform)}
 
 
+def test_readyz_is_public_and_returns_no_raw_driver_errors(
+    client: TestClient, platform: Platform, monkeypatch: Any
+) -> None:
+    """Finding 12: a failing part is named; the driver's message (hosts, users) is logged
+    and shown to admins only."""
+    secret = 'connection to server at "db.internal" (10.0.0.7), user "app" failed'
+
+    def failing() -> int:
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr(platform.app.recorder, "max_notification_id", failing)
+    public = client.get("/readyz", headers={"Authorization": ""})
+    assert public.status_code == 503
+    assert "db.internal" not in public.text and '"app"' not in public.text
+    assert public.json()["checks"]["store"] == {
+        "ok": False,
+        "error": "the event store did not answer",
+    }
+    admin = client.get("/readyz")  # the tests' client is an admin
+    assert admin.json()["checks"]["store"]["details"] == secret
+
+
 def test_the_event_history_streams_every_stored_event_in_order(
     client: TestClient, platform: Platform
 ) -> None:
