@@ -46,16 +46,21 @@ class ForeignRecord(RuntimeError):
 
 
 def check_records(store: str, topic: str, records: dict[Any, list[Any]]) -> None:
-    """Refuses records another store published (records without the header, from a
-    version that did not write it, are taken as ours)."""
+    """Refuses records this store did not publish: another store's, and records without
+    the header (written by hand, or by a tool that is not ours)."""
     mine = store.encode()
     for batch in records.values():
         for record in batch:
-            for key, value in record.headers or ():
-                if key == HEADER and value != mine:
-                    raise ForeignRecord(
-                        f"{topic} partition {record.partition} offset {record.offset} "
-                        "was published by another store "
-                        f"({value.decode(errors='replace')}; this one is {store}): give each "
-                        "store its own topic prefix (CAMPAIGNS_KAFKA_TOPIC_PREFIX)"
-                    )
+            found = [value for key, value in record.headers or () if key == HEADER]
+            if found == [mine]:
+                continue
+            by = (
+                f"another store ({found[0].decode(errors='replace')}; this one is {store})"
+                if found
+                else f"something that is not this store (no {HEADER!r} header)"
+            )
+            raise ForeignRecord(
+                f"{topic} partition {record.partition} offset {record.offset} was "
+                f"published by {by}: give each store its own topic prefix "
+                "(CAMPAIGNS_KAFKA_TOPIC_PREFIX), and write to its topics only through it"
+            )
