@@ -40,3 +40,11 @@ def normalise(raw: str) -> str:
             raise BadNumber("no country code (write it as +<country code><number>)")
         raise BadNumber("must have 8 to 15 digits with its country code")
     return "+" + digits
+
+
+def masked(phone: str) -> str:
+    """A number as roles without access to personal data see it: its country code's first
+    digits and its last two, the rest starred (`+44*******23`)."""
+    if len(phone) <= 6:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 5) + phone[-2:]

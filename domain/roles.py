@@ -17,6 +17,9 @@ ADMIN = "admin"
 CARRIER = "carrier"
 
 PEOPLE = (VIEWER, ANALYST, SUPPORT, MANAGER, ADMIN)
+# Who reads recipients' full numbers and their working links (the message log); the other
+# roles see numbers masked and no links.
+PERSONAL_DATA = (SUPPORT, MANAGER, ADMIN)
 ROLES = (*PEOPLE, CARRIER)
 MAX_TOKEN_NAME = 100
 

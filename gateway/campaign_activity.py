@@ -13,7 +13,9 @@ from domain.application import parse_id
 from domain.campaign import Campaign
 from domain.content import content_problems
 from domain.estimate import Estimate, PrefixGroup, estimate
+from domain.phone import masked
 from domain.pricing import FOUR_PLACES, money
+from domain.roles import PERSONAL_DATA
 from gateway.api import MAX_PER_PAGE, call, platform_of
 from gateway.inputs import query_int, query_time
 from gateway.services import Services
@@ -41,8 +43,12 @@ def link(domain: str | None, kind: str, code: str) -> str | None:
 
 
 def message_json(
-    row: tuple[Any, ...], carrier: tuple[str | None, str | None] = (None, None)
+    row: tuple[Any, ...],
+    carrier: tuple[str | None, str | None] = (None, None),
+    personal: bool = True,
 ) -> dict[str, Any]:
+    """One message of the log; without `personal`, its number masked and its links (which
+    work: they click and opt out) left out."""
     (
         message_id,
         optout_code,
@@ -60,15 +66,15 @@ def message_json(
     ) = row
     return {
         "id": message_id,
-        "recipient": recipient,
+        "recipient": recipient if personal else masked(recipient),
         "variant_id": variant_id,
         "text": text,
         "parts": int(parts),
         "cost": money(from_units(int(cost_units))),
         "domain": domain,
-        "short_url": link(domain, "s", message_id),
+        "short_url": link(domain, "s", message_id) if personal else None,
         "optout_domain": optout_domain,
-        "optout_url": link(optout_domain, "o", optout_code),
+        "optout_url": link(optout_domain, "o", optout_code) if personal else None,
         "status": status,
         "created_at": created_at,
         "sent_at": sent_at,
@@ -86,9 +92,13 @@ async def campaign_messages(request: Request) -> Response:
     await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
     rows, total = await call(platform.activity.messages, str(campaign_id), page, per_page)
     carriers = await call(platform.carrier_log().errors_of, [row[0] for row in rows])
+    principal = getattr(request.state, "principal", None)
+    personal = principal is not None and principal.role in PERSONAL_DATA
     return JSONResponse(
         {
-            "items": [message_json(row, carriers.get(row[0], (None, None))) for row in rows],
+            "items": [
+                message_json(row, carriers.get(row[0], (None, None)), personal) for row in rows
+            ],
             "total": total,
             "page": page,
             "per_page": per_page,

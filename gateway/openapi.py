@@ -1485,15 +1485,25 @@ def activity_schemas() -> dict[str, Schema]:
         "Message": record(
             {
                 "id": string("The message's id, which is also its short link's code."),
-                "recipient": string(examples=["+447700900123"]),
+                "recipient": string(
+                    "The number; masked (`+44*******23`) for roles without personal data "
+                    "(viewer, analyst).",
+                    examples=["+447700900123"],
+                ),
                 "variant_id": ref("Uuid"),
                 "text": string("As sent, links included."),
                 "parts": integer(minimum=1),
                 "cost": ref("Money"),
                 "domain": nullable(ref("DomainName"), "The Short URL's domain."),
-                "short_url": nullable(string(examples=["https://go.example.com/s/8r19mBlAy0"])),
+                "short_url": nullable(
+                    string(examples=["https://go.example.com/s/8r19mBlAy0"]),
+                    "Null for roles without personal data: the link works (it clicks).",
+                ),
                 "optout_domain": nullable(ref("DomainName")),
-                "optout_url": nullable(string(examples=["https://out.example.com/o/RXP9rGRIjk"])),
+                "optout_url": nullable(
+                    string(examples=["https://out.example.com/o/RXP9rGRIjk"]),
+                    "Null for roles without personal data: the link works (it opts out).",
+                ),
                 "status": enum(MESSAGE_STATUSES),
                 "created_at": ref("Time"),
                 "sent_at": time_or_null,

@@ -330,3 +330,29 @@ def test_an_oversized_or_overfull_sign_in_form_is_refused_without_a_server_error
 
     assert huge.status_code == 413
     assert many.status_code == 403  # no field read, so no CSRF token either
+
+
+def test_a_viewer_reads_no_full_phone_number_nor_working_link_in_the_message_log(
+    platform: Platform, browser: TestClient
+) -> None:
+    """Finding 6: below support, numbers are masked and the links left out; support and
+    up read them whole."""
+    from domain.status import Status
+
+    from .test_sending_engine import OPTOUT, SHORT, add_configured, contact_list, drive
+    from .test_sending_engine import new_campaign as launched_campaign
+
+    add_configured(platform, SHORT, OPTOUT)
+    platform.sending.carrier.delay_scale = 0
+    campaign = launched_campaign(platform, [contact_list(platform, 5)])
+    drive(platform, campaign.id, Status.FINISHED)
+    path = f"/api/campaigns/{campaign.id}/messages"
+    for role in ("viewer", "analyst"):
+        items = browser.get(path, headers=bearer(new_token(platform, role))).json()["items"]
+        assert items and all(m["short_url"] is None and m["optout_url"] is None for m in items)
+        assert all(m["recipient"].startswith("+44") and "*" in m["recipient"] for m in items)
+        assert "+447700900001" not in str(items)
+    for role in ("support", "manager", "admin"):
+        items = browser.get(path, headers=bearer(new_token(platform, role))).json()["items"]
+        assert {m["recipient"] for m in items} >= {"+447700900001"}
+        assert all(m["short_url"] and m["optout_url"] for m in items)
