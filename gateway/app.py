@@ -28,6 +28,7 @@ from gateway import (
 from gateway.auth import AccessControl, Authenticator
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
+from gateway.security_headers import SecurityHeaders
 from gateway.services import Services
 from web.pages import forbidden_page, page_routes, static_files
 from web.sign_in import SignInThrottle, sign_in_routes
@@ -173,7 +174,10 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[Middleware(AccessControl, forbidden_page=forbidden_page)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(AccessControl, forbidden_page=forbidden_page),
+        ],
     )
     app.state.platform = platform
     app.state.authenticator = Authenticator(platform)

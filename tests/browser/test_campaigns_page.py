@@ -179,3 +179,25 @@ def test_a_scheduled_campaign_is_unscheduled_from_its_menu_and_the_history_shows
     page.locator("#history-type").press("Enter")
     expect(page.locator("#history tbody tr")).to_have_count(1)
     expect(page.locator("#history tbody tr")).to_contain_text("Scheduled → Draft")
+
+
+def test_no_page_breaks_the_content_security_policy(server: Server, page: Page) -> None:
+    """Finding 11: the pages run under a policy without inline scripts; nothing they do
+    (charts, the wall's socket, the wizard) is refused by it."""
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text))
+    with server.api() as api:
+        data.configured_domains(api, data.SHORT, data.OPTOUT)
+        data.demo_stream(api, rate=50)
+        sending = data.campaign(api, [data.contact_list(api, 50)])
+        data.launched(api, sending["id"], "Started", "Sending")
+    page.goto(f"{server.url}/campaigns")
+    row(page, sending["id"]).locator(".campaign-name").click()
+    page.locator("#tab-button-stats").click()
+    expect(page.locator("#stats-figures")).to_be_visible()
+    page.goto(f"{server.url}/realtime")
+    expect(page.locator(f"#campaign-{sending['id']}")).to_be_visible()
+    for path in ("/campaigns/new", "/streams", "/domains", f"/campaigns/{sending['id']}/at"):
+        page.goto(server.url + path)
+        expect(page.locator("main")).to_be_visible()
+    assert [text for text in refused if "Content Security Policy" in text] == []
