@@ -7,6 +7,7 @@ import re
 _SEPARATORS = re.compile(r"[\s\-().]")
 _TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
 _E164_DIGITS = re.compile(r"[1-9][0-9]{7,14}")
+MAX_WRITTEN = 100  # characters: 15 digits with all the spaces and brackets one may write
 
 
 class BadNumber(ValueError):
@@ -20,6 +21,8 @@ def normalise(raw: str) -> str:
     cannot be placed, so it is refused rather than guessed.
     """
     text = raw.strip()
+    if len(text) > MAX_WRITTEN:  # before any pattern sees it
+        raise BadNumber("not a phone number")
     if text.startswith(("+", "00")):
         # "+44 (0)20 ...": the trunk zero is dialled only inside the country, never after
         # the country code, so keeping it would make another (wrong) number.
@@ -42,9 +45,11 @@ def normalise(raw: str) -> str:
     return "+" + digits
 
 
+
 def masked(phone: str) -> str:
-    """A number as roles without access to personal data see it: its country code's first
-    digits and its last two, the rest starred (`+44*******23`)."""
-    if len(phone) <= 6:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 5) + phone[-2:]
+    """`+447700900123` as `+44••••••0123`: enough for its owner to recognise it, not
+    enough for anyone else to call it."""
+    digits = phone.removeprefix("+")
+    if len(digits) <= 6:
+        return "+" + "•" * len(digits)
+    return f"+{digits[:2]}{'•' * (len(digits) - 6)}{digits[-4:]}"

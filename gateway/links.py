@@ -16,6 +16,7 @@ from starlette.routing import Route
 from domain.campaign import Campaign
 from domain.clicks import is_preview_agent
 from domain.errors import NotFound
+from domain.phone import masked
 from gateway.api import call, platform_of
 from gateway.services import Services
 from projections.activity import MessageRef
@@ -33,14 +34,6 @@ def not_found() -> Response:
     response.status_code = 404
     response.headers.update(NO_STORE)
     return response
-
-
-def masked(phone: str) -> str:
-    """`+447700900123` as `+44••••••0123`: enough for its owner to recognise it."""
-    digits = phone.removeprefix("+")
-    if len(digits) <= 6:
-        return "+" + "•" * len(digits)
-    return f"+{digits[:2]}{'•' * (len(digits) - 6)}{digits[-4:]}"
 
 
 def load_campaign(platform: Services, campaign_id: str) -> Campaign | None:

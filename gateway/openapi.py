@@ -1486,7 +1486,7 @@ def activity_schemas() -> dict[str, Schema]:
             {
                 "id": string("The message's id, which is also its short link's code."),
                 "recipient": string(
-                    "The number; masked (`+44*******23`) for roles without personal data "
+                    "The number; masked (`+44••••••0123`) for roles without personal data "
                     "(viewer, analyst).",
                     examples=["+447700900123"],
                 ),
