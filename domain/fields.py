@@ -33,11 +33,19 @@ MAX_WEIGHT = 1_000_000
 MAX_LIST_IDS = 50
 MAX_DOMAINS = 100
 MAX_RULES = 20
+MAX_URL = 2000
+MAX_SENDER = 16  # `+` and 15 digits
 
+# Every pattern below is tried only on a text whose length was checked first: no pattern
+# ever sees more than the longest value it can accept.
 _SENDER_ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
 _SENDER_NUMERIC = re.compile(r"^\+?[0-9]{1,15}$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+# The host is one run of characters that cannot start the path, so the match cannot
+# backtrack through it; that it has a dot inside is checked apart (a pattern for "a dot
+# between two runs of the same characters" is quadratic).
+_URL = re.compile(r"https?://([^\s/?#]+)([/?#]\S*)?")
 
 
 class Invalid(Exception):
@@ -50,6 +58,20 @@ def is_non_bool_int(value: Any) -> bool:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_whole_number(text: str, low: int, high: int) -> int:
+    """A whole number from `low` to `high` (both at least 0) written in ASCII digits: every
+    number that arrives as text (a query parameter, a header, a socket's parameter) is read
+    here. `str.isdigit` alone is not enough (`²` is a digit to it, not to `int`), and the
+    length is bounded before `int` sees the text (`int` is slow on, then refuses, thousands
+    of digits)."""
+    if not 0 < len(text) <= len(str(high)) or not text.isascii() or not text.isdigit():
+        raise Invalid(f"must be a whole number from {low} to {high}")
+    number = int(text)
+    if not low <= number <= high:
+        raise Invalid(f"must be a whole number from {low} to {high}")
+    return number
 
 
 def expect_str(value: Any, what: str = "a string") -> str:
@@ -117,7 +139,9 @@ def parse_sender(value: Any) -> str | None:
     if value is None:
         return None
     sender = expect_str(value)
-    if _SENDER_ALPHANUMERIC.fullmatch(sender) or _SENDER_NUMERIC.fullmatch(sender):
+    if len(sender) <= MAX_SENDER and (
+        _SENDER_ALPHANUMERIC.fullmatch(sender) or _SENDER_NUMERIC.fullmatch(sender)
+    ):
         return sender
     raise Invalid(
         "must be alphanumeric (letters and digits, at least one letter) up to 11 characters, "
@@ -220,8 +244,11 @@ def parse_domain_names(value: Any) -> list[str]:
 
 def parse_url(value: Any) -> str:
     url = expect_str(value, "a URL")
-    if not re.fullmatch(r"^https?://[^\s/?#]+\.[^\s/?#]+([/?#]\S*)?$", url) or len(url) > 2000:
-        raise Invalid("must be an http:// or https:// address with a host name")
+    found = _URL.fullmatch(url) if len(url) <= MAX_URL else None
+    if found is None or "." not in found.group(1)[1:-1]:  # a dot inside the host name
+        raise Invalid(
+            f"must be an http:// or https:// address with a host name, at most {MAX_URL} characters"
+        )
     return url
 
 
@@ -279,7 +306,7 @@ def parse_start_at(value: Any) -> str | None:
 
 def parse_clock(value: Any, what: str) -> str:
     text = expect_str(value, f"{what}: a time of day HH:MM")
-    if not _CLOCK.fullmatch(text):
+    if len(text) != len("HH:MM") or not _CLOCK.fullmatch(text):
         raise Invalid(f"{what} must be a time of day HH:MM (got {text!r})")
     return text
 

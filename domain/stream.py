@@ -175,7 +175,8 @@ class StreamOwnership(Audited):
 
 
 def parse_stream_name(value: Any) -> str:
-    if not isinstance(value, str) or not STREAM_NAME.match(value):
+    # The length first, and the whole text: `match` lets `$` pass before a final line break.
+    if not isinstance(value, str) or len(value) > 63 or not STREAM_NAME.fullmatch(value):
         raise Invalid(
             "must be 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter "
             "or digit"

@@ -24,7 +24,7 @@ from domain.application import parse_id
 from domain.contact_list import CATALOGUE, ContactList, ImportResult
 from domain.fields import MAX_NAME, Invalid, format_time, parse_name
 from gateway.errors import ApiError
-from gateway.inputs import is_storable
+from gateway.inputs import declared_length, is_storable
 from gateway.services import ContactImports, Services
 
 MAX_UPLOAD = 100 * 1024 * 1024  # bytes of one upload's body
@@ -68,8 +68,8 @@ def media_type(request: Request) -> str:
 
 
 def refuse_declared_oversize(request: Request) -> None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_UPLOAD:
+    declared = declared_length(request)
+    if declared is not None and declared > MAX_UPLOAD:
         raise too_large()
 
 

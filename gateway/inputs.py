@@ -8,14 +8,25 @@ from typing import Any
 
 from starlette.requests import Request
 
+from domain.fields import Invalid, parse_whole_number
 from gateway.errors import ApiError
 
 MAX_BODY = 1024 * 1024
+MAX_DECLARED = 2**63 - 1  # a Content-Length no body reaches
+
+
+def declared_length(request: Request) -> int | None:
+    """The body's length as the client declared it; None when it declared none or wrote it
+    unreadably (the body is counted as it arrives anyway)."""
+    try:
+        return parse_whole_number(request.headers.get("content-length", ""), 0, MAX_DECLARED)
+    except Invalid:
+        return None
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
         raise too_large(limit)
     chunks = []
     size = 0
@@ -144,16 +155,11 @@ def query_int(request: Request, key: str, default: int, low: int, high: int) -> 
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
+        return parse_whole_number(raw, low, high)
+    except Invalid as problem:
         raise ApiError(
-            "validation_failed",
-            f"{key} must be a whole number from {low} to {high}",
-            [{"field": key, "message": f"must be a whole number from {low} to {high}"}],
-        )
-    return value
+            "validation_failed", f"{key} {problem}", [{"field": key, "message": str(problem)}]
+        ) from None
 
 
 def query_time(request: Request, key: str, *, end_of_day: bool = False) -> datetime | None:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from domain.fields import format_time
+from domain.fields import Invalid, format_time, parse_whole_number
 from domain.status import Status
 
 Row = dict[str, Any]
@@ -35,6 +35,7 @@ QUEUE_LIMIT = 50  # messages waiting for one client before it gets a snapshot in
 READY_SECONDS = 15.0  # how long a client waits for the hub's first snapshot
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+MAX_POSITION = 2**63 - 1  # positions are the event store's BIGINT notification ids
 STATUSES = frozenset(str(status) for status in Status)
 
 
@@ -366,9 +367,10 @@ class Hub:
 def parse_after(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit():
-        raise FilterError("after must be a position (a whole number, 0 or more)")
-    return int(value)
+    try:
+        return parse_whole_number(value, 0, MAX_POSITION)
+    except Invalid:
+        raise FilterError("after must be a position (a whole number, 0 or more)") from None
 
 
 async def refuse(websocket: WebSocket, message: str) -> None:

@@ -39,7 +39,10 @@ def parse_moment(value: str | None, name: str) -> datetime:
         raise FilterError(f"{name} is not a time: {value!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC time
+        raise FilterError(f"{name} is outside the times that can be replayed") from None
 
 
 def parse_speed(value: str | None) -> float:
@@ -135,8 +138,9 @@ async def play(websocket: WebSocket, player: Player, listener: asyncio.Task[None
     history = player.replay
     began = time.monotonic()
     while not listener.done():
-        moment = history.start + timedelta(seconds=(time.monotonic() - began) * player.speed)
-        moment = min(moment, history.end)
+        played = timedelta(seconds=(time.monotonic() - began) * player.speed)
+        # Capped before the addition: near the last representable time it would overflow.
+        moment = history.start + min(played, history.end - history.start)
         rows = await run_in_threadpool(history.step, moment)
         text = player.update(rows, moment)
         try:

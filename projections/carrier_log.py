@@ -10,13 +10,14 @@ sending process last saw it, and the streams' secrets, which only the sending ti
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from domain.fields import format_time
+from domain.fields import Invalid, format_time, parse_whole_number
 from projections.database import Database
 from projections.leases import Fence, check_fence
 
@@ -369,9 +370,9 @@ def id_forms(carrier_id: str) -> list[str]:
     answer a submit with a hexadecimal id and name it in decimal in the receipt, or the
     other way round."""
     forms = []
-    if carrier_id.isdigit() and len(carrier_id) < 40:
-        forms.append(format(int(carrier_id), "x"))
-    if _HEX.fullmatch(carrier_id) and len(carrier_id) < 32:
+    with contextlib.suppress(Invalid):  # not in (ASCII) decimal digits: no hexadecimal form
+        forms.append(format(parse_whole_number(carrier_id, 0, 10**39 - 1), "x"))
+    if len(carrier_id) < 32 and _HEX.fullmatch(carrier_id):
         forms.append(str(int(carrier_id, 16)))
     return [f for f in forms if f != carrier_id] + [carrier_id]
 

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from domain.campaign import Campaign
 from domain.errors import DomainError, NotFound
 from gateway.api import history_filter
-from gateway.inputs import query_time
+from gateway.inputs import query_int, query_time
 from gateway.representation import campaign_json
 from gateway.services import Services
 from gateway.stats import CampaignStats
@@ -28,6 +28,7 @@ from projections.audit_trail import HistoryFilter, filtered
 from web.rendering import render
 
 FILTER_KEYS = ("actor", "type", "from", "to")
+MAX_VERSION = 10**9  # as the API bounds a version
 # The settings a moment shows, in the order of the wizard's steps, then what the campaign
 # had reached; each is compared between the two moments.
 SETTINGS = (
@@ -168,9 +169,8 @@ def pick_moment(
     as_of = query_time(request, f"{side}_at")
     if as_of is not None:
         return None, as_of
-    raw = request.query_params.get(side, "")
-    version = int(raw) if raw.isdigit() else default
-    return max(1, min(version, len(versions) or 1)), None
+    version = query_int(request, side, default, 1, MAX_VERSION)  # refused: the page starts over
+    return min(version, len(versions) or 1), None
 
 
 Moments = dict[str, dict[str, Any]]  # side (`a`, `b`) -> what it shows

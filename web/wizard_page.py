@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from domain.campaign import Campaign
-from domain.fields import CAMPAIGN_TYPES
+from domain.fields import CAMPAIGN_TYPES, Invalid, parse_whole_number
 from domain.status import Status
 from gateway.contact_lists import contact_list_json, every_list
 from gateway.representation import campaign_json, domain_json, pool_json
@@ -43,9 +43,12 @@ def draft(platform: Services, raw_id: str) -> Campaign | None:
 
 
 def chosen_step(request: Request, has_campaign: bool) -> int:
-    raw = request.query_params.get("step", "1")
-    step = int(raw) if raw.isdigit() else 1
-    return min(max(step, 1), len(STEPS)) if has_campaign else 1
+    if not has_campaign:
+        return 1
+    try:
+        return parse_whole_number(request.query_params.get("step", "1"), 1, len(STEPS))
+    except Invalid:  # an address edited by hand: the wizard starts at its first step
+        return 1
 
 
 async def wizard_page(request: Request) -> Response:
