@@ -26,6 +26,7 @@ from gateway import (
     tokens_api,
 )
 from gateway.auth import AccessControl, Authenticator
+from gateway.clicks import AddressLimit, ClickWriter
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
 from gateway.security_headers import SecurityHeaders
@@ -145,9 +146,11 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
             await run_in_threadpool(platform.start)  # type: ignore[attr-defined]
         hub = app.state.hub = realtime.Hub(platform.realtime_feed())
         await hub.start()
+        app.state.clicks.start()
         try:
             yield
         finally:
+            await app.state.clicks.stop()
             await hub.stop()
             if own_platform:
                 await run_in_threadpool(platform.close)  # type: ignore[attr-defined]
@@ -182,4 +185,6 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
     app.state.platform = platform
     app.state.authenticator = Authenticator(platform)
     app.state.sign_in_throttle = SignInThrottle()
+    app.state.clicks = ClickWriter(lambda clicks: platform.activity.record_clicks(clicks))
+    app.state.link_limit = AddressLimit()
     return app

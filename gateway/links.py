@@ -4,7 +4,6 @@ opt-out page. Recipients' phones open these, so they answer HTML, never JSON.
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 from datetime import UTC, datetime
@@ -18,15 +17,19 @@ from domain.clicks import is_preview_agent
 from domain.errors import NotFound
 from domain.phone import masked
 from gateway.api import call, platform_of
+from gateway.clicks import LINK_SECONDS, AddressLimit, ClickWriter
 from gateway.services import Services
 from projections.activity import MessageRef
 from web.pages import render
 
-log = logging.getLogger(__name__)
-
+MAX_CODE = 64
 CODE = re.compile(r"[0-9A-Za-z_-]{1,64}")  # URL-safe; anything else names no message
 NO_STORE = {"Cache-Control": "no-store"}  # each visit must reach us to be counted
 OPTOUT_SOURCE = "opt-out page"
+
+
+def is_code(text: str) -> bool:
+    return len(text) <= MAX_CODE and CODE.fullmatch(text) is not None  # the length first
 
 
 def not_found() -> Response:
@@ -56,24 +59,33 @@ def short_target(platform: Services, code: str) -> str | None:
     return str(target) if target else None
 
 
-def record_click(platform: Services, code: str, agent: str) -> None:
-    try:
-        platform.activity.record_clicks([(code, datetime.now(UTC), agent)])
-    except Exception:  # the recipient still gets where the link leads
-        log.exception("could not record a click on %s", code)
+def too_many() -> Response:
+    response = render("link_not_found.html")
+    response.status_code = 429
+    response.headers.update({**NO_STORE, "Retry-After": str(int(LINK_SECONDS))})
+    return response
+
+
+def allowed(request: Request) -> bool:
+    """Whether the visitor's address may open another link now."""
+    limit: AddressLimit = request.app.state.link_limit
+    return limit.allow(request.client.host if request.client else "")
 
 
 async def short_link(request: Request) -> Response:
     code = request.path_params["code"]
     if not CODE.fullmatch(code):
         return not_found()
+    if not allowed(request):
+        return too_many()
     platform = platform_of(request)
     target = await call(short_target, platform, code)
     if target is None:
         return not_found()
     agent = request.headers.get("user-agent", "")
     if request.method == "GET" and not is_preview_agent(agent):
-        await call(record_click, platform, code, agent)
+        clicks: ClickWriter = request.app.state.clicks
+        clicks.add(code, agent[:300])
     return RedirectResponse(target, status_code=302, headers=NO_STORE)
 
 
@@ -98,7 +110,7 @@ def optout_page(
 
 async def optout(request: Request) -> Response:
     code = request.path_params["code"]
-    if not CODE.fullmatch(code):
+    if not is_code(code):
         return not_found()
     found = await call(optout_page, platform_of(request), code, request.method == "POST")
     if found is None:
