@@ -6,8 +6,9 @@ or with the session cookie of a sign-in (browsers). The middleware finds the rou
 redirect to the sign-in page), 403 `forbidden` (pages: a page saying so), or, for a
 WebSocket, an error message and a close with 1008. Requests authenticated by the cookie
 must prove they come from our pages: unsafe methods carry the session's CSRF token in
-`X-CSRF-Token`, WebSockets an `Origin` of this host. The token's name is the actor of
-whatever the request changes.
+`X-CSRF-Token`, WebSockets an `Origin` of this host. The token's actor (its name, with its
+short id when an earlier token had that name: projections.tokens) is the actor of whatever
+the request changes.
 """
 
 from __future__ import annotations
@@ -46,11 +47,12 @@ ForbiddenPage = Callable[[Scope, str], Response]
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's name and role; with a sign-in cookie, its session."""
+    """Who is calling: the token's name, role and actor; with a sign-in cookie, its session."""
 
     name: str
     role: str
     token_id: str
+    actor: str  # recorded in the events the request causes: one token's, never the platform's
     session: str | None = None  # the session's secret, when signed in by the cookie
     csrf: str | None = None
 
@@ -58,7 +60,7 @@ class Principal:
     def of(
         cls, token: AccessToken, session: str | None = None, csrf: str | None = None
     ) -> Principal:
-        return cls(token.name, token.role, token.id, session, csrf)
+        return cls(token.name, token.role, token.id, token.actor, session, csrf)
 
     @property
     def by_cookie(self) -> bool:
@@ -145,7 +147,7 @@ class AccessControl:
         if principal is not None:
             state = scope.setdefault("state", {})
             state["principal"] = principal
-            state["actor"] = principal.name
+            state["actor"] = principal.actor
         refusal = None if rule.public else refusal_of(scope, headers, template, rule, principal)
         if refusal is None:
             await self.app(scope, receive, send)
