@@ -35,7 +35,8 @@ the tokens); `carrier` is for machines: delivery receipts and inbound replies on
 Requests authenticated by the cookie with a method other than GET, HEAD or OPTIONS must send
 the session's CSRF token (the `{CSRF_COOKIE}` cookie's value) in `X-CSRF-Token`, else 403
 `forbidden`; bearer requests need none. The WebSocket with the cookie needs an `Origin` of
-this site. The token's name is the `actor` recorded in every event a request causes.
+this site. The token's name is the `actor` recorded in every event a request causes, with
+`#` and the start of its id when an earlier token had the same name (`Ann#1a2b3c4d`).
 `CAMPAIGNS_BOOTSTRAP_TOKEN` makes its value an admin token named `bootstrap`; `campaigns
 token create --role R --name N` makes others.
 """
@@ -95,7 +96,11 @@ def with_access_rules(paths: dict[str, Schema]) -> dict[str, Schema]:
 def access_schemas() -> dict[str, Schema]:
     token_fields: dict[str, Schema] = {
         "id": {"type": "string", "format": "uuid"},
-        "name": {"type": "string", "description": "Recorded as the actor of its changes."},
+        "name": {
+            "type": "string",
+            "description": "Recorded as the actor of its changes. `system`, `demo`, "
+            "`anonymous`, `bootstrap`, names with `#` and sending-process names are refused.",
+        },
         "role": {"type": "string", "enum": list(ROLES)},
         "created_at": {"$ref": "#/components/schemas/Time"},
         "revoked_at": {"anyOf": [{"$ref": "#/components/schemas/Time"}, {"type": "null"}]},
