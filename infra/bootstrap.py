@@ -94,8 +94,9 @@ def read_database(settings: Settings) -> Database:
         # The contacts live in their own file; preparation joins them by attaching it.
         contacts = settings.data_dir / "contacts.sqlite3"
         return SQLiteDatabase(settings.data_dir / "views.sqlite3", {"contact_lists": contacts})
-    url = f"{settings.postgres.url}?options=-csearch_path%3D{settings.postgres.schema}"
-    return PostgresDatabase(url, idle_in_transaction=idle_in_transaction(settings))
+    return PostgresDatabase(
+        settings.postgres.conninfo_in_schema(), idle_in_transaction=idle_in_transaction(settings)
+    )
 
 
 def idle_in_transaction(settings: Settings) -> float | None:

@@ -7,12 +7,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 ENVIRONMENT_VARIABLES = {
     "CAMPAIGNS_DATA_DIR": "folder of the SQLite files (embedded default); ./var",
-    "CAMPAIGNS_DATABASE_URL": "postgresql://user:password@host:port/dbname: store and read "
-    "models in PostgreSQL instead of SQLite",
+    "CAMPAIGNS_DATABASE_URL": "postgresql://user:password@host:port/dbname[?options]: store "
+    "and read models in PostgreSQL instead of SQLite; used as given (percent-escapes, "
+    "sslmode and the other libpq options, several hosts)",
     "CAMPAIGNS_DATABASE_SCHEMA": "PostgreSQL schema for every table; public",
     "CAMPAIGNS_HOST": "address the server listens on; 127.0.0.1",
     "CAMPAIGNS_PORT": "port the server listens on; 8000",
@@ -47,16 +47,48 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class PostgresLocation:
-    host: str
-    port: int
-    user: str
-    password: str
-    dbname: str
+    """The store's database: the URL as given, so its escapes and options (sslmode,
+    target_session_attrs, several hosts) reach libpq untouched, and the schema."""
+
+    url: str = field(repr=False)  # holds the password
     schema: str
 
     @property
-    def url(self) -> str:
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.dbname}"
+    def parts(self) -> dict[str, str]:
+        """The URL's connection parameters, as libpq reads them (escapes undone)."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        return {key: str(value) for key, value in conninfo_to_dict(self.url).items()}
+
+    # The parts one by one, for the event store's library, which takes them so; the
+    # defaults are libpq's, so both connect to the same database.
+    @property
+    def host(self) -> str:
+        return self.parts["host"]
+
+    @property
+    def port(self) -> str:
+        return self.parts.get("port") or "5432"
+
+    @property
+    def user(self) -> str:
+        return self.parts["user"]
+
+    @property
+    def password(self) -> str:
+        return self.parts.get("password", "")
+
+    @property
+    def dbname(self) -> str:
+        return self.parts.get("dbname") or self.user
+
+    def conninfo_in_schema(self) -> str:
+        """A connection string whose sessions find the tables in the schema: the URL's
+        parameters, with the search path added to any `options` it already sets."""
+        from psycopg.conninfo import make_conninfo
+
+        options = f"{self.parts.get('options', '')} -csearch_path={self.schema}".strip()
+        return make_conninfo(self.url, options=options)
 
 
 @dataclass(frozen=True)
@@ -185,18 +217,26 @@ def parse_topic_prefix(value: str) -> str:
 
 
 def parse_database_url(url: str, schema: str) -> PostgresLocation:
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+    """The URL is kept as given; it is parsed here only to refuse, at start-up, one that
+    libpq could not use or that lacks what the event store's settings need."""
+    from psycopg import ProgrammingError
+
+    shape = "CAMPAIGNS_DATABASE_URL must look like postgresql://user:password@host:5432/dbname"
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(shape)
+    location = PostgresLocation(url=url, schema=schema)
+    try:
+        parts = location.parts
+    except ProgrammingError:
+        # libpq's message quotes the faulty part, which may be the password.
         raise SettingsError(
-            "CAMPAIGNS_DATABASE_URL must look like postgresql://user:password@host:5432/dbname"
-        )
+            f"{shape}; libpq cannot read it: check the options' names, and that the user "
+            "and password escape reserved characters (@ as %40, / as %2F, % as %25)"
+        ) from None
+    if not parts.get("host") or not parts.get("user"):
+        raise SettingsError(f"{shape}: it names no host or no user")
+    if not all(port.isdigit() for port in parts.get("port", "").split(",") if port):
+        raise SettingsError("CAMPAIGNS_DATABASE_URL has a port that is not a number")
     if not _SCHEMA.match(schema):
         raise SettingsError(f"CAMPAIGNS_DATABASE_SCHEMA {schema!r} is not a plain schema name")
-    return PostgresLocation(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=unquote(parts.username or "postgres"),
-        password=unquote(parts.password or ""),
-        dbname=parts.path.lstrip("/") or "postgres",
-        schema=schema,
-    )
+    return location
