@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from projections.messages import EventMessage
 
 
+STARTUP_FAILURE = 3  # uvicorn's exit status when the application does not start
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     settings = Settings.from_environment()
     changes: dict[str, object] = {}
@@ -33,7 +36,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         changes["data_dir"] = Path(args.data_dir)
     if getattr(args, "host", None):
         changes["host"] = args.host
-    if getattr(args, "port", None):
+    if getattr(args, "port", None) is not None:  # 0 too: the system picks a free port
         changes["port"] = args.port
     return settings.with_changes(**changes) if changes else settings
 
@@ -80,27 +83,41 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
         demo_token = demo_sign_in_token(platform)
     app = create_app(platform, own_platform=True)
     settle()
-    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    print(f"store: {settings.store_description}", flush=True)
-    print(f"dashboard: http://{shown_host}:{settings.port}/", flush=True)
-    if demo_token is not None:
-        print(
-            f"sign in at http://{shown_host}:{settings.port}/sign-in with the demo admin "
-            f"token: {demo_token}",
-            flush=True,
-        )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ws_per_message_deflate=settings.ws_compression,
+    )
+    server = uvicorn.Server(config)
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            ws_per_message_deflate=settings.ws_compression,
-        )
+        # Bound before the addresses are printed: with port 0 only the socket knows its port.
+        try:
+            listening = config.bind_socket()
+        except SystemExit:  # uvicorn has logged why (the port is taken, say)
+            platform.close()
+            raise
+        announce(settings, listening.getsockname()[1], demo_token)
+        server.run(sockets=[listening])
     finally:
         if demo_loop is not None:
             demo_loop.stop()
-    return 0
+    return 0 if server.started else STARTUP_FAILURE
+
+
+def announce(settings: Settings, port: int, demo_token: str | None) -> None:
+    address = dashboard_address(settings.host, port)
+    print(f"store: {settings.store_description}", flush=True)
+    print(f"dashboard: {address}/", flush=True)
+    if demo_token is not None:
+        print(f"sign in at {address}/sign-in with the demo admin token: {demo_token}", flush=True)
+
+
+def dashboard_address(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server listening on host and port."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 def audit(args: argparse.Namespace) -> int:
@@ -330,6 +347,25 @@ def token(args: argparse.Namespace) -> int:
         except DomainError as error:
             print(f"error: {error.message}", file=sys.stderr)
             return 2
+    return 0
+
+
+def link_key(args: argparse.Namespace) -> int:
+    """Rotates or lists the store's link keys (projections.link_keys); never their secrets."""
+    from infra.bootstrap import build
+
+    with build(settings_from(args).with_changes(sending=False)) as platform:
+        keys = platform.sending.link_keys
+        if args.action == "rotate":
+            made = keys.rotate()
+            print(
+                f"link key {made.id} is now current: links made from now on use it; "
+                "links already sent keep working"
+            )
+        else:
+            current = keys.current().id
+            for each in keys.every_key():
+                print(f"{each.id}  {each.created_at}{'  current' if each.id == current else ''}")
     return 0
 
 
@@ -618,6 +654,7 @@ def parser() -> argparse.ArgumentParser:
         )
     )
     add_token_parser(commands)
+    add_link_key_parser(commands)
     stack_parser = commands.add_parser(
         "stack",
         help="run the whole scale-out topology locally: PostgreSQL, Kafka, relay, projector, "
@@ -676,6 +713,21 @@ def add_token_parser(commands: Any) -> None:
     add_store_options(revoke)
 
 
+def add_link_key_parser(commands: Any) -> None:
+    link_key_parser = commands.add_parser(
+        "link-key", help="rotate or list the secret keys of the link codes in messages"
+    )
+    actions = link_key_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_store_options(
+        actions.add_parser(
+            "rotate", help="new links use a new key; links already sent keep working"
+        )
+    )
+    add_store_options(
+        actions.add_parser("list", help="each key's id and when it was made (never the keys)")
+    )
+
+
 VIEWS = ("campaigns", "domains", "stats", "realtime")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": audit,
@@ -689,6 +741,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "verify": verify,
     "stack": stack,
     "token": token,
+    "link-key": link_key,
 }
 
 

@@ -81,6 +81,7 @@ from projections.activity import (
 from projections.campaign_list import CampaignListView
 from projections.database import Database
 from projections.leases import Fence, LeaseLost, Taken
+from projections.link_keys import LinkKeys
 
 log = logging.getLogger(__name__)
 
@@ -806,7 +807,7 @@ class Engine:
         units_of: dict[tuple[Any, int], int] = {}  # cost by (price per part, parts)
         short_base = {d: f"https://{d}/s/" for d in set(plan.short) if d}
         optout_base = {d: f"https://{d}/o/" for d in set(plan.optout) if d}
-        codes = LinkCoder(campaign_id).codes
+        codes = LinkCoder(LinkKeys(self.database).current().secret).codes  # the newest key
         number = self.activity.reserve_numbers(len(recipients))
         messages = []
         for (seq, phone, fields), short_domain, optout_domain in zip(

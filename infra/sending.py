@@ -20,6 +20,7 @@ from projections.campaign_list import CampaignListView
 from projections.carrier_log import CarrierLog
 from projections.database import Database
 from projections.leases import StreamLeases
+from projections.link_keys import LinkKeys
 
 
 class ActivityReports:
@@ -50,6 +51,7 @@ class Sending:
     reports: ActivityReports
     ownership: Ownership
     leases: StreamLeases
+    link_keys: LinkKeys  # the secrets of the link codes: this tier alone reads them
     lock: SendingLock | None = None  # the embedded store's one sending process
 
     @property
@@ -118,6 +120,8 @@ def build_sending(
     )
     leases = StreamLeases(database)
     leases.create_tables()
+    link_keys = LinkKeys(database)
+    link_keys.create_tables()  # the store's first key, once
     ownership = Ownership(
         leases,
         owner,
@@ -131,4 +135,4 @@ def build_sending(
     app.stats_of = activity.campaign_counters
     if batch:
         engine.batch = batch
-    return Sending(activity, demo, engine, reports, ownership, leases, lock)
+    return Sending(activity, demo, engine, reports, ownership, leases, link_keys, lock)
