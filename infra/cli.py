@@ -89,6 +89,8 @@ def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
         port=settings.port,
         log_level="warning",
         ws_per_message_deflate=settings.ws_compression,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     server = uvicorn.Server(config)
     try:

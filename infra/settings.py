@@ -15,6 +15,9 @@ ENVIRONMENT_VARIABLES = {
     "sslmode and the other libpq options, several hosts)",
     "CAMPAIGNS_DATABASE_SCHEMA": "PostgreSQL schema for every table; public",
     "CAMPAIGNS_HOST": "address the server listens on; 127.0.0.1",
+    "CAMPAIGNS_FORWARDED_ALLOW_IPS": "addresses of the TLS-terminating proxies whose "
+    "X-Forwarded-Proto and X-Forwarded-For the server believes (comma-separated, * for "
+    "any); 127.0.0.1",
     "CAMPAIGNS_PORT": "port the server listens on; 8000",
     "CAMPAIGNS_READ_WAIT": "seconds a read waits for the read models to reflect this "
     "process's own writes; 2",
@@ -97,6 +100,9 @@ class Settings:
     postgres: PostgresLocation | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies whose forwarded scheme and client address the server takes: behind them,
+    # cookies are Secure and HSTS is sent when the visitor used https.
+    forwarded_allow_ips: str = "127.0.0.1"
     read_wait: float = 2.0
     sending: bool = True
     ws_compression: bool = False
@@ -118,6 +124,8 @@ class Settings:
             postgres=parse_database_url(url, schema) if url else None,
             host=env.get("CAMPAIGNS_HOST", "127.0.0.1"),
             port=parse_int(env, "CAMPAIGNS_PORT", 8000),
+            forwarded_allow_ips=env.get("CAMPAIGNS_FORWARDED_ALLOW_IPS", "127.0.0.1").strip()
+            or "127.0.0.1",
             read_wait=float(env.get("CAMPAIGNS_READ_WAIT", "2")),
             sending=parse_switch(env, "CAMPAIGNS_SENDING", True),
             ws_compression=parse_switch(env, "CAMPAIGNS_WS_COMPRESSION", False),

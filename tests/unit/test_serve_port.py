@@ -102,3 +102,38 @@ def test_serving_on_port_zero_listens_on_a_free_port_and_prints_it(
 )
 def test_the_printed_address_is_one_a_browser_here_can_open(host: str, address: str) -> None:
     assert dashboard_address(host, 41234) == address
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_cookies_are_secure_behind_a_trusted_tls_proxy_only(tmp_path: Path, trusted: bool) -> None:
+    """Finding 11: behind a TLS-terminating proxy the server trusts (its address in
+    CAMPAIGNS_FORWARDED_ALLOW_IPS), cookies are Secure and HSTS is sent; a forwarded scheme
+    from anyone else is ignored."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CAMPAIGNS_")}
+    env.update(
+        CAMPAIGNS_SENDING="off",
+        PYTHONUNBUFFERED="1",
+        CAMPAIGNS_FORWARDED_ALLOW_IPS="127.0.0.1" if trusted else "10.9.9.9",
+    )
+    command = [sys.executable, "-m", "infra.cli", "serve", "--port", "0", "--data-dir"]
+    process = subprocess.Popen(
+        [*command, str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        address, _port = printed_address(process)
+        deadline = time.monotonic() + 20
+        while True:  # printed once bound; it answers once the app has started
+            try:
+                answer = httpx.get(f"{address}/sign-in", headers={"X-Forwarded-Proto": "https"})
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        cookie = answer.headers.get("set-cookie", "")
+        assert ("Secure" in cookie) is trusted
+        assert ("strict-transport-security" in answer.headers) is trusted
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
