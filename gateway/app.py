@@ -187,4 +187,5 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
     app.state.sign_in_throttle = SignInThrottle()
     app.state.clicks = ClickWriter(lambda clicks: platform.activity.record_clicks(clicks))
     app.state.link_limit = AddressLimit()
+    app.state.replay_slots = replay.ReplaySlots()
     return app

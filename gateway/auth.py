@@ -108,6 +108,13 @@ class Authenticator:
         """After a revocation or a sign-out here: no kept answer outlives it."""
         self.cache.clear()
 
+    async def still_valid(self, principal: Principal, headers: Headers) -> bool:
+        """Whether the credential in `headers` still names `principal`'s token: asked again
+        while a WebSocket is open, through the cache (a revocation here clears it; one
+        elsewhere shows within CACHE_SECONDS)."""
+        again = await self.identify(headers)
+        return again is not None and again.token_id == principal.token_id
+
     async def identify(self, headers: Headers) -> Principal | None:
         """The bearer token wins over the cookie: a bearer request needs no CSRF token."""
         authorization = headers.get("authorization")

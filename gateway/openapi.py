@@ -1101,7 +1101,12 @@ def pool_and_stream_paths() -> dict[str, Schema]:
                 description="One `EventMessage` per line, in store order, streamed as the "
                 "store is read (a page at a time, so any length costs the same memory). To "
                 "read on, ask again with `after` set to the last line's `position`; "
-                "`campaigns export` writes the same lines to a file.",
+                "`campaigns export` writes the same lines to a file. With `type`, one request "
+                "reads at most 50,000 positions after `after`, however few events match: when "
+                "the store goes on past them, the `X-Next-After` response header is the "
+                "position the request read up to, and an answer with fewer than `limit` lines "
+                "reads on from there (`after` set to it). Without that header, an answer with "
+                "fewer than `limit` lines reached the end of the store.",
                 parameters=(
                     query("after", integer(minimum=0, default=0), "Events after this position."),
                     query(

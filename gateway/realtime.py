@@ -6,25 +6,32 @@ gets a snapshot of the rows matching its filters, then updates. Clients with the
 filters share one encoded message per change batch; each client has a bounded queue, and a
 client that falls behind has its queue dropped and gets a fresh snapshot instead, so a slow
 client never holds up the others. Reconnecting with `after=` resumes from the ring with no
-gap, or gets a snapshot when that position is older than the ring.
+gap, or gets a snapshot when that position is older than the ring. A socket outlives
+neither its token nor its session: each is asked about again while it is open, and a
+revoked token, a sign-out or an expired session closes it (1008).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Coroutine, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from starlette.datastructures import Headers
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from domain.fields import Invalid, format_time, parse_whole_number
 from domain.status import Status
+
+if TYPE_CHECKING:  # gateway.auth imports gateway.services, which imports this module
+    from gateway.auth import Authenticator, Principal
 
 Row = dict[str, Any]
 Change = tuple[int, Row]
@@ -37,6 +44,13 @@ POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 MAX_POSITION = 2**63 - 1  # positions are the event store's BIGINT notification ids
 STATUSES = frozenset(str(status) for status in Status)
+# How often an open socket's token or session is asked about again. The authenticator's
+# cache answers most of these (the store is asked at most once per CACHE_SECONDS per
+# credential), so a revocation closes the socket within that cache's 5 s and this.
+ACCESS_SECONDS = 1.0
+ACCESS_ENDED = "the token was revoked, or the session ended or expired: sign in again"
+
+log = logging.getLogger(__name__)
 
 
 class Feed(Protocol):
@@ -86,6 +100,46 @@ def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What a socket was let in with (its token, or its session cookie), kept to ask the
+    authenticator again while the socket is open. Sockets with the same one share it."""
+
+    principal: Principal
+    authorization: str
+    cookie: str
+    authenticator: Authenticator = field(compare=False, repr=False)
+
+    @classmethod
+    def of(cls, websocket: WebSocket) -> Credential | None:
+        """None without a principal (a route no token is needed for)."""
+        principal = websocket.scope.get("state", {}).get("principal")
+        if principal is None:
+            return None
+        headers = websocket.headers
+        return cls(
+            principal,
+            headers.get("authorization", ""),
+            headers.get("cookie", ""),
+            websocket.app.state.authenticator,
+        )
+
+    async def holds(self) -> bool:
+        sent = {"authorization": self.authorization, "cookie": self.cookie}
+        headers = Headers({name: value for name, value in sent.items() if value})
+        return await self.authenticator.still_valid(self.principal, headers)
+
+
+async def close_for_access(websocket: WebSocket) -> None:
+    """Says why, as the connect-time refusal does (the wall goes to sign in), then 1008."""
+    error = {"code": "unauthorized", "message": ACCESS_ENDED}
+    try:
+        await websocket.send_text(encode({"type": "error", "error": error}))
+        await websocket.close(POLICY_VIOLATION, ACCESS_ENDED[:120])
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # it went away meanwhile
+
+
 def now_text() -> str:
     return format_time(datetime.now(UTC))
 
@@ -95,12 +149,28 @@ class Client:
     sends while there is something to send and ends when the queue is empty, so an idle
     client holds no task of its own (memory per idle client is the point)."""
 
-    __slots__ = ("filter", "hub", "last_sent", "queue", "sending", "stale", "websocket")
+    __slots__ = (
+        "credential",
+        "filter",
+        "hub",
+        "last_sent",
+        "queue",
+        "sending",
+        "stale",
+        "websocket",
+    )
 
-    def __init__(self, row_filter: RowFilter, hub: Hub | None = None, websocket: Any = None):
+    def __init__(
+        self,
+        row_filter: RowFilter,
+        hub: Hub | None = None,
+        websocket: Any = None,
+        credential: Credential | None = None,
+    ):
         self.filter = row_filter
         self.hub = hub
         self.websocket = websocket
+        self.credential = credential
         self.queue: deque[str] = deque()
         self.stale = False  # a fresh snapshot is due instead of the queue
         self.sending: asyncio.Task[None] | None = None
@@ -202,6 +272,8 @@ class Hub:
         self.ready = asyncio.Event()
         self.updated_at = now_text()
         self.beating: asyncio.Task[None] | None = None
+        self.guarding: asyncio.Task[None] | None = None
+        self.closing: set[asyncio.Task[None]] = set()
 
     # The feed's side (called in the event loop).
 
@@ -212,10 +284,12 @@ class Hub:
             lambda position, rows: loop.call_soon_threadsafe(self.reset, position, rows),
         )
         self.beating = loop.create_task(self.beat())
+        self.guarding = loop.create_task(self.guard())
 
     async def stop(self) -> None:
-        if self.beating is not None:
-            self.beating.cancel()
+        for task in (self.beating, self.guarding, *self.closing):
+            if task is not None:
+                task.cancel()
         await asyncio.get_running_loop().run_in_executor(None, self.feed.stop)
 
     def reset(self, position: int, rows: list[Row]) -> None:
@@ -330,7 +404,7 @@ class Hub:
         except TimeoutError:
             await websocket.close(TRY_AGAIN_LATER, "the realtime feed is not ready yet")
             return
-        client = Client(row_filter, self, websocket)
+        client = Client(row_filter, self, websocket, Credential.of(websocket))
         # The first message and joining the group happen with no await in between: no
         # change can fall between what the first message reflects and the queue.
         first = None if after is None else self.resume_message(row_filter, after)
@@ -340,12 +414,15 @@ class Hub:
             while (await websocket.receive())["type"] != "websocket.disconnect":
                 pass  # clients have nothing to say; reading notices them leaving
         finally:
-            client.stop()
-            clients = self.groups.get(row_filter)
-            if clients is not None:
-                clients.discard(client)
-                if not clients:
-                    del self.groups[row_filter]
+            self.leave(client)
+
+    def leave(self, client: Client) -> None:
+        client.stop()
+        clients = self.groups.get(client.filter)
+        if clients is not None:
+            clients.discard(client)
+            if not clients:
+                del self.groups[client.filter]
 
     async def beat(self) -> None:
         """Sends a heartbeat to every client that has heard nothing for a while."""
@@ -358,6 +435,32 @@ class Hub:
                     if client.last_sent < quiet_since and client.sending is None:
                         text = text or self.heartbeat_message()
                         client.push(text)
+
+    async def guard(self) -> None:
+        """Closes the sockets whose token or session no longer lets them in."""
+        while True:
+            await asyncio.sleep(ACCESS_SECONDS)
+            try:
+                await self.close_revoked()
+            except Exception:  # the store did not answer: ask again next time
+                log.warning("could not check the walls' access", exc_info=True)
+
+    async def close_revoked(self) -> None:
+        sharing: dict[Credential, list[Client]] = {}
+        for clients in self.groups.values():
+            for client in clients:
+                if client.credential is not None:
+                    sharing.setdefault(client.credential, []).append(client)
+        for credential, holders in sharing.items():
+            if await credential.holds():
+                continue
+            for client in holders:
+                websocket = client.websocket
+                self.leave(client)
+                if websocket is not None:  # closed in a task: a slow client holds up no one
+                    task = asyncio.get_running_loop().create_task(close_for_access(websocket))
+                    self.closing.add(task)
+                    task.add_done_callback(self.closing.discard)
 
     @property
     def clients(self) -> int:
