@@ -45,7 +45,6 @@ def normalise(raw: str) -> str:
     return "+" + digits
 
 
-
 def masked(phone: str) -> str:
     """`+447700900123` as `+44••••••0123`: enough for its owner to recognise it, not
     enough for anyone else to call it."""
