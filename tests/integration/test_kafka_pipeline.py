@@ -27,7 +27,7 @@ from infra import local_kafka
 from infra.bootstrap import Platform, build
 from infra.relay import Relay, encode, run_relay
 from infra.settings import Settings, parse_database_url
-from projections.identity import ForeignRecord, check_records
+from projections.identity import ForeignRecord, check_records, header
 from tests.credentials import ADMIN_HEADERS, ADMIN_TOKEN
 from tests.integration.conftest import drop_schema, postgres_url
 from tests.integration.scenarios import create, stored_events
@@ -331,6 +331,7 @@ def test_activity_counters_reach_the_stats_through_kafka_once_each(scale_out: Se
                     scale_out.activity_topic,
                     key=str(record_id).encode(),
                     value=record.encode(),
+                    headers=[header(platform.store_id)],  # as the publisher sends them
                 )
             producer.flush(timeout=30)
         finally:
