@@ -10,7 +10,6 @@ import base64
 import hashlib
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ from infra.bootstrap import Platform, build
 from infra.cli import main
 from infra.settings import Settings
 from tests.credentials import ADMIN_HEADERS
-from tests.integration.conftest import drop_schema
 from tests.integration.test_cli import point_at
+from tests.integration.test_export_import import empty_store as empty_store  # a fixture
 from tests.integration.test_sending_engine import (
     OPTOUT,
     SHORT,
@@ -49,19 +48,6 @@ def sending(store: Settings) -> Iterator[Platform]:
         yield platform
     finally:
         platform.close()
-
-
-@pytest.fixture
-def other_store(store: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """A second store of the same kind as `store`, empty."""
-    if store.postgres is None:
-        yield replace(store, data_dir=tmp_path / "other")
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        yield replace(store, postgres=replace(store.postgres, schema=schema))
-    finally:
-        drop_schema(store.postgres.url, schema)
 
 
 def number_of(code: str) -> int:
@@ -123,7 +109,7 @@ def test_link_codes_cannot_be_computed_from_the_campaign_id(sending: Platform) -
 
 def test_two_stores_make_different_codes_for_the_same_campaign_and_number(
     store: Settings,
-    other_store: Settings,
+    empty_store: Settings,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -143,10 +129,10 @@ def test_two_stores_make_different_codes_for_the_same_campaign_and_number(
         )
     exported = tmp_path / "events.ndjson"
     assert main(["export", "--output", str(exported), *point_at(store, monkeypatch)]) == 0
-    assert main(["import", str(exported), *point_at(other_store, monkeypatch)]) == 0
+    assert main(["import", str(exported), *point_at(empty_store, monkeypatch)]) == 0
 
     codes = []
-    for settings in (store, other_store):  # the same campaign id in both stores
+    for settings in (store, empty_store):  # the same campaign id in both stores
         with build(settings) as platform:
             platform.sending.carrier.delay_scale = 0
             lists = [contact_list(platform, 3)]
