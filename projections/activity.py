@@ -332,6 +332,13 @@ CREATE TABLE IF NOT EXISTS activity_applied (
     id BIGINT PRIMARY KEY
 )
 """
+# The outbox records a stats rebuild covered: every id up to `through` (one row).
+REBUILT_TABLE = """
+CREATE TABLE IF NOT EXISTS activity_rebuilt (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    through BIGINT NOT NULL
+)
+"""
 
 
 class ActivityStore:
@@ -340,7 +347,8 @@ class ActivityStore:
     With `outbox` (the scale-out topology), the counter changes of each write are not
     applied to the stats here: they are kept in the same transaction as an outbox record,
     which the relay publishes to Kafka and the stats projector applies (`apply_record`),
-    exactly once."""
+    exactly once. A stats rebuild recounts what every committed record said and marks
+    them covered, so that none of them is applied again when it arrives later."""
 
     def __init__(
         self, database: Database, contacts_table: str = "contacts", *, outbox: bool = False
@@ -365,10 +373,18 @@ class ActivityStore:
 
     def apply_records(self, cursor: Cursor, records: Sequence[tuple[int, str]]) -> int:
         """Applies published outbox records (id, JSON) to the stats, each once, however
-        often it was delivered; returns how many were new."""
+        often it was delivered, and none a stats rebuild covered; returns how many were
+        new."""
+        # Shared with other feeds, exclusive with a rebuild: a rebuild waits for the
+        # records applied before it, and those applied after it see what it covered.
+        cursor.execute("SELECT through FROM activity_rebuilt WHERE one = 1 FOR SHARE")
+        row = cursor.fetchone()
+        covered = int(row[0]) if row else 0
         by_known: dict[str | None, Deltas] = {}
         fresh = 0
         for record_id, text in records:
+            if record_id <= covered:
+                continue  # recounted by a rebuild
             cursor.execute(
                 "INSERT INTO activity_applied (id) VALUES (?) ON CONFLICT (id) DO NOTHING "
                 "RETURNING id",
@@ -404,6 +420,11 @@ class ActivityStore:
             if self.outbox:
                 cursor.execute(OUTBOX_TABLE)
                 cursor.execute(APPLIED_TABLE)
+                cursor.execute(REBUILT_TABLE)
+                cursor.execute(
+                    "INSERT INTO activity_rebuilt (one, through) VALUES (1, 0) "
+                    "ON CONFLICT (one) DO NOTHING"
+                )
 
     # Audience (preparation).
 
@@ -1213,8 +1234,15 @@ class ActivityStore:
         return differences
 
     def rebuild_stats(self) -> int:
-        """Replaces the stats with a recount from the activity rows; returns the rows."""
+        """Replaces the stats with a recount from the activity rows; returns the rows. With
+        the outbox, every record committed before the recount is marked covered (see the
+        class): none is counted twice, none that came after is lost."""
         with self.database.transaction() as cursor:
+            if self.outbox:
+                # No activity write commits while the recount reads (each adds an outbox
+                # row), and no feed applies a record meanwhile.
+                cursor.execute("LOCK TABLE activity_outbox IN EXCLUSIVE MODE")
+                cursor.execute("SELECT through FROM activity_rebuilt WHERE one = 1 FOR UPDATE")
             # The `known` rows stay: a recount cannot know when each fact was first known.
             cursor.execute("DELETE FROM stats WHERE scope <> ?", (KNOWN,))
             rows = self.recount(cursor)
@@ -1226,7 +1254,24 @@ class ActivityStore:
                     for (campaign, scope, key), counts in sorted(rows.items())
                 ],
             )
+            if self.outbox:
+                self.cover_outbox(cursor)
         return len(rows)
+
+    def cover_outbox(self, cursor: Cursor) -> None:
+        """Marks every outbox record numbered so far as covered by a rebuild (the table is
+        locked: each of them is committed or never will be); those not yet published are
+        not published at all."""
+        cursor.execute("SELECT pg_get_serial_sequence('activity_outbox', 'id')")
+        found = cursor.fetchone()
+        assert found is not None and found[0], "the outbox numbers its records"
+        # The name comes from the database, qualified and quoted where needed.
+        cursor.execute(f"SELECT last_value, is_called FROM {found[0]}")
+        row = cursor.fetchone()
+        through = int(row[0]) if row and row[1] else 0
+        cursor.execute("UPDATE activity_rebuilt SET through = ? WHERE one = 1", (through,))
+        cursor.execute("DELETE FROM activity_outbox WHERE id <= ?", (through,))
+        cursor.execute("DELETE FROM activity_applied WHERE id <= ?", (through,))
 
     # Reading.
 
