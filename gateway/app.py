@@ -32,7 +32,7 @@ from gateway.openapi import openapi_document
 from gateway.security_headers import SecurityHeaders
 from gateway.services import Services
 from web.pages import forbidden_page, page_routes, static_files
-from web.sign_in import SignInThrottle, sign_in_routes
+from web.sign_in import sign_in_routes
 from web.wall import wall_routes
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,6 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
     )
     app.state.platform = platform
     app.state.authenticator = Authenticator(platform)
-    app.state.sign_in_throttle = SignInThrottle()
     app.state.clicks = ClickWriter(lambda clicks: platform.activity.record_clicks(clicks))
     app.state.link_limit = AddressLimit()
     app.state.replay_slots = replay.ReplaySlots()

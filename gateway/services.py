@@ -15,6 +15,7 @@ from projections.database import Database
 from projections.leases import Lease
 from projections.messages import EventMessage
 from projections.projector import Projector
+from projections.sign_in_failures import SignInFailures
 from projections.tokens import TokenStore
 
 
@@ -32,6 +33,7 @@ class Services(Protocol):
     campaign_list: CampaignListView
     projector: Projector
     tokens: TokenStore
+    sign_in_failures: SignInFailures
 
     @property
     def contacts(self) -> ContactImports: ...

@@ -40,6 +40,7 @@ from projections.leases import Lease
 from projections.messages import EventMessage
 from projections.projector import Projector
 from projections.realtime import CampaignMarks, DomainMarks, RealtimeRows
+from projections.sign_in_failures import SignInFailures
 from projections.stored_replay import CAMPAIGN_VIEWS, DOMAIN_VIEWS, StoredEvents
 from projections.tokens import TokenStore
 
@@ -124,6 +125,7 @@ class Platform:
     realtime_rows: RealtimeRows
     realtime_worker: RealtimeWorker  # with the projectors: here, or `campaigns project`
     tokens: TokenStore
+    sign_in_failures: SignInFailures  # shared by the gateways, as the tokens are
     store_id: str  # on every record this store's processes put on Kafka
     gates: AdvisoryGates | FileGates
 
@@ -374,6 +376,8 @@ def build(settings: Settings) -> Platform:
         tokens.create_tables()
         if settings.bootstrap_token:
             tokens.ensure_bootstrap(settings.bootstrap_token)
+        sign_in_failures = SignInFailures(database)
+        sign_in_failures.create_tables()
         identity = store_id(database)
         for each in (projector, domain_projector):
             each.listeners.append(realtime_worker.step_now)
@@ -406,6 +410,7 @@ def build(settings: Settings) -> Platform:
         realtime_rows,
         realtime_worker,
         tokens,
+        sign_in_failures,
         identity,
         gates,
     )

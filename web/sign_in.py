@@ -3,16 +3,14 @@
 The session cookie is HttpOnly and SameSite=Lax (Secure over https); it holds a random
 secret whose digest the token store keeps. The CSRF cookie is readable by our scripts,
 which send it back in `X-CSRF-Token`; the forms here send it as a hidden field. Failed
-sign-ins from one address are slowed down: after a few, each attempt must wait longer.
+sign-ins from one address are slowed down: after a few, each attempt must wait longer, at
+every gateway (the count is kept in the read-model database).
 """
 
 from __future__ import annotations
 
 import hmac
-import math
 import secrets
-import time
-from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -27,42 +25,7 @@ from gateway.services import Services
 from projections.tokens import SESSION_DAYS
 from web.rendering import render
 
-FREE_FAILURES = 5  # failed sign-ins from one address before it has to wait
-FIRST_WAIT = 15.0  # seconds, doubled with each further failure
-LONGEST_WAIT = 900.0
-FORGET_AFTER = 3600.0  # an address quiet this long starts afresh
-ADDRESSES_KEPT = 10_000
 MAX_FORM = 16 * 1024  # bytes: a token, a path and a CSRF token; anyone may post these forms
-
-
-class SignInThrottle:
-    """Failed sign-ins per client address (in this process): how long it must wait."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.failures: dict[str, tuple[int, float]] = {}  # address: (count, last failure)
-
-    def wait(self, address: str) -> int:
-        """Seconds before this address may try again; 0 when it may now."""
-        count, last = self.failures.get(address, (0, 0.0))
-        now = self.clock()
-        if now - last > FORGET_AFTER:
-            self.failures.pop(address, None)
-            return 0
-        if count < FREE_FAILURES:
-            return 0
-        delay = min(FIRST_WAIT * 2 ** (count - FREE_FAILURES), LONGEST_WAIT)
-        left: int = math.ceil(last + delay - now)
-        return max(0, left)
-
-    def failed(self, address: str) -> None:
-        if len(self.failures) >= ADDRESSES_KEPT:
-            self.failures.clear()  # a flood of addresses: memory stays bounded
-        count, _last = self.failures.get(address, (0, 0.0))
-        self.failures[address] = (count + 1, self.clock())
-
-    def succeeded(self, address: str) -> None:
-        self.failures.pop(address, None)
 
 
 def safe_next(target: str | None) -> str:
@@ -131,22 +94,22 @@ async def sign_in(request: Request) -> Response:
     if not cookie_csrf or not hmac.compare_digest(offered.encode(), cookie_csrf.encode()):
         message = "The form had expired; please sign in again."
         return form_page(request, fresh_csrf, next_path=next_path, error=message, status=403)
-    throttle: SignInThrottle = request.app.state.sign_in_throttle
-    address = client_address(request)
-    wait = throttle.wait(address)
+    platform: Services = request.app.state.platform
+    throttle = platform.sign_in_failures
+    address = client_address(request)  # the visitor's, behind a proxy the server trusts
+    wait = await run_in_threadpool(throttle.wait, address)
     if wait:
         message = f"Too many failed sign-ins: try again in {wait} s."
         page = form_page(request, fresh_csrf, next_path=next_path, error=message, status=429)
         page.headers["Retry-After"] = str(wait)
         return page
-    platform: Services = request.app.state.platform
     secret = form.get("token", "").strip()
     token = await run_in_threadpool(platform.tokens.find, secret) if secret else None
     if token is None or token.role not in PEOPLE:
-        throttle.failed(address)
+        await run_in_threadpool(throttle.failed, address)
         message = "Unknown token." if token is None else "This token is for machines only."
         return form_page(request, fresh_csrf, next_path=next_path, error=message, status=401)
-    throttle.succeeded(address)
+    await run_in_threadpool(throttle.succeeded, address)
     session, csrf = await run_in_threadpool(platform.tokens.open_session, token)
     response = RedirectResponse(next_path, status_code=303)
     secure = is_https(request)

@@ -13,8 +13,14 @@ from gateway.app import create_app
 from infra.bootstrap import Platform, build
 from infra.demo import demo_sign_in_token
 from infra.settings import Settings
+from projections.sign_in_failures import (
+    FIRST_WAIT,
+    FREE_FAILURES,
+    LONGEST_WAIT,
+    SignInFailures,
+    wait_after,
+)
 from tests.credentials import ADMIN_HEADERS
-from web.sign_in import FIRST_WAIT, FREE_FAILURES, SignInThrottle
 
 ORIGIN = {"origin": "http://testserver"}
 
@@ -147,7 +153,7 @@ def test_a_sign_in_form_without_its_csrf_field_is_refused(
 
 def test_repeated_failed_sign_ins_are_slowed_down(platform: Platform, browser: TestClient) -> None:
     now = [1000.0]
-    browser.app.state.sign_in_throttle = SignInThrottle(clock=lambda: now[0])  # type: ignore[attr-defined]
+    platform.sign_in_failures = SignInFailures(platform.database, clock=lambda: now[0])
     secret = new_token(platform, "viewer")
     failures = [sign_in(browser, "cmp_wrong").status_code for _ in range(FREE_FAILURES)]
 
@@ -160,14 +166,11 @@ def test_repeated_failed_sign_ins_are_slowed_down(platform: Platform, browser: T
     assert later.status_code == 303
 
 
-def test_each_further_failure_doubles_the_wait() -> None:
-    now = [0.0]
-    throttle = SignInThrottle(clock=lambda: now[0])
-    for _ in range(FREE_FAILURES + 2):
-        throttle.failed("10.0.0.1")
-
-    assert throttle.wait("10.0.0.1") == FIRST_WAIT * 4
-    assert throttle.wait("10.0.0.2") == 0
+def test_each_further_failure_doubles_the_wait_up_to_the_longest() -> None:
+    assert wait_after(FREE_FAILURES - 1, 0.0, 0.0) == 0
+    assert wait_after(FREE_FAILURES + 2, 0.0, 0.0) == FIRST_WAIT * 4
+    assert wait_after(FREE_FAILURES + 20, 0.0, 1.0) == LONGEST_WAIT - 1
+    assert wait_after(FREE_FAILURES, 100.0, 0.0) == FIRST_WAIT  # the clock stepped back
 
 
 def test_signing_out_ends_the_session(platform: Platform, browser: TestClient) -> None:
