@@ -14,6 +14,8 @@ from domain.application import CampaignPlatform
 from domain.pricing import PriceTable
 from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages, upcasts
+from infra.fenced_store import CONNINFO as STORE_CONNINFO
+from infra.fenced_store import FACTORY as STORE_FACTORY
 from infra.fenced_store import TOPIC as FENCED_RECORDER
 from infra.gates import AdvisoryGates, FileGates
 from infra.kafka_feed import KafkaFeed, StatsFeed
@@ -34,6 +36,7 @@ from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.carrier_log import CarrierLog, LinkState
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
+from projections.disclosures import DisclosureLog
 from projections.domain_usage import DomainUsageView
 from projections.identity import store_id
 from projections.leases import Lease
@@ -61,7 +64,8 @@ def store_environment(settings: Settings) -> dict[str, str]:
         }
     return {
         **common,
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": STORE_FACTORY,
+        STORE_CONNINFO: pg.url,
         # Saves of a sending process's batches check its fence in their transaction.
         "APPLICATION_RECORDER_TOPIC": FENCED_RECORDER,
         "POSTGRES_HOST": pg.host,
@@ -158,6 +162,7 @@ class Platform:
                 self.settings.events_topic,
                 projector,
                 self.store_id,
+                security=self.settings.kafka_security,
                 replication=self.settings.kafka_replication,
             )
             for projector in self.projectors.values()
@@ -172,6 +177,7 @@ class Platform:
             self.projector,
             self.activity,
             self.store_id,
+            security=self.settings.kafka_security,
             replication=self.settings.kafka_replication,
         )
 
@@ -187,6 +193,7 @@ class Platform:
             self.settings.kafka,
             self.settings.realtime_topic,
             self.store_id,
+            security=self.settings.kafka_security,
             replication=self.settings.kafka_replication,
         )
 
@@ -198,6 +205,7 @@ class Platform:
             self.settings.kafka,
             self.settings.realtime_topic,
             self.store_id,
+            security=self.settings.kafka_security,
             replication=self.settings.kafka_replication,
         )
         self.realtime_worker.listeners.append(publisher.nudge)
@@ -212,6 +220,7 @@ class Platform:
             self.settings.kafka,
             self.settings.activity_topic,
             self.store_id,
+            security=self.settings.kafka_security,
             replication=self.settings.kafka_replication,
         )
 
@@ -226,6 +235,7 @@ class Platform:
             kafka,
             self.settings.events_topic,
             self.store_id,
+            security=self.settings.kafka_security,
             replication=self.settings.kafka_replication,
         )
 
@@ -330,6 +340,11 @@ class Platform:
     def activity(self) -> ActivityStore:
         return self.sending.activity
 
+    @property
+    def disclosures(self) -> DisclosureLog:
+        """Who was shown personal data: written by the gateway, read by the audit trail."""
+        return DisclosureLog(self.database)
+
     def prices(self) -> PriceTable:
         """The price table the engine prices messages with (estimates use it too)."""
         return self.sending.engine.prices
@@ -374,6 +389,7 @@ def build(settings: Settings) -> Platform:
         realtime_worker = RealtimeWorker(realtime_rows)
         tokens = TokenStore(database)
         tokens.create_tables()
+        DisclosureLog(database).create_tables()
         if settings.bootstrap_token:
             tokens.ensure_bootstrap(settings.bootstrap_token)
         sign_in_failures = SignInFailures(database)
