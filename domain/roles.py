@@ -17,8 +17,9 @@ ADMIN = "admin"
 CARRIER = "carrier"
 
 PEOPLE = (VIEWER, ANALYST, SUPPORT, MANAGER, ADMIN)
-# Who reads recipients' full numbers and their working links (the message log); the other
-# roles see numbers masked and no links.
+# Who reads personal data: recipients' full numbers, working links and texts as sent (the
+# message log), a contact's columns (the Summary's samples); each such read is written down.
+# The other roles see numbers masked, no links and the texts as written.
 PERSONAL_DATA = (SUPPORT, MANAGER, ADMIN)
 ROLES = (*PEOPLE, CARRIER)
 MAX_TOKEN_NAME = 100

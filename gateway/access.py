@@ -59,6 +59,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/campaigns/{id}"): MANAGE,
     ("POST", "/api/campaigns/{id}/duplicate"): MANAGE,
     ("GET", "/api/campaigns/{id}/history"): AUDIT,
+    ("GET", "/api/campaigns/{id}/disclosures"): AUDIT,
     ("POST", "/api/campaigns/{id}/{command}"): MANAGE,
     ("GET", "/api/campaigns/{id}/stats"): READ,
     ("GET", "/api/campaigns/{id}/messages"): READ,

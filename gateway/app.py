@@ -20,6 +20,7 @@ from gateway import (
     campaign_activity,
     carrier,
     contact_lists,
+    disclosures,
     links,
     realtime,
     replay,
@@ -164,6 +165,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         *campaign_activity.routes,
         *carrier.routes,
         *contact_lists.routes,
+        *disclosures.routes,
         *links.routes,
         *realtime.routes,
         *replay.routes,
@@ -186,5 +188,8 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
     app.state.authenticator = Authenticator(platform)
     app.state.clicks = ClickWriter(lambda clicks: platform.activity.record_clicks(clicks))
     app.state.link_limit = AddressLimit()
+    app.state.disclosures = disclosures.DisclosureRecorder(
+        lambda disclosure: platform.disclosures.add(disclosure)
+    )
     app.state.replay_slots = replay.ReplaySlots()
     return app

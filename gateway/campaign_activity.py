@@ -1,5 +1,9 @@
 """A campaign's activity over HTTP: its stats (F7), its message log, and the wizard's
-Summary estimate (F4, F18)."""
+Summary estimate (F4, F18).
+
+The message log and the Summary's sample carry personal data (numbers, working links,
+contact columns): the roles of `domain.roles.PERSONAL_DATA` read them, and each such answer
+is written down first (gateway.disclosures); the other roles read them without it."""
 
 from __future__ import annotations
 
@@ -12,15 +16,18 @@ from starlette.routing import Route
 from domain.application import parse_id
 from domain.campaign import Campaign
 from domain.content import content_problems
-from domain.estimate import Estimate, PrefixGroup, estimate
+from domain.dispatch import LINK_PLACEHOLDERS, render
+from domain.estimate import Estimate, PrefixGroup, estimate, sample_url
+from domain.fields import Invalid, placeholders_in
 from domain.phone import masked
 from domain.pricing import FOUR_PLACES, money
-from domain.roles import PERSONAL_DATA
 from gateway.api import MAX_PER_PAGE, call, platform_of
+from gateway.disclosures import disclose, personal_reader
 from gateway.inputs import query_int, query_time
 from gateway.services import Services
 from gateway.stats import CampaignStats
 from projections.activity import from_units
+from projections.disclosures import ESTIMATE, MESSAGES
 
 # Stats.
 
@@ -46,9 +53,11 @@ def message_json(
     row: tuple[Any, ...],
     carrier: tuple[str | None, str | None] = (None, None),
     personal: bool = True,
+    templates: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One message of the log; without `personal`, its number masked and its links (which
-    work: they click and opt out) left out."""
+    """One message of the log; without `personal`, its number masked, its links (which
+    work: they click and opt out) and its id (the short link's code) left out, and its text
+    the variant's as written (the text as sent holds the links and the contact's columns)."""
     (
         message_id,
         optout_code,
@@ -65,10 +74,10 @@ def message_json(
         clicked_at,
     ) = row
     return {
-        "id": message_id,
+        "id": message_id if personal else None,
         "recipient": recipient if personal else masked(recipient),
         "variant_id": variant_id,
-        "text": text,
+        "text": text if personal else (templates or {}).get(variant_id, ""),
         "parts": int(parts),
         "cost": money(from_units(int(cost_units))),
         "domain": domain,
@@ -89,21 +98,29 @@ async def campaign_messages(request: Request) -> Response:
     page = query_int(request, "page", 1, 1, 1_000_000)
     per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
     platform = platform_of(request)
-    await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
+    campaign = await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown one
     rows, total = await call(platform.activity.messages, str(campaign_id), page, per_page)
     carriers = await call(platform.carrier_log().errors_of, [row[0] for row in rows])
-    principal = getattr(request.state, "principal", None)
-    personal = principal is not None and principal.role in PERSONAL_DATA
+    reader = personal_reader(request)
+    if reader is not None and rows:
+        await disclose(request, reader, str(campaign_id), MESSAGES, len(rows), page, per_page)
+    templates = variant_texts(campaign)
     return JSONResponse(
         {
             "items": [
-                message_json(row, carriers.get(row[0], (None, None)), personal) for row in rows
+                message_json(row, carriers.get(row[0], (None, None)), reader is not None, templates)
+                for row in rows
             ],
             "total": total,
             "page": page,
             "per_page": per_page,
         }
     )
+
+
+def variant_texts(campaign: Campaign) -> dict[str, str]:
+    """Each variant's text as written, placeholders and all, by the variant's id."""
+    return {str(v["id"]): str(v["text"]) for v in campaign.fields.get("variants", [])}
 
 
 # The Summary's estimate.
@@ -121,7 +138,22 @@ def first_domain(platform: Services, campaign: Campaign, kind: str) -> str | Non
     return chosen[0].name if chosen else None
 
 
-def estimate_campaign(platform: Services, campaign: Campaign) -> dict[str, Any]:
+def contact_columns(texts: list[str]) -> set[str]:
+    """The contact columns these texts use (placeholders other than the links)."""
+    found: set[str] = set()
+    for text in texts:
+        try:
+            found.update(placeholders_in(text))
+        except Invalid:  # a text the estimate cannot render either
+            continue
+    return found - LINK_PLACEHOLDERS
+
+
+def estimate_campaign(
+    platform: Services, campaign: Campaign, personal: bool = True
+) -> tuple[dict[str, Any], bool]:
+    """The estimate, and whether its samples show a contact's columns. Without `personal`,
+    each sample names the columns (`{first_name}`) instead: the figures stay the same."""
     activity, prices = platform.activity, platform.prices()
     lists = list(campaign.fields.get("contact_lists", []))
     audience = [PrefixGroup(p, n) for p, n in activity.count_audience(lists, 1 + prices.longest)]
@@ -130,15 +162,19 @@ def estimate_campaign(platform: Services, campaign: Campaign) -> dict[str, Any]:
         first_domain(platform, campaign, "short"),
         first_domain(platform, campaign, "optout"),
     )
-    result = estimate(
-        campaign.fields.get("variants", []),
-        audience,
-        prices,
-        sample[1] if sample else {},
-        short,
-        optout,
-    )
-    return estimate_json(campaign, result, {"short": short, "optout": optout})
+    variants = campaign.fields.get("variants", [])
+    result = estimate(variants, audience, prices, sample[1] if sample else {}, short, optout)
+    answer = estimate_json(campaign, result, {"short": short, "optout": optout})
+    columns = contact_columns([str(v["text"]) for v in variants])
+    if not personal:
+        names = {column: "{" + column + "}" for column in columns}
+        links = (sample_url(short, "s"), sample_url(optout, "o"))
+        texts = variant_texts(campaign)
+        for shown in answer["variants"]:
+            text = texts.get(shown["id"])
+            if text is not None:
+                shown["sample"] = render(text, names, *links)
+    return answer, personal and sample is not None and bool(columns)
 
 
 def estimate_json(
@@ -185,7 +221,11 @@ async def campaign_estimate(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id)
-    return JSONResponse(await call(estimate_campaign, platform, campaign))
+    reader = personal_reader(request)
+    answer, shows_contact = await call(estimate_campaign, platform, campaign, reader is not None)
+    if reader is not None and shows_contact:
+        await disclose(request, reader, str(campaign_id), ESTIMATE, 1)
+    return JSONResponse(answer)
 
 
 routes = [

@@ -33,6 +33,7 @@ from domain.fields import (
 )
 from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
 from domain.replies import STOP_WORDS
+from domain.roles import PERSONAL_DATA
 from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
 from domain.stream import MESSAGE_OUTCOMES, OUTCOMES
 from gateway.api import MAX_PER_PAGE
@@ -51,6 +52,8 @@ from gateway.openapi_realtime import realtime_paths, realtime_schemas
 from gateway.openapi_streams import RECEIPTS_DESCRIPTION, stream_schemas
 from projections.activity import MESSAGE_STATUSES
 from projections.audit_trail import CSV_COLUMNS
+from projections.disclosures import CSV_COLUMNS as DISCLOSURE_COLUMNS
+from projections.disclosures import RESOURCES as DISCLOSED_RESOURCES
 
 Schema = dict[str, Any]
 
@@ -1489,14 +1492,22 @@ def activity_schemas() -> dict[str, Schema]:
         ),
         "Message": record(
             {
-                "id": string("The message's id, which is also its short link's code."),
+                "id": nullable(
+                    string(),
+                    "The message's id, which is also its short link's code: null for roles "
+                    "without personal data.",
+                ),
                 "recipient": string(
                     "The number; masked (`+44••••••0123`) for roles without personal data "
                     "(viewer, analyst).",
                     examples=["+447700900123"],
                 ),
                 "variant_id": ref("Uuid"),
-                "text": string("As sent, links included."),
+                "text": string(
+                    "As sent, links and the contact's columns included; for roles without "
+                    "personal data (viewer, analyst), the variant's text as written, with its "
+                    "placeholders (`{first_name}`, `{short_url}`)."
+                ),
                 "parts": integer(minimum=1),
                 "cost": ref("Money"),
                 "domain": nullable(ref("DomainName"), "The Short URL's domain."),
@@ -1523,6 +1534,44 @@ def activity_schemas() -> dict[str, Schema]:
                 ),
             }
         ),
+        "Disclosure": record(
+            {
+                "id": ref("Uuid"),
+                "at": ref("Time"),
+                "actor": string(
+                    "Who read it: the token's actor, as events name it.",
+                    examples=["Ann Manager", "Ann#1a2b3c4d"],
+                ),
+                "role": enum(PERSONAL_DATA, "The token's role then."),
+                "address": string(
+                    "Where the request came from (behind trusted proxies, the visitor's).",
+                    examples=["203.0.113.7"],
+                ),
+                "campaign_id": ref("Uuid"),
+                "resource": enum(
+                    DISCLOSED_RESOURCES,
+                    "`messages`: a page of the message log (numbers and links); `estimate`: "
+                    "the Summary's sample (a contact's columns).",
+                ),
+                "page": nullable(integer(minimum=1), "The message log's page; null otherwise."),
+                "per_page": nullable(integer(minimum=1, maximum=MAX_PER_PAGE)),
+                "row_count": integer("The rows of personal data it showed.", minimum=1),
+                "what": string(
+                    "The same, in words.",
+                    examples=["message log page 1 (20 a page): 20 numbers with their links"],
+                ),
+            },
+            description="An answer that showed personal data, written down before it left.",
+        ),
+        "DisclosurePage": record(
+            {
+                "items": array(ref("Disclosure")),
+                "total": integer("Matching disclosures on all pages.", minimum=0),
+                "page": integer(minimum=1),
+                "per_page": integer(minimum=1, maximum=MAX_PER_PAGE),
+            },
+            description="One page of a campaign's disclosures, newest first.",
+        ),
         "MessagePage": record(
             {
                 "items": array(ref("Message")),
@@ -1537,7 +1586,10 @@ def activity_schemas() -> dict[str, Schema]:
                 "id": ref("Uuid"),
                 "weight": integer(minimum=1),
                 "sample": string(
-                    "The text as the first recipient would get it, with links as long as real ones."
+                    "The text as the first recipient would get it, with links as long as real "
+                    "ones; for roles without personal data (viewer, analyst), the contact's "
+                    "columns are left as their placeholders (`{first_name}`), the figures the "
+                    "same."
                 ),
                 "encoding": enum(("GSM-7", "UCS-2")),
                 "units": integer("Its length in GSM-7 septets or UCS-2 units.", minimum=0),
@@ -1641,6 +1693,10 @@ Recipients get variants by the ratio exactly as the engine gives them (by their 
 the audience) and are priced per part by destination prefix, so the estimate is the cost the
 campaign will have unless the ratio, the prices, the audience or the placeholders' lengths
 differ.
+
+The first recipient's columns are personal data: `support`, `manager` and `admin` see them in
+the samples, and each such answer is written down first (see
+`GET /api/campaigns/{id}/disclosures`); other roles see the placeholders instead.
 """
 
 STATS_TEXT = """\
@@ -1653,6 +1709,21 @@ that holds `as_of`, so they are precise to the minute; the campaign's own fields
 `status`, times) are as they were at `as_of`. Before the campaign first started, every count is
 0 (nothing is sent before then).
 """
+
+
+MESSAGES_TEXT = """\
+In audience order. Recipients' numbers, the links and the texts as sent are personal data:
+roles `support`, `manager` and `admin` read them, and each page of them is written down
+first (who, when, from where, which page; the same page read again by the same actor within a
+minute once), listed by `GET /api/campaigns/{id}/disclosures`. Other roles read numbers
+masked, no links and the variants' texts as written, which is not written down."""
+
+DISCLOSURES_TEXT = """\
+Every answer that showed this campaign's personal data (recipients' numbers and links in the
+message log, a contact's columns in the Summary's sample) to `support`, `manager` or `admin`:
+who, with which role, when, from which address, and what. Written before the answer left;
+the same read again by the same actor from the same address within a minute is written once.
+Not events: they take no campaign version and are not in `GET /api/events`."""
 
 
 def activity_paths() -> dict[str, Schema]:
@@ -1690,8 +1761,44 @@ def activity_paths() -> dict[str, Schema]:
                 "campaignMessages",
                 "A campaign's message log",
                 tag="campaigns",
+                description=MESSAGES_TEXT,
                 parameters=(campaign_id, shared("page"), shared("per_page")),
                 responses={"200": answer("One page.", "MessagePage")},
+                errors=(404, 422),
+            )
+        },
+        "/api/campaigns/{id}/disclosures": {
+            "get": operation(
+                "campaignDisclosures",
+                "Who was shown the campaign's personal data",
+                tag="campaigns",
+                description=DISCLOSURES_TEXT,
+                parameters=(
+                    campaign_id,
+                    query("actor", string(), "Only this actor's reads."),
+                    query("from", string(), "At or after this date or time."),
+                    query("to", string(), "At or before this time; a date means through its end."),
+                    shared("page"),
+                    shared("per_page"),
+                    query(
+                        "format",
+                        enum(("json", "csv")),
+                        "`csv` for CSV of every match (also chosen by `Accept: text/csv`); "
+                        "default JSON, a page.",
+                    ),
+                ),
+                responses={
+                    "200": {
+                        "description": "One page, newest first. As CSV: every match, newest "
+                        "first: a header line, then one line per disclosure with the columns "
+                        + ", ".join(DISCLOSURE_COLUMNS)
+                        + " (a name a spreadsheet would run as a formula starts with `'`).",
+                        "content": {
+                            JSON: {"schema": ref("DisclosurePage")},
+                            "text/csv": {"schema": string()},
+                        },
+                    }
+                },
                 errors=(404, 422),
             )
         },

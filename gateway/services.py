@@ -12,6 +12,7 @@ from projections.activity import ActivityStore
 from projections.campaign_list import CampaignListView
 from projections.carrier_log import CarrierLog, LinkState
 from projections.database import Database
+from projections.disclosures import DisclosureLog
 from projections.leases import Lease
 from projections.messages import EventMessage
 from projections.projector import Projector
@@ -41,6 +42,10 @@ class Services(Protocol):
     @property
     def activity(self) -> ActivityStore:
         """Messages, receipts, clicks, opt-outs, replies and the stats counted from them."""
+
+    @property
+    def disclosures(self) -> DisclosureLog:
+        """Who was shown personal data (recipients' numbers, links, contact columns)."""
 
     def wait_for_own_writes(self) -> bool: ...
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from domain.application import CampaignPlatform
     from infra.bootstrap import Platform
     from projections.audit_trail import HistoryFilter
+    from projections.disclosures import Disclosure
     from projections.messages import EventMessage
 
 
@@ -126,6 +127,7 @@ def audit(args: argparse.Namespace) -> int:
     from domain.errors import DomainError
     from infra.bootstrap import build
     from projections.audit_trail import filtered
+    from projections.disclosures import DisclosureFilter
 
     try:
         filters = audit_filter(args)
@@ -143,6 +145,10 @@ def audit(args: argparse.Namespace) -> int:
         rows = filtered(
             platform.campaign_list.history(platform.database, str(campaign_id)), filters
         )
+        reads = DisclosureFilter(filters.actor, filters.since, filters.until)
+        disclosures = list(platform.disclosures.every(str(campaign_id), reads))
+    if args.disclosures:
+        return print_disclosures(disclosures, args)
     if args.csv:
         from projections.audit_trail import csv_lines
 
@@ -157,7 +163,32 @@ def audit(args: argparse.Namespace) -> int:
     )
     for row in rows:
         print(audit_line(row))
+    if disclosures:
+        print(f"\npersonal data read ({len(disclosures)}, newest first):")
+        for disclosure in disclosures:
+            print(disclosure_line(disclosure))
     return 0
+
+
+def print_disclosures(disclosures: list[Disclosure], args: argparse.Namespace) -> int:
+    if args.csv:
+        from projections.disclosures import csv_lines
+
+        sys.stdout.writelines(line.replace("\r\n", "\n") for line in csv_lines(disclosures))
+        return 0
+    for disclosure in disclosures:
+        if args.json:
+            print(json.dumps(disclosure.to_json(), ensure_ascii=False))
+        else:
+            print(disclosure_line(disclosure))
+    return 0
+
+
+def disclosure_line(disclosure: Disclosure) -> str:
+    return (
+        f"      {disclosure.at}  {disclosure.actor} ({disclosure.role}) from "
+        f"{disclosure.address}: {disclosure.what}"
+    )
 
 
 def audit_filter(args: argparse.Namespace) -> HistoryFilter:
@@ -580,7 +611,9 @@ def parser() -> argparse.ArgumentParser:
     )
     add_server_options(demo_parser)
     audit_parser = commands.add_parser(
-        "audit", help="print a campaign's status changes: who, when, why"
+        "audit",
+        help="print a campaign's status changes (who, when, why) and who was shown its "
+        "personal data",
     )
     audit_parser.add_argument("campaign_id", help="the campaign's id")
     output = audit_parser.add_mutually_exclusive_group()
@@ -593,6 +626,12 @@ def parser() -> argparse.ArgumentParser:
     )
     audit_parser.add_argument(
         "--to", dest="until", help="at or before this time; a date means through its end"
+    )
+    audit_parser.add_argument(
+        "--disclosures",
+        action="store_true",
+        help="only who was shown the campaign's personal data (numbers, links, contact "
+        "columns), newest first; --actor, --from and --to apply",
     )
     add_store_options(audit_parser)
     export_parser = commands.add_parser(

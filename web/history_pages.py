@@ -1,7 +1,8 @@
 """A campaign's history pages: the audit trail (F13) and time travel (F14).
 
 Both are rendered on the server from the audit trail's rows and the campaign replayed to a
-version, so every name, reason and setting goes through the templates' escaping.
+version, so every name, reason and setting goes through the templates' escaping. The audit
+page also lists who was shown the campaign's personal data (projections.disclosures).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from gateway.representation import campaign_json
 from gateway.services import Services
 from gateway.stats import CampaignStats
 from projections.audit_trail import HistoryFilter, filtered
+from projections.disclosures import Disclosure, DisclosureFilter
 from web.rendering import render
 
 FILTER_KEYS = ("actor", "type", "from", "to")
+DISCLOSURES_SHOWN = 50  # the newest on the page; the CSV link has every one
 MAX_VERSION = 10**9  # as the API bounds a version
 # The settings a moment shows, in the order of the wizard's steps, then what the campaign
 # had reached; each is compared between the two moments.
@@ -94,6 +97,14 @@ def audit_rows(
     return campaign, rows, filtered(rows, filters)
 
 
+def newest_disclosures(
+    platform: Services, campaign_id: uuid.UUID, filters: HistoryFilter
+) -> tuple[list[Disclosure], int]:
+    """The newest disclosures that pass the filters' actor and times, and how many pass."""
+    chosen = DisclosureFilter(filters.actor, filters.since, filters.until)
+    return platform.disclosures.page(str(campaign_id), chosen, 1, DISCLOSURES_SHOWN)
+
+
 async def audit_page(request: Request) -> Response:
     campaign_id = campaign_id_of(request)
     if campaign_id is None:
@@ -110,9 +121,14 @@ async def audit_page(request: Request) -> Response:
         )
     except NotFound:
         return not_found("This campaign does not exist.")
+    disclosures, disclosed = await run_in_threadpool(
+        newest_disclosures, platform, campaign_id, filters
+    )
     chosen = [(k, request.query_params[k]) for k in FILTER_KEYS if request.query_params.get(k)]
     query = ("?" + urlencode(chosen)) if chosen and error is None else ""
     api = f"/api/campaigns/{campaign_id}/history"
+    reads = [(k, v) for k, v in chosen if k != "type"] if error is None else []
+    reads_api = f"/api/campaigns/{campaign_id}/disclosures"
     return render(
         "audit.html",
         active="campaigns",
@@ -125,6 +141,10 @@ async def audit_page(request: Request) -> Response:
         error=error,
         csv_link=f"{api}?{urlencode([*chosen, ('format', 'csv')])}" if error is None else "",
         json_link=api + query,
+        disclosures=disclosures,
+        disclosed=disclosed,
+        disclosures_csv=f"{reads_api}?{urlencode([*reads, ('format', 'csv')])}",
+        disclosures_json=reads_api + ("?" + urlencode(reads) if reads else ""),
     )
 
 
