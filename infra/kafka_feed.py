@@ -14,7 +14,8 @@ import threading
 import time
 from typing import Any
 
-from infra.relay import RECONNECT, ensure_topic
+from infra.relay import broker_connection, ensure_topic
+from infra.settings import KafkaSecurity
 from projections.activity import ActivityStore
 from projections.identity import check_records
 from projections.messages import EventMessage
@@ -52,9 +53,11 @@ class KafkaFeed:
         projector: Projector,
         store: str,
         *,
+        security: KafkaSecurity,
         replication: int = 1,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.store = store  # records another store published are refused
         self.replication = replication
         self.topic = topic
@@ -69,7 +72,7 @@ class KafkaFeed:
         from kafka import KafkaConsumer
 
         return KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
+            **broker_connection(self.bootstrap, self.security),
             group_id=f"{self.topic}.{self.name}",  # one group per deployment
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -77,7 +80,6 @@ class KafkaFeed:
             fetch_max_wait_ms=self.fetch_wait_ms,
             fetch_min_bytes=self.fetch_min_bytes,
             metadata_max_age_ms=10_000,
-            **RECONNECT,
         )
 
     def run(self) -> None:
@@ -90,7 +92,7 @@ class KafkaFeed:
                 self.stopping.wait(1)
 
     def consume(self) -> None:
-        ensure_topic(self.bootstrap, self.topic, self.replication)
+        ensure_topic(self.bootstrap, self.topic, self.replication, self.security)
         consumer = self.new_consumer()
         try:
             # Partitions are assigned by hand, not by a consumer group: the offsets live in
@@ -190,9 +192,12 @@ class StatsFeed(KafkaFeed):
         activity: ActivityStore,
         store: str,
         *,
+        security: KafkaSecurity,
         replication: int = 1,
     ) -> None:
-        super().__init__(bootstrap, topic, projector, store, replication=replication)
+        super().__init__(
+            bootstrap, topic, projector, store, security=security, replication=replication
+        )
         self.activity = activity
         self.name = STATS
 

@@ -72,6 +72,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -80,11 +81,12 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 __all__ = [
+    "SaslListener",
     "bootstrap_address",
     "cluster_bootstrap",
     "ensure_installed",
@@ -126,13 +128,13 @@ process.roles=broker,controller
 node.id={node_id}
 # A static quorum: the voter's address is not stored in the data, so ports may change.
 controller.quorum.voters={node_id}@{host}:{controller_port}
-listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+listeners={listeners}
+advertised.listeners={listeners}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map={protocol_map}
 log.dirs={data_dir}
-
+{sasl_settings}
 # One node: every internal topic must accept replication factor 1, or consumer groups and
 # transactions wait forever for replicas that will never exist.
 offsets.topic.replication.factor=1
@@ -158,6 +160,13 @@ num.io.threads=2
 background.threads=2
 log.cleaner.threads=1
 log.cleaner.dedupe.buffer.size=16777216
+"""
+
+# A second client listener that takes SASL/PLAIN logins of its users only.
+_SASL_SETTINGS = """\
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=\
+org.apache.kafka.common.security.plain.PlainLoginModule required {users};
 """
 
 _LOG4J2_PROPERTIES = """\
@@ -224,6 +233,20 @@ background.threads=2
 log.cleaner.threads=1
 log.cleaner.dedupe.buffer.size=16777216
 """
+
+
+@dataclass(frozen=True)
+class SaslListener:
+    """A SASL_PLAINTEXT client listener on 127.0.0.1:``port`` beside the plain one, which
+    takes SASL/PLAIN logins of ``users`` (name to password) and refuses any other client."""
+
+    port: int
+    users: dict[str, str] = field(repr=False)
+
+    def check(self) -> None:
+        for text in (*self.users, *self.users.values()):
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+                raise RuntimeError(f"SASL users and passwords here are plain words, not {text!r}")
 
 
 @dataclass(frozen=True)
@@ -527,15 +550,27 @@ def _port_answers(port: int) -> bool:
 # --------------------------------------------------------------------------- configuration
 
 
-def _write_config(layout: _Layout, port: int, controller_port: int) -> None:
+def _write_config(
+    layout: _Layout, port: int, controller_port: int, sasl: SaslListener | None = None
+) -> None:
+    listeners = [f"PLAINTEXT://{HOST}:{port}", f"CONTROLLER://{HOST}:{controller_port}"]
+    protocols = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"]
+    sasl_settings = ""
+    if sasl is not None:
+        listeners.insert(1, f"SASL_PLAINTEXT://{HOST}:{sasl.port}")
+        protocols.append("SASL_PLAINTEXT:SASL_PLAINTEXT")
+        users = " ".join(f'user_{name}="{password}"' for name, password in sasl.users.items())
+        sasl_settings = _SASL_SETTINGS.format(users=users)
     layout.config.mkdir(parents=True, exist_ok=True)
     layout.server_properties.write_text(
         _SERVER_PROPERTIES.format(
             node_id=NODE_ID,
             host=HOST,
-            port=port,
             controller_port=controller_port,
+            listeners=",".join(listeners),
+            protocol_map=",".join(protocols),
             data_dir=layout.data,
+            sasl_settings=sasl_settings,
         )
     )
     layout.log4j2_properties.write_text(_LOG4J2_PROPERTIES.format(log_file=layout.log))
@@ -701,18 +736,24 @@ def _wait_exit(layout: _Layout, pid: int, timeout: float) -> bool:
 # --------------------------------------------------------------------------- public API
 
 
-def start(base_dir: Path, port: int, controller_port: int | None = None) -> str:
+def start(
+    base_dir: Path, port: int, controller_port: int | None = None, sasl: SaslListener | None = None
+) -> str:
     """Start (or reuse) the broker in ``base_dir``; return its bootstrap address.
 
     The client listener is 127.0.0.1:``port``, the controller's 127.0.0.1:``controller_port``
-    (``port + 1`` when not given). Raises RuntimeError with the reason (and the log tail).
+    (``port + 1`` when not given), and with ``sasl`` a SASL_PLAINTEXT listener too. Raises
+    RuntimeError with the reason (and the log tail).
     """
     controller_port = port + 1 if controller_port is None else controller_port
-    for value in (port, controller_port):
+    ports = (port, controller_port, *((sasl.port,) if sasl else ()))
+    if sasl is not None:
+        sasl.check()
+    for value in ports:
         if not 1 <= value <= 65535:
             raise RuntimeError(f"invalid port {value}")
-    if port == controller_port:
-        raise RuntimeError(f"the client and controller ports must differ (both {port})")
+    if len(set(ports)) < len(ports):
+        raise RuntimeError(f"the listeners' ports must differ ({ports})")
     layout = _layout(base_dir)
     java, mvn = ensure_installed()
     with _locked(layout.base_dir):
@@ -731,7 +772,7 @@ def start(base_dir: Path, port: int, controller_port: int | None = None) -> str:
             )
         else:
             layout.pid_file.unlink(missing_ok=True)  # stale: that process is gone
-            for value in (port, controller_port):
+            for value in ports:
                 if not _port_is_free(value):
                     raise RuntimeError(
                         f"port {value} on {HOST} is already in use by something other than "
@@ -739,7 +780,7 @@ def start(base_dir: Path, port: int, controller_port: int | None = None) -> str:
                         "other ports"
                     )
             _fetch_jars(mvn, layout)
-            _write_config(layout, port, controller_port)
+            _write_config(layout, port, controller_port, sasl)
             _format_storage(java, layout)
             _say(f"starting Kafka on {bootstrap_address(port)} (log: {layout.log})")
             pid, marks = _launch(java, layout)

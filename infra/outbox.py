@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from infra.relay import ensure_topic, new_producer
+from infra.settings import KafkaSecurity
 from projections.database import Database
 from projections.identity import header
 
@@ -26,9 +27,17 @@ SEND_TIMEOUT = 120.0
 
 class OutboxPublisher:
     def __init__(
-        self, database: Database, bootstrap: str, topic: str, store: str, *, replication: int = 1
+        self,
+        database: Database,
+        bootstrap: str,
+        topic: str,
+        store: str,
+        *,
+        security: KafkaSecurity,
+        replication: int = 1,
     ):
         self.database = database
+        self.security = security
         self.store = store
         self.bootstrap = bootstrap
         self.topic = topic
@@ -46,8 +55,8 @@ class OutboxPublisher:
                 self.stopping.wait(1)
 
     def publish_until_stopped(self) -> None:
-        ensure_topic(self.bootstrap, self.topic, self.replication)
-        producer = new_producer(self.bootstrap)
+        ensure_topic(self.bootstrap, self.topic, self.replication, self.security)
+        producer = new_producer(self.bootstrap, self.security)
         try:
             while not self.stopping.is_set():
                 if not self.publish_batch(producer):

@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from infra.relay import RECONNECT, ensure_topic, new_producer
+from infra.relay import broker_connection, ensure_topic, new_producer
+from infra.settings import KafkaSecurity
 from projections.identity import check_records, header
 from projections.realtime import RealtimeRows, Row
 
@@ -177,10 +178,18 @@ class RealtimePublisher(Worker):
     name = "realtime-publisher"
 
     def __init__(
-        self, rows: RealtimeRows, bootstrap: str, topic: str, store: str, *, replication: int = 1
+        self,
+        rows: RealtimeRows,
+        bootstrap: str,
+        topic: str,
+        store: str,
+        *,
+        security: KafkaSecurity,
+        replication: int = 1,
     ) -> None:
         super().__init__(REFRESH_SECONDS)
         self.store = store
+        self.security = security
         self.rows = rows
         self.bootstrap = bootstrap
         self.topic = topic
@@ -190,8 +199,8 @@ class RealtimePublisher(Worker):
 
     def step(self) -> None:
         if self.producer is None:
-            ensure_topic(self.bootstrap, self.topic, self.replication)
-            self.producer = new_producer(self.bootstrap)
+            ensure_topic(self.bootstrap, self.topic, self.replication, self.security)
+            self.producer = new_producer(self.bootstrap, self.security)
         if self.published < 0:
             self.published = self.read_published()
         while changes := self.rows.changes_after(self.published, PUBLISH_BATCH):
@@ -242,9 +251,17 @@ class KafkaRealtimeFeed:
     published after that end and is read."""
 
     def __init__(
-        self, rows: RealtimeRows, bootstrap: str, topic: str, store: str, *, replication: int = 1
+        self,
+        rows: RealtimeRows,
+        bootstrap: str,
+        topic: str,
+        store: str,
+        *,
+        security: KafkaSecurity,
+        replication: int = 1,
     ) -> None:
         self.store = store  # changes another store published are refused
+        self.security = security
         self.rows = rows
         self.bootstrap = bootstrap
         self.topic = topic
@@ -269,12 +286,11 @@ class KafkaRealtimeFeed:
     def follow(self) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
-        ensure_topic(self.bootstrap, self.topic, self.replication)
+        ensure_topic(self.bootstrap, self.topic, self.replication, self.security)
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
+            **broker_connection(self.bootstrap, self.security),
             enable_auto_commit=False,
             fetch_max_wait_ms=20,
-            **RECONNECT,
         )
         try:
             partition = TopicPartition(self.topic, 0)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from infra.settings import KafkaSecurity
 from projections.identity import header
 from projections.messages import MESSAGE_VERSION, EventMessage, dumps
 
@@ -60,11 +61,17 @@ def encode(message: EventMessage, store: str) -> tuple[bytes, bytes, list[tuple[
 RECONNECT = {"reconnect_backoff_ms": 50, "reconnect_backoff_max_ms": 1000}
 
 
-def new_producer(bootstrap: str) -> Any:
+def broker_connection(bootstrap: str, security: KafkaSecurity) -> dict[str, Any]:
+    """The keyword arguments every Kafka client of the platform is built with: the brokers,
+    how to reach them (TLS, SASL) and how soon to try again."""
+    return {"bootstrap_servers": bootstrap.split(","), **RECONNECT, **security.client_arguments()}
+
+
+def new_producer(bootstrap: str, security: KafkaSecurity) -> Any:
     from kafka import KafkaProducer
 
     return KafkaProducer(
-        bootstrap_servers=bootstrap.split(","),
+        **broker_connection(bootstrap, security),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -72,20 +79,17 @@ def new_producer(bootstrap: str) -> Any:
         max_in_flight_requests_per_connection=5,  # order is kept with idempotence
         retries=2**31 - 1,
         delivery_timeout_ms=int(SEND_TIMEOUT * 1000),
-        **RECONNECT,
     )
 
 
-def ensure_topic(bootstrap: str, topic: str, replication: int) -> None:
+def ensure_topic(bootstrap: str, topic: str, replication: int, security: KafkaSecurity) -> None:
     """Creates the events topic if it is missing: one partition, so that every consumer
     sees the store's order (positions) exactly as the log has it."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap.split(","), request_timeout_ms=10_000, **RECONNECT
-    )
+    admin = KafkaAdminClient(**broker_connection(bootstrap, security), request_timeout_ms=10_000)
     try:
         admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=replication)])
     except TopicAlreadyExistsError:
@@ -104,10 +108,12 @@ class Relay:
         topic: str,
         store: str,
         *,
+        security: KafkaSecurity,
         replication: int = 1,
-        producer_factory: Callable[[str], Any] = new_producer,
+        producer_factory: Callable[[str, KafkaSecurity], Any] = new_producer,
     ) -> None:
         self.store = store
+        self.security = security
         self.replication = replication
         self.read = read
         self.database_url = database_url
@@ -131,10 +137,10 @@ class Relay:
                     return
             log.info("relay active for %s", self.topic)
             connection.execute(TRACKING_TABLE)  # under the lock: no race to create it
-            ensure_topic(self.bootstrap, self.topic, self.replication)
+            ensure_topic(self.bootstrap, self.topic, self.replication, self.security)
             if on_active:
                 on_active()
-            producer = self.producer_factory(self.bootstrap)
+            producer = self.producer_factory(self.bootstrap, self.security)
             try:
                 self.publish_until_stopped(connection, producer)
             finally:

@@ -32,6 +32,20 @@ ENVIRONMENT_VARIABLES = {
     "CAMPAIGNS_KAFKA_TOPIC_PREFIX": "first part of the Kafka topics' names; campaigns",
     "CAMPAIGNS_KAFKA_REPLICATION": "replication factor of the topics the platform creates; "
     "1 (3 on a real cluster)",
+    "CAMPAIGNS_KAFKA_SECURITY_PROTOCOL": "how the Kafka clients reach the brokers: PLAINTEXT, "
+    "SSL, SASL_PLAINTEXT or SASL_SSL; PLAINTEXT",
+    "CAMPAIGNS_KAFKA_SSL_CAFILE": "PEM file of the CAs that sign the brokers' certificates "
+    "(SSL, SASL_SSL); unset: the system's CAs",
+    "CAMPAIGNS_KAFKA_SSL_CERTFILE": "PEM file of the client's certificate, for brokers that "
+    "ask for one (SSL, SASL_SSL); unset",
+    "CAMPAIGNS_KAFKA_SSL_KEYFILE": "PEM file of that certificate's private key, unless the "
+    "certificate file holds it; unset",
+    "CAMPAIGNS_KAFKA_SASL_MECHANISM": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (needed with "
+    "SASL_PLAINTEXT and SASL_SSL); unset",
+    "CAMPAIGNS_KAFKA_SASL_USERNAME": "the SASL user (needed with SASL_PLAINTEXT and SASL_SSL); "
+    "unset",
+    "CAMPAIGNS_KAFKA_SASL_PASSWORD": "the SASL user's password (needed with SASL_PLAINTEXT and "
+    "SASL_SSL; never logged); unset",
     "CAMPAIGNS_BOOTSTRAP_TOKEN": "this value (16 characters or more) becomes an admin token "
     "named bootstrap at start-up; unset",
     "CAMPAIGNS_LEASE_SECONDS": "how long a sending process owns a stream without renewing "
@@ -94,6 +108,40 @@ class PostgresLocation:
         return make_conninfo(self.url, options=options)
 
 
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How every Kafka client of the platform reaches the brokers: the protocol, the TLS
+    files (with SSL and SASL_SSL) and the SASL login (with SASL_PLAINTEXT and SASL_SSL)."""
+
+    protocol: str = "PLAINTEXT"
+    ssl_cafile: str | None = None  # None: the system's CAs
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)  # settings get logged
+
+    def client_arguments(self) -> dict[str, str]:
+        """kafka-python's keyword arguments for these settings, the same for producers,
+        consumers and admin clients: none for PLAINTEXT, the library's defaults."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        arguments = {
+            "security_protocol": self.protocol,
+            "ssl_cafile": self.ssl_cafile,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.sasl_username,
+            "sasl_plain_password": self.sasl_password,
+        }
+        return {key: value for key, value in arguments.items() if value is not None}
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -109,6 +157,7 @@ class Settings:
     kafka: str | None = None  # bootstrap servers
     topic_prefix: str = "campaigns"
     kafka_replication: int = 1
+    kafka_security: KafkaSecurity = KafkaSecurity()
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     role: str = "campaigns"  # the command this process runs: names it among sending processes
     # Kept out of repr: settings get printed and logged.
@@ -132,6 +181,7 @@ class Settings:
             kafka=env.get("CAMPAIGNS_KAFKA", "").strip() or None,
             topic_prefix=parse_topic_prefix(env.get("CAMPAIGNS_KAFKA_TOPIC_PREFIX", "campaigns")),
             kafka_replication=parse_int(env, "CAMPAIGNS_KAFKA_REPLICATION", 1),
+            kafka_security=parse_kafka_security(env),
             lease_seconds=parse_seconds(
                 env, "CAMPAIGNS_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, LEASE_SECONDS_RANGE
             ),
@@ -222,6 +272,72 @@ def parse_topic_prefix(value: str) -> str:
             f"CAMPAIGNS_KAFKA_TOPIC_PREFIX {value!r} may hold letters, digits, '.', '_', '-'"
         )
     return value
+
+
+def parse_kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
+    """The CAMPAIGNS_KAFKA_SECURITY_PROTOCOL, _SSL_* and _SASL_* variables, refused at
+    start-up when a client could not use them or would ignore one of them."""
+    key = "CAMPAIGNS_KAFKA_SECURITY_PROTOCOL"
+    protocol = env.get(key, "").strip().upper() or "PLAINTEXT"
+    if protocol not in KAFKA_PROTOCOLS:
+        raise SettingsError(f"{key} must be one of {', '.join(KAFKA_PROTOCOLS)}, not {protocol!r}")
+    tls, sasl = protocol in ("SSL", "SASL_SSL"), protocol.startswith("SASL_")
+    files = {
+        name: _kafka_file(env, f"CAMPAIGNS_KAFKA_SSL_{name.upper()}", protocol, tls)
+        for name in ("cafile", "certfile", "keyfile")
+    }
+    if files["keyfile"] and not files["certfile"]:
+        raise SettingsError(
+            "CAMPAIGNS_KAFKA_SSL_KEYFILE needs CAMPAIGNS_KAFKA_SSL_CERTFILE: it is the key of "
+            "the client's certificate"
+        )
+    login = {
+        name: _kafka_login(env, f"CAMPAIGNS_KAFKA_SASL_{name.upper()}", protocol, sasl)
+        for name in ("mechanism", "username", "password")
+    }
+    mechanism = login["mechanism"].upper() if login["mechanism"] else None
+    if mechanism is not None and mechanism not in SASL_MECHANISMS:
+        raise SettingsError(
+            f"CAMPAIGNS_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, "
+            f"not {mechanism!r}"
+        )
+    return KafkaSecurity(
+        protocol=protocol,
+        ssl_cafile=files["cafile"],
+        ssl_certfile=files["certfile"],
+        ssl_keyfile=files["keyfile"],
+        sasl_mechanism=mechanism,
+        sasl_username=login["username"],
+        sasl_password=login["password"],
+    )
+
+
+def _kafka_file(env: Mapping[str, str], key: str, protocol: str, tls: bool) -> str | None:
+    path = env.get(key, "").strip()
+    if not path:
+        return None
+    if not tls:
+        raise SettingsError(
+            f"{key} is set, but CAMPAIGNS_KAFKA_SECURITY_PROTOCOL={protocol} uses no TLS "
+            "(TLS files go with SSL or SASL_SSL)"
+        )
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise SettingsError(f"{key} names no file this process can read: {path!r}")
+    return path
+
+
+def _kafka_login(env: Mapping[str, str], key: str, protocol: str, sasl: bool) -> str | None:
+    # The password is taken as given (spaces too) and never quoted in a message.
+    value = env.get(key, "")
+    value = value if key.endswith("PASSWORD") else value.strip()
+    if sasl and not value:
+        raise SettingsError(f"CAMPAIGNS_KAFKA_SECURITY_PROTOCOL={protocol} needs {key}")
+    if value and not sasl:
+        raise SettingsError(
+            f"{key} is set, but CAMPAIGNS_KAFKA_SECURITY_PROTOCOL={protocol} has no SASL login "
+            "(SASL settings go with SASL_PLAINTEXT or SASL_SSL)"
+        )
+    return value or None
 
 
 def parse_database_url(url: str, schema: str) -> PostgresLocation:

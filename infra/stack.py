@@ -49,10 +49,18 @@ class Stack:
         return self.folder / "logs"
 
     def environment(self, database_url: str, bootstrap: str) -> dict[str, str]:
+        """The roles' settings: this stack's PostgreSQL and broker, which takes plain,
+        unauthenticated connections whatever Kafka security the calling shell sets."""
+        inherited = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("CAMPAIGNS_KAFKA_SSL_", "CAMPAIGNS_KAFKA_SASL_"))
+        }
         return {
-            **os.environ,
+            **inherited,
             "CAMPAIGNS_DATABASE_URL": database_url,
             "CAMPAIGNS_KAFKA": bootstrap,
+            "CAMPAIGNS_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
             "CAMPAIGNS_DATA_DIR": str(self.folder / "data"),
             "CAMPAIGNS_PORT": str(self.port),
             "PYTHONUNBUFFERED": "1",

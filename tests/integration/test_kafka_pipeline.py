@@ -140,7 +140,7 @@ def test_a_record_delivered_twice_is_counted_once(scale_out: Settings) -> None:
         # position: every record arrives a second time.
         from infra.relay import new_producer
 
-        producer = new_producer(scale_out.kafka or "")
+        producer = new_producer(scale_out.kafka or "", scale_out.kafka_security)
         try:
             for message in platform.read_events(0, 1000):
                 key, value, headers = encode(message, platform.store_id)
@@ -320,7 +320,7 @@ def test_activity_counters_reach_the_stats_through_kafka_once_each(scale_out: Se
             row = cursor.fetchone()
         assert row is not None and int(row[0]) == 0  # every record published and removed
         # The same records delivered again (a publisher that crashed before deleting them).
-        producer = new_producer(scale_out.kafka or "")
+        producer = new_producer(scale_out.kafka or "", scale_out.kafka_security)
         try:
             # Outbox ids start at 1 in a fresh schema: these are the ten records above.
             record = json.dumps(

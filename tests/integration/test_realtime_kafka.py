@@ -55,6 +55,7 @@ def test_two_gateways_see_the_same_changes_once_each_in_order(scale_out: Setting
                 platform.settings.kafka or "",
                 platform.settings.realtime_topic,
                 platform.store_id,
+                security=platform.settings.kafka_security,
             )
             for _ in range(2)
         ]
