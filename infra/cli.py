@@ -53,7 +53,7 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     add_store_options(parser)
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8000; 0: a free one)")
 
 
 def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
@@ -577,7 +577,7 @@ def stack(args: argparse.Namespace) -> int:
 
     where = topology.Stack(
         Path(args.dir),
-        port=args.port or 8000,
+        port=8000 if args.port is None else args.port,
         postgres_port=args.postgres_port,
         kafka_port=args.kafka_port,
         dispatchers=args.dispatchers,
@@ -703,7 +703,9 @@ def parser() -> argparse.ArgumentParser:
     )
     stack_parser.add_argument("action", choices=("up", "down", "status"))
     stack_parser.add_argument("--dir", default="var/stack", help="its folder (default var/stack)")
-    stack_parser.add_argument("--port", type=int, help="the gateway's port (default 8000)")
+    stack_parser.add_argument(
+        "--port", type=int, help="the gateway's port (default 8000; 0: a free one)"
+    )
     stack_parser.add_argument(
         "--postgres-port", type=int, default=25442, help="PostgreSQL's port (default 25442)"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ STOP_SECONDS = 20.0
 @dataclass(frozen=True)
 class Stack:
     folder: Path
-    port: int = 8000  # the gateway's
+    port: int = 8000  # the gateway's; 0: a free one, kept while the stack runs
     postgres_port: int = 25442
     kafka_port: int = 29102
     dispatchers: int = 1  # for `up`; `down` and `status` find every one started
@@ -48,7 +49,22 @@ class Stack:
     def logs(self) -> Path:
         return self.folder / "logs"
 
-    def environment(self, database_url: str, bootstrap: str) -> dict[str, str]:
+    def gateway_port(self) -> int:
+        """The gateway's port: the one asked for, or with 0 the one the running stack
+        took, else a free one now (kept in the stack's folder for later commands)."""
+        if self.port:
+            return self.port
+        kept = self.folder / "port"
+        if kept.exists() and running_pid(self, "serve") is not None:
+            return int(kept.read_text())
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        self.folder.mkdir(parents=True, exist_ok=True)
+        kept.write_text(str(port))
+        return port
+
+    def environment(self, database_url: str, bootstrap: str, port: int) -> dict[str, str]:
         """The roles' settings: this stack's PostgreSQL and broker, which takes plain,
         unauthenticated connections whatever Kafka security the calling shell sets."""
         inherited = {
@@ -62,7 +78,7 @@ class Stack:
             "CAMPAIGNS_KAFKA": bootstrap,
             "CAMPAIGNS_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
             "CAMPAIGNS_DATA_DIR": str(self.folder / "data"),
-            "CAMPAIGNS_PORT": str(self.port),
+            "CAMPAIGNS_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -77,11 +93,12 @@ def up(stack: Stack) -> str:
     stack.logs.mkdir(parents=True, exist_ok=True)
     database_url = local_postgres.start(stack.folder / "postgres", stack.postgres_port)
     bootstrap = local_kafka.start(stack.folder / "kafka", stack.kafka_port)
-    env = stack.environment(database_url, bootstrap)
+    port = stack.gateway_port()
+    env = stack.environment(database_url, bootstrap, port)
     for role in stack.roles():
         if running_pid(stack, role) is None:
             start_role(stack, role, env)
-    address = f"http://127.0.0.1:{stack.port}/"
+    address = f"http://127.0.0.1:{port}/"
     wait_ready(stack, address)
     return address
 

@@ -137,3 +137,20 @@ def test_cookies_are_secure_behind_a_trusted_tls_proxy_only(tmp_path: Path, trus
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_stack_port_zero_takes_a_free_port_rather_than_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from infra import cli, stack
+
+    started: list[stack.Stack] = []
+    monkeypatch.setattr(stack, "up", lambda where: started.append(where) or "")
+    args = parser().parse_args(["stack", "up", "--dir", str(tmp_path), "--port", "0"])
+
+    assert cli.stack(args) == 0
+    port = started[0].gateway_port()
+    assert port not in (0, 8000)
+    assert (tmp_path / "port").read_text() == str(port)
+    # Nothing runs yet in the folder: the next `up` takes a free port again.
+    assert stack.Stack(tmp_path, port=8123).gateway_port() == 8123
