@@ -15,7 +15,7 @@ For each backend it measures, one after the other (R interleaved rounds, medians
    a real uvicorn server in its own process serving `create_app(build(settings),
    own_platform=True)` with the sending engine not started; every request's latency is kept;
 then prints commands/s, the ratio HTTP/bare (the best bare figure is the denominator, named),
-the HTTP p50/p99/max, and whether the targets of architecture.md ("What it must reach") are
+the HTTP p50/p99/max, and whether the targets of docs/targets.md are
 met: HTTP >= 50 % of bare and p99 < 50 ms (stated for PostgreSQL; shown for SQLite too).
 
 Diagnostics, optional: `--variants` re-runs the HTTP phase with server-side monkeypatches
@@ -683,7 +683,7 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
                 f"{'  range':<9} {r.bare[1].spread:>12} {r.bare[4].spread:>12} {r.http.spread:>10}"
             )
     print(
-        "targets (architecture.md, What it must reach; stated for PostgreSQL): HTTP >= 50% of "
+        "targets (docs/targets.md; stated for PostgreSQL): HTTP >= 50% of "
         "the best bare figure, p99 < 50 ms"
     )
     print()

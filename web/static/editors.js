@@ -1,7 +1,7 @@
 "use strict";
 // Editors for the campaign settings that both the side panel and the wizard edit: the
 // sending schedule, the auto-pause rules and the CTR indicators. Each returns its node and a
-// value() in the API's shape (api.md, "Fields that create and edit take").
+// value() in the API's shape (the OpenAPI document's campaign fields).
 
 const WEEK_DAYS = [["mon", "Mon"], ["tue", "Tue"], ["wed", "Wed"], ["thu", "Thu"],
   ["fri", "Fri"], ["sat", "Sat"], ["sun", "Sun"]];
