@@ -30,11 +30,11 @@ from gateway.auth import AccessControl, Authenticator
 from gateway.clicks import AddressLimit, ClickWriter
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import openapi_document
+from gateway.pages.campaigns import forbidden_page, page_routes, static_files
+from gateway.pages.sign_in import sign_in_routes
+from gateway.pages.wall import wall_routes
 from gateway.security_headers import SecurityHeaders
 from gateway.services import Services
-from web.pages import forbidden_page, page_routes, static_files
-from web.sign_in import sign_in_routes
-from web.wall import wall_routes
 
 log = logging.getLogger(__name__)
 

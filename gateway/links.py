@@ -18,9 +18,9 @@ from domain.errors import NotFound
 from domain.phone import masked
 from gateway.api import call, platform_of
 from gateway.clicks import LINK_SECONDS, AddressLimit, ClickWriter
+from gateway.pages.rendering import render
 from gateway.services import Services
 from projections.activity import MessageRef
-from web.pages import render
 
 MAX_CODE = 64
 CODE = re.compile(r"[0-9A-Za-z_-]{1,64}")  # URL-safe; anything else names no message

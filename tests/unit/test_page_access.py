@@ -6,7 +6,7 @@ import pytest
 
 from domain.roles import ROLES
 from gateway.access import AUDIT, EXPORT, MANAGE
-from web.page_access import PageAccess, page_access
+from gateway.pages.page_access import PageAccess, page_access
 
 
 @pytest.mark.parametrize("role", ROLES)

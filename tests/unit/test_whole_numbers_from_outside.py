@@ -24,10 +24,10 @@ from gateway import realtime, replay
 from gateway.contact_lists import refuse_declared_oversize
 from gateway.errors import ApiError
 from gateway.inputs import query_int, read_body
+from gateway.pages.history import pick_moment
+from gateway.pages.wizard import chosen_step
 from gateway.realtime import FilterError, Hub, parse_after
 from projections.carrier_log import id_forms
-from web.history_pages import pick_moment
-from web.wizard_page import chosen_step
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ from starlette.responses import Response
 from domain.stream import CARRIER_SETTINGS, CARRIERS
 from gateway.api import stream_answers
 from gateway.carrier_settings import CARRIER_NAMES, SETTINGS
+from gateway.pages.rendering import render
 from gateway.services import Services
-from web.rendering import render
 
 FORM_CARRIERS = ("smpp", "http", "demo")  # the add form's choices, the usual first
 

@@ -21,9 +21,9 @@ from starlette.routing import Route
 from domain.roles import PEOPLE
 from gateway.auth import CSRF_COOKIE, SESSION_COOKIE, Authenticator, Principal
 from gateway.inputs import read_body
+from gateway.pages.rendering import render
 from gateway.services import Services
 from projections.tokens import SESSION_DAYS
-from web.rendering import render
 
 MAX_FORM = 16 * 1024  # bytes: a token, a path and a CSRF token; anyone may post these forms
 

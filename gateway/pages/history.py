@@ -22,12 +22,12 @@ from domain.campaign import Campaign
 from domain.errors import DomainError, NotFound
 from gateway.api import history_filter
 from gateway.inputs import query_int, query_time
+from gateway.pages.rendering import render
 from gateway.representation import campaign_json
 from gateway.services import Services
 from gateway.stats import CampaignStats
 from projections.audit_trail import HistoryFilter, filtered
 from projections.disclosures import Disclosure, DisclosureFilter
-from web.rendering import render
 
 FILTER_KEYS = ("actor", "type", "from", "to")
 DISCLOSURES_SHOWN = 50  # the newest on the page; the CSV link has every one

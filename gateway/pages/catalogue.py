@@ -10,9 +10,9 @@ from starlette.responses import Response
 
 from domain.link_domain import DOMAIN_TRANSITIONS
 from gateway.contact_lists import contact_list_json, every_list
+from gateway.pages.rendering import render
 from gateway.representation import domain_json, pool_json
 from gateway.services import Services
-from web.rendering import render
 
 DOMAIN_COMMANDS = ("configure", "block", "decline", "archive")
 

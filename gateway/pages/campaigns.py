@@ -24,23 +24,20 @@ from domain.fields import CAMPAIGN_TYPES
 from domain.status import Status, allowed_commands
 from gateway.api import list_filter
 from gateway.inputs import query_int
+from gateway.pages.catalogue import contact_lists_page, domains_page, pools_page
+from gateway.pages.history import audit_page, time_travel_page
+from gateway.pages.rendering import TYPE_LABELS, WEB, render
+from gateway.pages.streams import streams_page
+from gateway.pages.wizard import wizard_page
 from gateway.services import Services
 from gateway.stats import with_figures
 from projections.campaign_list import ListFilter
-from web.catalogue_pages import contact_lists_page, domains_page, pools_page
-from web.history_pages import audit_page, time_travel_page
-from web.rendering import HERE, TYPE_LABELS, render, templates
-from web.streams_page import streams_page
-from web.wizard_page import wizard_page
 
 PER_PAGE = 20
 
-# Other modules (the opt-out pages, the realtime wall) render through these names.
-__all__ = ["forbidden_page", "page_routes", "render", "static_files", "templates"]
-
 
 def static_files() -> StaticFiles:
-    return StaticFiles(directory=HERE / "static")
+    return StaticFiles(directory=WEB / "static")
 
 
 def forbidden_page(scope: Scope, message: str) -> Response:

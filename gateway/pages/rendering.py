@@ -9,11 +9,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from web.page_access import page_access
+from gateway.pages.page_access import page_access
 
-HERE = Path(__file__).parent
+# The templates and static assets stay in the top-level `web/` folder, beside this package.
+WEB = Path(__file__).resolve().parents[2] / "web"
 templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
+    loader=FileSystemLoader(WEB / "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,

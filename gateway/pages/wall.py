@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.status import FINAL, Status
-from web.rendering import render
+from gateway.pages.rendering import render
 
 # What the wall shows unless asked otherwise: campaigns on their way (launched, not final).
 ON_THEIR_WAY = tuple(s for s in Status if s is not Status.DRAFT and s not in FINAL)

@@ -15,9 +15,9 @@ from domain.campaign import Campaign
 from domain.fields import CAMPAIGN_TYPES, Invalid, parse_whole_number
 from domain.status import Status
 from gateway.contact_lists import contact_list_json, every_list
+from gateway.pages.rendering import TYPE_LABELS, render
 from gateway.representation import campaign_json, domain_json, pool_json
 from gateway.services import Services
-from web.rendering import TYPE_LABELS, render
 
 STEPS = ("Details", "Recipients", "Message", "Sending", "Summary")
 

@@ -1,1 +1,0 @@
-"""The dashboard: server-rendered pages from Jinja2 templates, with vendored static assets."""
