@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +28,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from domain.fields import Invalid, format_time, parse_whole_number
-from domain.status import Status
+from projections.wall import FilterError, RowFilter
 
 if TYPE_CHECKING:  # gateway.auth imports gateway.services, which imports this module
     from gateway.auth import Authenticator, Principal
@@ -43,7 +43,6 @@ READY_SECONDS = 15.0  # how long a client waits for the hub's first snapshot
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 MAX_POSITION = 2**63 - 1  # positions are the event store's BIGINT notification ids
-STATUSES = frozenset(str(status) for status in Status)
 # How often an open socket's token or session is asked about again. The authenticator's
 # cache answers most of these (the store is asked at most once per CACHE_SECONDS per
 # credential), so a revocation closes the socket within that cache's 5 s and this.
@@ -57,43 +56,6 @@ class Feed(Protocol):
     def start(self, deliver: Any, reset: Any) -> None: ...
 
     def stop(self) -> None: ...
-
-
-class FilterError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class RowFilter:
-    """The wall's filters: name (a substring, any case), statuses and tags (any of)."""
-
-    name: str = ""
-    statuses: frozenset[str] = frozenset()
-    tags: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_query(cls, params: Mapping[str, Any]) -> RowFilter:
-        getlist = params.getlist  # type: ignore[attr-defined]
-        statuses = frozenset(s for value in getlist("status") for s in split(value))
-        unknown = sorted(statuses - STATUSES)
-        if unknown:
-            raise FilterError(f"unknown status {', '.join(unknown)}")
-        tags = frozenset(t for value in getlist("tag") for t in split(value))
-        name = (params.get("name") or "").strip()
-        if len(name) > 200:
-            raise FilterError("name is longer than 200 characters")
-        return cls(name=name.casefold(), statuses=statuses, tags=tags)
-
-    def matches(self, row: Row) -> bool:
-        if self.statuses and row["status"] not in self.statuses:
-            return False
-        if self.tags and self.tags.isdisjoint(row["tags"]):
-            return False
-        return not self.name or self.name in row["name"].casefold()
-
-
-def split(value: str) -> Iterable[str]:
-    return (part.strip() for part in value.split(",") if part.strip())
 
 
 def encode(message: dict[str, Any]) -> str:

@@ -19,8 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import WebSocketRoute
@@ -31,35 +30,18 @@ from gateway.realtime import (
     ACCESS_SECONDS,
     TRY_AGAIN_LATER,
     Credential,
-    FilterError,
-    RowFilter,
     close_for_access,
     encode,
     refuse,
 )
 from gateway.services import Services
 from projections.replay import Replay
+from projections.wall import MAX_SPEED, FilterError, Player, RowFilter, parse_moment
 
 TICK_SECONDS = 0.25
-MAX_SPEED = 100_000.0
 MAX_RANGE = timedelta(days=366)
 MAX_REPLAYS = 8  # playing at once in one gateway
 MAX_REPLAYS_PER_TOKEN = 2
-
-
-def parse_moment(value: str | None, name: str) -> datetime:
-    if not value:
-        raise FilterError(f"{name} is required: a time such as 2026-03-01T09:00:00Z")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise FilterError(f"{name} is not a time: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC time
-        raise FilterError(f"{name} is outside the times that can be replayed") from None
 
 
 def parse_speed(value: str | None) -> float:
@@ -115,59 +97,6 @@ class AccessWatch:
         return not await self.credential.holds()
 
 
-class Player:
-    """One client's replay: the rows it has been shown, and the messages to send next."""
-
-    def __init__(self, replay: Replay, row_filter: RowFilter, speed: float) -> None:
-        self.replay = replay
-        self.filter = row_filter
-        self.speed = speed
-        self.shown: dict[str, Any] = {}
-
-    def marker(self, moment: datetime) -> dict[str, Any]:
-        return {
-            "from": format_time(self.replay.start),
-            "to": format_time(self.replay.end),
-            "speed": self.speed,
-            "at": format_time(moment),
-        }
-
-    def snapshot(self, rows: list[dict[str, Any]]) -> str:
-        mine = [row for row in rows if self.filter.matches(row)]
-        mine.sort(key=lambda row: (row["created_at"], row["id"]), reverse=True)
-        self.shown = {row["id"]: row for row in mine}
-        return encode(
-            {
-                "type": "snapshot",
-                "position": self.replay.position,
-                "at": format_time(self.replay.start),
-                "rows": mine,
-                "replay": self.marker(self.replay.start),
-            }
-        )
-
-    def update(self, rows: list[dict[str, Any]], moment: datetime) -> str | None:
-        shown, removed = [], []
-        for row in rows:
-            if self.filter.matches(row):
-                shown.append(row)
-                self.shown[row["id"]] = row
-            elif self.shown.pop(row["id"], None) is not None:
-                removed.append(row["id"])
-        if not shown and not removed:
-            return None
-        return encode(
-            {
-                "type": "update",
-                "position": self.replay.position,
-                "at": format_time(moment),
-                "rows": shown,
-                "removed": removed,
-                "replay": self.marker(moment),
-            }
-        )
-
-
 async def replay(websocket: WebSocket) -> None:
     await websocket.accept()
     params = websocket.query_params
@@ -211,7 +140,7 @@ async def load_and_play(
     platform: Services = websocket.app.state.platform
     history = await run_in_threadpool(Replay, platform.read_events, platform.database, start, end)
     player = Player(history, row_filter, speed)
-    snapshot = player.snapshot(await run_in_threadpool(history.snapshot))
+    snapshot = encode(player.snapshot(await run_in_threadpool(history.snapshot)))
     if await watch.ended():  # loading a long range may outlast the token
         await close_for_access(websocket)
         return
@@ -238,10 +167,10 @@ async def play(
         # Capped before the addition: near the last representable time it would overflow.
         moment = history.start + min(played, history.end - history.start)
         rows = await run_in_threadpool(history.step, moment)
-        text = player.update(rows, moment)
+        message = player.update(rows, moment)
         try:
-            if text is not None:
-                await websocket.send_text(text)
+            if message is not None:
+                await websocket.send_text(encode(message))
             if moment >= history.end:
                 await websocket.send_text(
                     encode(

@@ -10,10 +10,9 @@ import time
 from datetime import timedelta
 from typing import Any, TextIO
 
-from gateway.realtime import FilterError, RowFilter
-from gateway.replay import MAX_SPEED, Player, parse_moment
 from infra.bootstrap import Platform
 from projections.replay import Replay
+from projections.wall import MAX_SPEED, FilterError, Player, RowFilter, parse_moment
 
 TICK_SECONDS = 0.25
 FAST_STEP = timedelta(minutes=1)  # speed 0: a minute of history per step, no waiting
@@ -48,7 +47,7 @@ def play(platform: Platform, args: argparse.Namespace, out: TextIO | None = None
         return 2
     history = Replay(platform.read_events, platform.database, start, end)
     player = Player(history, row_filter, args.speed)
-    show(json.loads(player.snapshot(history.snapshot())), args.json, out)
+    show(player.snapshot(history.snapshot()), args.json, out)
     began, moment = time.monotonic(), start
     while moment < end:
         if args.speed:
@@ -57,9 +56,9 @@ def play(platform: Platform, args: argparse.Namespace, out: TextIO | None = None
         else:
             moment += FAST_STEP
         moment = min(moment, end)
-        text = player.update(history.step(moment), moment)
-        if text is not None:
-            show(json.loads(text), args.json, out)
+        message = player.update(history.step(moment), moment)
+        if message is not None:
+            show(message, args.json, out)
     show(
         {"type": "end", "position": history.position, "replay": player.marker(end)}, args.json, out
     )

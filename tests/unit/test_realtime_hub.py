@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from gateway.realtime import QUEUE_LIMIT, RING, Client, FilterError, Hub, RowFilter
+from gateway.realtime import QUEUE_LIMIT, RING, Client, Hub
+from projections.wall import FilterError, RowFilter
 
 T = TypeVar("T")
 

@@ -26,8 +26,9 @@ from gateway.errors import ApiError
 from gateway.inputs import query_int, read_body
 from gateway.pages.history import pick_moment
 from gateway.pages.wizard import chosen_step
-from gateway.realtime import FilterError, Hub, parse_after
+from gateway.realtime import Hub, parse_after
 from projections.carrier_log import id_forms
+from projections.wall import FilterError
 
 T = TypeVar("T")
 
