@@ -49,7 +49,7 @@ class Role:
     starts: int = 0
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "infra.cli", self.command]
+        argv = [sys.executable, "-m", "gateway.cli", self.command]
         if self.port is not None:
             argv += ["--port", str(self.port)]
         with open(self.log, "ab") as log:

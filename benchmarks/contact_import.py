@@ -5,7 +5,7 @@ against a bare `executemany` of the same rows into SQLite in the same run.
 
 1. writes a CSV of about --megabytes MB (phone, first_name, last_name, city; every number
    distinct) in a temporary folder;
-2. starts `campaigns serve` (`python -m infra.cli serve`: uvicorn, the whole platform) on a
+2. starts `campaigns serve` (`python -m gateway.cli serve`: uvicorn, the whole platform) on a
    free 127.0.0.1 port with a fresh SQLite data directory, and waits for /readyz;
 3. POSTs the file to /api/contact-lists as `text/csv` (and, with --multipart, once more as a
    multipart upload), streamed from disk by httpx, and times each answer: upload, spooling
@@ -99,7 +99,7 @@ def start_server(data_dir: Path, port: int, timeout: float) -> subprocess.Popen[
     command = [
         sys.executable,
         "-m",
-        "infra.cli",
+        "gateway.cli",
         "serve",
         "--host",
         "127.0.0.1",

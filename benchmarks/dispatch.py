@@ -213,7 +213,7 @@ class Role:
         self.log_path = folder / f"{role}.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", role],
+                [sys.executable, "-m", "gateway.cli", role],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

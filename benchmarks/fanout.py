@@ -153,9 +153,9 @@ class HubPhase(Phase):
         }
         prefix = os.environ.get("BENCH_SERVER_PREFIX")  # a diagnostic hook, e.g. GC settings
         launcher = (
-            ["-c", prefix + "; from infra.cli import main; main()"]
+            ["-c", prefix + "; from gateway.cli import main; main()"]
             if prefix
-            else ["-m", "infra.cli"]
+            else ["-m", "gateway.cli"]
         )
         self.process = subprocess.Popen(
             [
@@ -203,7 +203,7 @@ class KafkaPhase(HubPhase):
     def start(self) -> None:
         self.base_url = f"http://127.0.0.1:{STACK_PORT}"
         subprocess.run(
-            [sys.executable, "-m", "infra.cli", "stack", "up", *self.where()],
+            [sys.executable, "-m", "gateway.cli", "stack", "up", *self.where()],
             cwd=ROOT,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -231,7 +231,7 @@ class KafkaPhase(HubPhase):
 
     def stop(self) -> None:
         subprocess.run(
-            [sys.executable, "-m", "infra.cli", "stack", "down", *self.where()],
+            [sys.executable, "-m", "gateway.cli", "stack", "down", *self.where()],
             cwd=ROOT,
             check=False,
             stdout=subprocess.DEVNULL,

@@ -272,7 +272,7 @@ def verify(topology: Topology, timeout: float = 120.0) -> tuple[bool, str]:
     deadline = time.monotonic() + timeout
     while True:
         result = subprocess.run(
-            [sys.executable, "-m", "infra.cli", "verify"],
+            [sys.executable, "-m", "gateway.cli", "verify"],
             cwd=ROOT,
             env=topology.environment("verify"),
             capture_output=True,

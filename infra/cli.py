@@ -1,17 +1,17 @@
-"""The `campaigns` command line."""
+"""The `campaigns` commands below the HTTP edge; `gateway.cli` adds `serve` and `demo` and is
+the program that runs them all."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from projections.audit_trail import HistoryFilter
     from projections.disclosures import Disclosure
     from projections.messages import EventMessage
-
-
-STARTUP_FAILURE = 3  # uvicorn's exit status when the application does not start
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -48,79 +45,6 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
         help="folder of the SQLite files (default: $CAMPAIGNS_DATA_DIR or ./var); with "
         "CAMPAIGNS_DATABASE_URL pointing at PostgreSQL, only the demo carrier's books",
     )
-
-
-def add_server_options(parser: argparse.ArgumentParser) -> None:
-    add_store_options(parser)
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default 8000; 0: a free one)")
-
-
-def serve(args: argparse.Namespace, *, with_demo: bool = False) -> int:
-    import uvicorn
-
-    from gateway.app import create_app
-    from infra.bootstrap import build
-
-    settings = settings_from(args).with_changes(role="demo" if with_demo else "serve")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    platform = build(settings)
-    if settings.sending:
-        try:
-            platform.sending.claim()
-        except AlreadySending:
-            platform.close()
-            raise
-    demo_loop = None
-    demo_token = None
-    if with_demo:
-        from infra.demo import DemoLoop, add_demo_data, demo_sign_in_token
-
-        added = add_demo_data(platform)
-        if added:
-            print(f"added demo data: {added}", flush=True)
-        demo_loop = DemoLoop(platform)
-        demo_loop.start()
-        demo_token = demo_sign_in_token(platform)
-    app = create_app(platform, own_platform=True)
-    settle()
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        ws_per_message_deflate=settings.ws_compression,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-    )
-    server = uvicorn.Server(config)
-    try:
-        # Bound before the addresses are printed: with port 0 only the socket knows its port.
-        try:
-            listening = config.bind_socket()
-        except SystemExit:  # uvicorn has logged why (the port is taken, say)
-            platform.close()
-            raise
-        announce(settings, listening.getsockname()[1], demo_token)
-        server.run(sockets=[listening])
-    finally:
-        if demo_loop is not None:
-            demo_loop.stop()
-    return 0 if server.started else STARTUP_FAILURE
-
-
-def announce(settings: Settings, port: int, demo_token: str | None) -> None:
-    address = dashboard_address(settings.host, port)
-    print(f"store: {settings.store_description}", flush=True)
-    print(f"dashboard: {address}/", flush=True)
-    if demo_token is not None:
-        print(f"sign in at {address}/sign-in with the demo admin token: {demo_token}", flush=True)
-
-
-def dashboard_address(host: str, port: int) -> str:
-    """Where a browser on this machine reaches a server listening on host and port."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 def audit(args: argparse.Namespace) -> int:
@@ -581,6 +505,7 @@ def stack(args: argparse.Namespace) -> int:
         postgres_port=args.postgres_port,
         kafka_port=args.kafka_port,
         dispatchers=args.dispatchers,
+        program=args.program,
     )
     if args.action == "up":
         address = topology.up(where)
@@ -595,21 +520,21 @@ def stack(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(
+    add_first: Callable[[Any], None] | None = None, program: Sequence[str] = ()
+) -> argparse.ArgumentParser:
+    """The commands below the HTTP edge; `add_first` adds the caller's own before them, and
+    `program` is the command line that runs this program, for the processes `stack up`
+    starts."""
     root = argparse.ArgumentParser(
         prog="campaigns",
         description="An event-sourced SMS campaign platform. Settings come from the "
         "environment (see the README); options override them.",
     )
+    root.set_defaults(program=tuple(program))
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve_parser = commands.add_parser(
-        "serve", help="run everything in one process on the embedded default (SQLite)"
-    )
-    add_server_options(serve_parser)
-    demo_parser = commands.add_parser(
-        "demo", help="like serve, and adds sample domains, a pool and campaigns when empty"
-    )
-    add_server_options(demo_parser)
+    if add_first is not None:
+        add_first(commands)
     audit_parser = commands.add_parser(
         "audit",
         help="print a campaign's status changes (who, when, why) and who was shown its "
@@ -772,7 +697,8 @@ def add_link_key_parser(commands: Any) -> None:
 
 
 VIEWS = ("campaigns", "domains", "stats", "realtime")
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, Command] = {
     "audit": audit,
     "export": export,
     "import": import_history,
@@ -788,23 +714,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def run(args: argparse.Namespace, commands: Mapping[str, Command]) -> int:
+    """Runs the parsed command; its exit status."""
     try:
-        if args.command == "serve":
-            return serve(args)
-        if args.command == "demo":
-            return serve(args, with_demo=True)
-        if args.command in COMMANDS:
-            return COMMANDS[args.command](args)
+        return commands[args.command](args)
     except (SettingsError, AlreadySending) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 2
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())

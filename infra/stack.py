@@ -33,6 +33,9 @@ class Stack:
     postgres_port: int = 25442
     kafka_port: int = 29102
     dispatchers: int = 1  # for `up`; `down` and `status` find every one started
+    # The command line that runs a role, before the role's name (`python -m <the CLI>`): the
+    # caller's, since the program with the gateway's commands is not this floor's to name.
+    program: tuple[str, ...] = ()
 
     def roles(self) -> list[str]:
         """Every role's name (`dispatch`, `dispatch-2`, ...), in the order they start."""
@@ -104,12 +107,14 @@ def up(stack: Stack) -> str:
 
 
 def start_role(stack: Stack, role: str, env: dict[str, str]) -> None:
+    if not stack.program:
+        raise ValueError("the stack needs the program that runs its roles")
     role_env = dict(env)
     command = command_of(role)
     role_env["CAMPAIGNS_SENDING"] = "on" if command == "dispatch" else "off"
     log = (stack.logs / f"{role}.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", command],
+        [*stack.program, command],
         env=role_env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -147,7 +152,8 @@ def running_pid(stack: Stack, role: str) -> int | None:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    if b"infra.cli" not in command or command_of(role).encode() not in command:
+    ours = [*stack.program[1:], command_of(role)]
+    if not all(part.encode() in command for part in ours):
         return None  # the PID was reused by something else
     return pid if alive(pid) else None
 

@@ -75,7 +75,7 @@ class Server:
                 [
                     sys.executable,
                     "-m",
-                    "infra.cli",
+                    "gateway.cli",
                     self.command,
                     "--data-dir",
                     str(self.data_dir),

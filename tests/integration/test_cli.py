@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.cli import main
 from infra.bootstrap import build
-from infra.cli import main
 from infra.settings import Settings
 from projections.campaign_list import ListFilter
 

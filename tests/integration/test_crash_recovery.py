@@ -54,7 +54,7 @@ class Server:
     def start(self) -> None:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "gateway.cli", "serve", "--port", str(self.port)],
                 env=environment(self.store),
                 stdout=log,
                 stderr=subprocess.STDOUT,

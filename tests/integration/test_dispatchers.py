@@ -105,7 +105,7 @@ def finish_and_check(topology: Topology, api: Api, campaign_id: str, recipients:
         )
     assert sum(rows.values()) == recipients and not rows.get("queued"), rows
     verify = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "verify"],
+        [sys.executable, "-m", "gateway.cli", "verify"],
         cwd=ROOT,
         env=topology.environment("verify"),
         capture_output=True,
@@ -265,7 +265,7 @@ def test_a_second_sending_process_on_one_sqlite_data_directory_is_refused(
         wait_for("its lock to name it", lambda: "serve@" in lock.read_text())
         for argv in (["dispatch"], ["serve", "--port", str(free_port())]):
             second = subprocess.run(
-                [sys.executable, "-m", "infra.cli", *argv],
+                [sys.executable, "-m", "gateway.cli", *argv],
                 cwd=ROOT,
                 env=env,
                 capture_output=True,

@@ -18,8 +18,8 @@ from starlette.testclient import TestClient
 
 from domain.status import Status
 from gateway import api
+from gateway.cli import main
 from infra.bootstrap import Platform, build
-from infra.cli import main
 from infra.settings import Settings
 from projections.messages import EventMessage
 from tests.integration.conftest import drop_schema

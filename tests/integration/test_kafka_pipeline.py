@@ -170,7 +170,7 @@ def worker(settings: Settings, command: str) -> subprocess.Popen[bytes]:
     }
     log = (settings.data_dir / f"{command}.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", command],
+        [sys.executable, "-m", "gateway.cli", command],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 from domain.dispatch import CODE_LENGTH, DIGITS, NUMBER_LENGTH, LinkCoder, encode_number
 from domain.status import Status
 from gateway.app import create_app
+from gateway.cli import main
 from infra.bootstrap import Platform, build
-from infra.cli import main
 from infra.settings import Settings
 from tests.credentials import ADMIN_HEADERS
 from tests.integration.test_cli import point_at

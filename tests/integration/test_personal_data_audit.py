@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 
 from domain.status import Status
 from gateway.app import create_app
+from gateway.cli import main
 from infra.bootstrap import Platform
-from infra.cli import main
 from infra.settings import Settings
 from tests.credentials import ADMIN_HEADERS
 from tests.integration.scenarios import assert_error

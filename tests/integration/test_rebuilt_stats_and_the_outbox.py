@@ -40,7 +40,7 @@ def topology(tmp_path: Path) -> Iterator[Topology]:
 
 def campaigns(topology: Topology, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "gateway.cli", *args],
         cwd=ROOT,
         env={**topology.environment("cli"), "CAMPAIGNS_SENDING": "off"},
         capture_output=True,

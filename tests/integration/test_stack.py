@@ -34,7 +34,7 @@ WITH_TOKEN = {"CAMPAIGNS_DATABASE_SCHEMA": SCHEMA, "CAMPAIGNS_BOOTSTRAP_TOKEN": 
 
 def campaigns(folder: Path, *args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "gateway.cli", *args],
         cwd=ROOT,
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -69,10 +69,10 @@ def stack(tmp_path: Path) -> Iterator[httpx.Client]:
             yield client
     finally:
         subprocess.run(
-            [sys.executable, "-m", "infra.cli", "stack", "down", *where], cwd=ROOT, timeout=120
+            [sys.executable, "-m", "gateway.cli", "stack", "down", *where], cwd=ROOT, timeout=120
         )
     status = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "stack", "status", *where],
+        [sys.executable, "-m", "gateway.cli", "stack", "status", *where],
         cwd=ROOT,
         capture_output=True,
         text=True,

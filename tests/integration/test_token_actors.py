@@ -8,8 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.cli import main
 from infra.bootstrap import build
-from infra.cli import main
 from infra.settings import Settings
 from tests.credentials import ADMIN_HEADERS
 

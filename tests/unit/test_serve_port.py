@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.cli import dashboard_address, parser, settings_from
+from gateway.cli import dashboard_address, parser
+from infra.cli import settings_from
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = re.compile(r"dashboard: (http://127\.0\.0\.1:(\d+))/")
@@ -38,7 +39,7 @@ def test_port_zero_on_the_command_line_is_kept_rather_than_the_default() -> None
 def server_on_port_zero(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("CAMPAIGNS_")}
     env.update(CAMPAIGNS_SENDING="off", PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "infra.cli", "serve", "--port", "0", "--data-dir"]
+    command = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--data-dir"]
     process = subprocess.Popen(
         [*command, str(tmp_path)],
         cwd=ROOT,
@@ -115,7 +116,7 @@ def test_cookies_are_secure_behind_a_trusted_tls_proxy_only(tmp_path: Path, trus
         PYTHONUNBUFFERED="1",
         CAMPAIGNS_FORWARDED_ALLOW_IPS="127.0.0.1" if trusted else "10.9.9.9",
     )
-    command = [sys.executable, "-m", "infra.cli", "serve", "--port", "0", "--data-dir"]
+    command = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--data-dir"]
     process = subprocess.Popen(
         [*command, str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
