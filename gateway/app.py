@@ -29,6 +29,7 @@ from gateway import (
 from gateway.auth import AccessControl, Authenticator
 from gateway.clicks import AddressLimit, ClickWriter
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.metrics import Metrics, RequestTimer, metrics
 from gateway.openapi import openapi_document
 from gateway.pages.campaigns import forbidden_page, page_routes, static_files
 from gateway.pages.sign_in import sign_in_routes
@@ -91,48 +92,6 @@ def store_position(platform: Services) -> int:
     return platform.app.recorder.max_notification_id() or 0
 
 
-METRICS = {
-    "stored": "Events saved in the store (its last position).",
-    "relayed": "Events the relay has published to Kafka (the last position it reached).",
-    "projected": "Events applied to the read models (the last position they reflect).",
-}
-
-
-async def metrics(request: Request) -> Response:
-    """Prometheus text: positions along the pipeline as counters (their rates are the
-    throughputs) and the lags between them."""
-    platform: Services = request.app.state.platform
-    positions = await run_in_threadpool(platform.positions)
-    lines = []
-    for name, value in positions.items():
-        metric = f"campaigns_events_{name}_total"
-        lines += [
-            f"# HELP {metric} {METRICS[name]}",
-            f"# TYPE {metric} counter",
-            f"{metric} {value}",
-        ]
-    stored = positions["stored"]
-    for name in ("relayed", "projected"):
-        if name in positions:
-            metric = f"campaigns_{name}_lag_events"
-            lines += [
-                f"# HELP {metric} Events stored but not yet {name}.",
-                f"# TYPE {metric} gauge",
-                f"{metric} {max(0, stored - positions[name])}",
-            ]
-    hub = getattr(request.app.state, "hub", None)
-    if hub is not None:
-        lines += [
-            "# HELP campaigns_wall_clients WebSocket clients of this gateway's realtime hub.",
-            "# TYPE campaigns_wall_clients gauge",
-            f"campaigns_wall_clients {hub.clients}",
-            "# HELP campaigns_wall_position The realtime change log's position this hub reached.",
-            "# TYPE campaigns_wall_position counter",
-            f"campaigns_wall_position {max(hub.position, 0)}",
-        ]
-    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-
 async def openapi(_request: Request) -> Response:
     return JSONResponse(openapi_document())
 
@@ -180,6 +139,7 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
         middleware=[
+            Middleware(RequestTimer),  # first: it times refusals and errors too
             Middleware(SecurityHeaders),
             Middleware(AccessControl, forbidden_page=forbidden_page),
         ],
@@ -192,4 +152,5 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
         lambda disclosure: platform.disclosures.add(disclosure)
     )
     app.state.replay_slots = replay.ReplaySlots()
+    app.state.metrics = Metrics(platform, app.state)
     return app

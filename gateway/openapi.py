@@ -798,7 +798,8 @@ def operations_paths() -> dict[str, Schema]:
         "/metrics": {
             "get": operation(
                 "metrics",
-                "Prometheus metrics: events stored, relayed and projected, and the lags",
+                "Prometheus metrics: pipeline positions and lags, messages per stream, "
+                "WebSocket clients, request latencies",
                 tag="operations",
                 responses={
                     "200": {

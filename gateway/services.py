@@ -70,3 +70,15 @@ class Services(Protocol):
 
     def positions(self) -> dict[str, int]:
         """Store positions reached along the pipeline (stored, relayed, projected)."""
+
+    def read_model_positions(self) -> dict[str, int]:
+        """The store position each event-fed read model reflects, by its name."""
+
+    def outbox_backlog(self) -> int | None:
+        """Activity records waiting in the outbox for Kafka; None without Kafka."""
+
+    def realtime_position(self) -> int:
+        """The realtime rows' change log position (what the walls' hubs follow)."""
+
+    def message_totals(self) -> dict[str, dict[str, int]]:
+        """Messages per sending stream, by status, as the campaigns' stats count them."""

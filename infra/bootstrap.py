@@ -20,6 +20,7 @@ from infra.fenced_store import TOPIC as FENCED_RECORDER
 from infra.gates import AdvisoryGates, FileGates
 from infra.kafka_feed import KafkaFeed, StatsFeed
 from infra.outbox import OutboxPublisher
+from infra.outbox import backlog as outbox_backlog
 from infra.ownership import process_name
 from infra.process import SendingLock
 from infra.realtime import (
@@ -45,6 +46,7 @@ from projections.projector import Projector
 from projections.realtime import CampaignMarks, DomainMarks, RealtimeRows
 from projections.sign_in_failures import SignInFailures
 from projections.stored_replay import CAMPAIGN_VIEWS, DOMAIN_VIEWS, StoredEvents
+from projections.stream_totals import message_totals
 from projections.tokens import TokenStore
 
 PROJECTOR_NAME = "campaign_views"
@@ -283,6 +285,22 @@ class Platform:
             found["relayed"] = self.relay_position()
         found["projected"] = self.projector.position()
         return found
+
+    def read_model_positions(self) -> dict[str, int]:
+        """The store position each event-fed read model reflects, by its name."""
+        return {name: projector.position() for name, projector in self.projectors.items()}
+
+    def outbox_backlog(self) -> int | None:
+        """Activity records waiting in the outbox for Kafka; None without Kafka."""
+        return None if self.settings.kafka is None else outbox_backlog(self.database)
+
+    def realtime_position(self) -> int:
+        """The realtime rows' change log position (what the walls' hubs follow)."""
+        return self.realtime_rows.position()
+
+    def message_totals(self) -> dict[str, dict[str, int]]:
+        """Messages per sending stream, by status, as the campaigns' stats count them."""
+        return message_totals(self.database)
 
     def rebuild(
         self, progress: Callable[[int, int], None] | None = None, view: str = "campaigns"

@@ -93,3 +93,12 @@ class OutboxPublisher:
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+def backlog(database: Database) -> int:
+    """Counter changes waiting in the outbox for a publisher (rows a publisher holds
+    count until the broker has them)."""
+    with database.read() as cursor:
+        cursor.execute("SELECT count(*) FROM activity_outbox")
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -215,13 +216,13 @@ def test_metrics_count_the_walls_clients_and_the_position_they_reached(
     campaign = create(client, name="Measured")["id"]
     with client.websocket_connect("/ws/realtime") as ws:
         position = receive_until(ws, showing(campaign))["position"]
-        lines = dict(
-            line.split(" ", 1)
-            for line in client.get("/metrics").text.splitlines()
-            if not line.startswith("#")
-        )
-        assert lines["campaigns_wall_clients"] == "1"
-        assert int(lines["campaigns_wall_position"]) >= position
+        lines = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(client.get("/metrics").text)
+            for sample in family.samples
+        }
+        assert lines["campaigns_wall_clients"] == 1
+        assert lines["campaigns_wall_position"] >= position
 
 
 def test_a_lower_limit_shows_the_domains_that_reached_it_on_the_row(

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
@@ -636,3 +637,38 @@ def test_short_link_visits_are_written_in_batches_and_limited_per_address(
     stats = world.stats_once(campaign_id, lambda found: found["clicks"] >= 1)
     time.sleep(0.6)  # a second write would have come by now
     assert world.stats(campaign_id)["clicks"] == stats["clicks"] == 1
+
+
+# Metrics.
+
+
+def test_metrics_count_the_messages_sent_per_stream_and_time_the_requests(world: World) -> None:
+    world.demo_stream(outcomes={"delivered": 0.5, "failed": 0.5})
+    campaign_id = world.campaign([world.contact_list(phones(40))])
+    world.launch_and_finish(campaign_id)
+    stats = world.stats(campaign_id)
+
+    scraped = world.client.get("/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+
+    assert scraped.status_code == 200
+    demo = {
+        sample.labels["status"]: sample.value
+        for sample in families["campaigns_messages"].samples
+        if sample.name == "campaigns_messages_total" and sample.labels["stream"] == "demo"
+    }
+    assert demo["sent"] == stats["sent"] == 40
+    assert demo["delivered"] == stats["delivered"] and demo["failed"] == stats["failed"]
+    assert demo["delivered"] + demo["failed"] == 40
+    assert demo["undelivered"] == demo["no_route"] == demo["suppressed"] == 0
+    queued = families["campaigns_messages_queued"].samples
+    assert [(s.labels["stream"], s.value) for s in queued] == [("demo", 0)]
+    launch = {"route": "/api/campaigns/{id}/{command}", "method": "POST", "status": "2xx"}
+    timed = [
+        sample
+        for sample in families["campaigns_http_request_duration_seconds"].samples
+        if launch.items() <= sample.labels.items()
+    ]
+    buckets = [s.value for s in timed if s.name.endswith("_bucket")]
+    assert [s.value for s in timed if s.name.endswith("_count")] == [1]
+    assert buckets == sorted(buckets) and buckets[-1] == 1 and len(buckets) > 10
