@@ -31,6 +31,7 @@ from domain.fields import (
 )
 from domain.group_commit import GroupCommit
 from domain.link_domain import DOMAIN_TRANSITIONS, LinkDomain
+from domain.link_exhaustion import DomainUse, LinkDomains, still_exhausted
 from domain.pool import DomainPool
 from domain.pricing import DEFAULT_PRICES, parse_prices
 from domain.rules import first_fired
@@ -381,15 +382,7 @@ class CampaignPlatform(Application[uuid.UUID]):
         cause = campaign.suspension or {}
         if cause.get("kind") == "domains":
             limit = self.domain_limit()
-            blocking = []
-            for kind in campaign.links_used():
-                if not any(d.is_usable(limit) for d in self.campaign_domains(campaign, kind)):
-                    label = "Short URL" if kind == "short" else "Opt-out URL"
-                    blocking.append(
-                        f"no usable domain for the {label}: add a domain, configure one, "
-                        f"or raise the limit ({limit})"
-                    )
-            return blocking
+            return still_exhausted(self.link_domains(campaign, limit), limit)
         if cause.get("kind") == "rule" and self.stats_of is not None:
             stats = self.stats_of(str(campaign.id))
             hit = first_fired(campaign.fields.get("pause_rules", []), stats)
@@ -400,6 +393,14 @@ class CampaignPlatform(Application[uuid.UUID]):
             if stream is not None and not stream.enabled:
                 return [f"the stream {stream.name} is disabled"]
         return []
+
+    def link_domains(self, campaign: Campaign, limit: int) -> LinkDomains:
+        """The domains of each link the campaign uses, as the rule of exhausted links reads
+        them."""
+        return {
+            kind: [DomainUse.of(d, limit) for d in self.campaign_domains(campaign, kind)]
+            for kind in campaign.links_used()
+        }
 
     def campaign_domains(self, campaign: Campaign, kind: str) -> list[LinkDomain]:
         """The domains a campaign's link may use, in order: chosen ones, then its pool's."""

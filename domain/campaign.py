@@ -8,7 +8,7 @@ from typing import Any
 
 from domain.audited import Audited
 from domain.errors import FieldProblem, IllegalTransition, ValidationFailed
-from domain.fields import LINK_PLACEHOLDERS, format_time, placeholders_in
+from domain.fields import LINK_LABELS, LINK_PLACEHOLDERS, format_time, placeholders_in
 from domain.status import FINAL, TRANSITIONS, Status, allowed_commands, sorted_statuses
 
 # Fields that stay editable until the campaign is final (product spec, section 1). Message
@@ -391,10 +391,9 @@ class Campaign(Audited):
         for kind in self.links_used():
             link = links.get(kind) or {}
             if kind == "short" and not link.get("target"):
-                missing.append("message: the Short URL target")
+                missing.append(f"message: the {LINK_LABELS['short']} target")
             if not link.get("pool") and not link.get("domains"):
-                label = "Short URL" if kind == "short" else "Opt-out URL"
-                missing.append(f"message: a domain pool or domains for the {label}")
+                missing.append(f"message: a domain pool or domains for the {LINK_LABELS[kind]}")
         return missing
 
     def links_used(self) -> list[str]:

@@ -76,9 +76,6 @@ class Placeholders(dict[str, str]):
         return ""
 
 
-LINK_PLACEHOLDERS = frozenset({"short_url", "optout_url"})
-
-
 def render(text: str, fields: dict[str, Any], short_url: str, optout_url: str) -> str:
     values = Placeholders(fields)  # formatting a value is str() of it
     values["short_url"] = short_url

@@ -21,7 +21,8 @@ from domain.errors import FieldProblem, ValidationFailed
 CAMPAIGN_TYPES = ("outbound", "two_way", "transactional")
 WEEK_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PAUSE_METRICS = ("ctr", "failure_rate", "optout_rate", "cost")
-LINK_PLACEHOLDERS = {"short_url": "short", "optout_url": "optout"}
+LINK_PLACEHOLDERS = {"short_url": "short", "optout_url": "optout"}  # placeholder -> link
+LINK_LABELS = {"short": "Short URL", "optout": "Opt-out URL"}  # what people call each link
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000

@@ -16,9 +16,9 @@ from starlette.routing import Route
 from domain.application import parse_id
 from domain.campaign import Campaign
 from domain.content import content_problems
-from domain.dispatch import LINK_PLACEHOLDERS, render
+from domain.dispatch import render
 from domain.estimate import Estimate, PrefixGroup, estimate, sample_url
-from domain.fields import Invalid, placeholders_in
+from domain.fields import LINK_PLACEHOLDERS, Invalid, placeholders_in
 from domain.phone import masked
 from domain.pricing import FOUR_PLACES, money
 from gateway.api import MAX_PER_PAGE, call, platform_of
@@ -146,7 +146,7 @@ def contact_columns(texts: list[str]) -> set[str]:
             found.update(placeholders_in(text))
         except Invalid:  # a text the estimate cannot render either
             continue
-    return found - LINK_PLACEHOLDERS
+    return found - LINK_PLACEHOLDERS.keys()
 
 
 def estimate_campaign(

@@ -49,7 +49,6 @@ from domain.application import CampaignPlatform
 from domain.campaign import Campaign
 from domain.content import content_problems
 from domain.dispatch import (
-    LINK_PLACEHOLDERS,
     DispatchLog,
     LinkCoder,
     allocate,
@@ -57,8 +56,9 @@ from domain.dispatch import (
     spread,
 )
 from domain.errors import DomainError
-from domain.fields import placeholders_in
+from domain.fields import LINK_LABELS, LINK_PLACEHOLDERS, placeholders_in
 from domain.link_domain import ARCHIVE_AFTER_DAYS, DomainStatus, LinkDomain
+from domain.link_exhaustion import suspension_for
 from domain.pricing import DEFAULT_PRICES, PriceTable, money
 from domain.ratio import RatioChooser
 from domain.rules import facts, first_fired
@@ -100,7 +100,6 @@ SAVE_ATTEMPTS = 20  # a batch's save, which clashes with other processes' on sha
 # of the stream's campaigns changed this recently (a carrier's reports come within seconds).
 REPORTS_RESUMED_FOR = timedelta(hours=1)
 AUTO_ARCHIVED_FROM = (DomainStatus.PENDING, DomainStatus.CONFIGURED)
-LINK_LABELS = {"short": "Short URL", "optout": "Opt-out URL"}
 
 
 @dataclass(frozen=True)
@@ -758,35 +757,20 @@ class Engine:
     def plan_links(self, campaign: Campaign, wanted: int) -> LinkPlan | None:
         """Chooses the domains for up to `wanted` messages; suspends when none is left."""
         limit = self.app.domain_limit()
+        suspension = suspension_for(self.app.link_domains(campaign, limit), limit)
+        if suspension is not None:
+            self.system(
+                campaign, lambda c: c.suspend(suspension.reason, suspension.cause), "suspend"
+            )
+            return None
         plans: dict[str, list[str | None]] = {"short": [None] * wanted, "optout": [None] * wanted}
-        exhausted: dict[str, list[str]] = {}
         for kind in campaign.links_used():
             domains = self.app.campaign_domains(campaign, kind)
             capacity = [(d.name, limit - d.usage) for d in domains if d.is_usable(limit)]
             allocation = spread(allocate(capacity, wanted))
-            if not allocation:
-                exhausted[kind] = [
-                    f"{d.name} ({d.status_under(limit).value}, {d.usage}/{limit})" for d in domains
-                ]
-                continue
             wanted = min(wanted, len(allocation))
             plans[kind] = list(allocation)
-        if exhausted:
-            self.suspend_for_domains(campaign, exhausted, limit)
-            return None
         return LinkPlan(plans["short"][:wanted], plans["optout"][:wanted])
-
-    def suspend_for_domains(
-        self, campaign: Campaign, exhausted: dict[str, list[str]], limit: int
-    ) -> None:
-        parts = [
-            f"every domain for the {LINK_LABELS[kind]} reached the messaging limit of {limit} "
-            f"or is not usable: {', '.join(names) or 'no domains'}"
-            for kind, names in exhausted.items()
-        ]
-        reason = "; ".join(parts) + ". Add a domain, configure one or raise the limit to resume."
-        cause = {"kind": "domains", "links": exhausted, "limit": limit}
-        self.system(campaign, lambda c: c.suspend(reason, cause), "suspend")
 
     def build(
         self,
@@ -798,7 +782,9 @@ class Engine:
         order = RatioChooser([v["weight"] for v in variants]).order
         period = len(order)
         texts = [v["text"] for v in variants]
-        uses_columns = [bool(set(placeholders_in(text)) - LINK_PLACEHOLDERS) for text in texts]
+        uses_columns = [
+            bool(set(placeholders_in(text)) - LINK_PLACEHOLDERS.keys()) for text in texts
+        ]
         variant_ids = [v["id"] for v in variants]
         campaign_id = str(campaign.id)
         epoch = campaign.ratio_epoch

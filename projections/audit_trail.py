@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.fields import format_time
+from domain.fields import LINK_LABELS, format_time
 from domain.rules import LABELS as METRIC_LABELS
 
-LINK_LABELS = {"short": "Short URL", "optout": "Opt-out URL"}
 CSV_COLUMNS = (
     "position",
     "at",

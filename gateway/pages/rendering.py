@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from domain.fields import LINK_LABELS, LINK_PLACEHOLDERS
 from gateway.pages.page_access import page_access
 
 # The templates and static assets stay in the top-level `web/` folder, beside this package.
@@ -26,6 +27,13 @@ TYPE_LABELS = {
     "transactional": "Transactional",
 }
 
+# Each link's kind, label and placeholder, in order, for the templates and (through
+# base.html) the scripts.
+LINK_KINDS = [
+    {"kind": kind, "label": LINK_LABELS[kind], "placeholder": placeholder}
+    for placeholder, kind in LINK_PLACEHOLDERS.items()
+]
+
 
 def render(name: str, request: Request | None = None, **context: Any) -> HTMLResponse:
     """The page; with the request, its nav shows who is signed in (and the sign-out), and
@@ -33,4 +41,5 @@ def render(name: str, request: Request | None = None, **context: Any) -> HTMLRes
     if request is not None:
         context.setdefault("principal", request.scope.get("state", {}).get("principal"))
     context.setdefault("may", page_access(context.get("principal")))
+    context.setdefault("link_kinds", LINK_KINDS)
     return HTMLResponse(templates.get_template(name).render(**context))

@@ -21,6 +21,11 @@ const May = {
   replay: document.body.dataset.mayReplay === "true",
 };
 
+// Each link's kind, label and placeholder, in order (base.html's <body>, from the server's
+// one list), and the same by kind.
+const LINK_KINDS = JSON.parse(document.body.dataset.linkKinds || "[]");
+const LINKS = Object.fromEntries(LINK_KINDS.map((link) => [link.kind, link]));
+
 function cookie(name) {
   const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
   return found ? decodeURIComponent(found.slice(name.length + 1)) : "";

@@ -291,8 +291,6 @@ async function statsTab(body, c, asOf) {
 
 // Domains: the campaign's link domains with their usage, and a quick add.
 
-const LINK_LABELS = { short: "Short URL", optout: "Opt-out URL" };
-
 function linkDomainNames(link, pools) {
   const names = [...(link.domains || [])];
   const pool = pools.find((p) => p.id === link.pool);
@@ -334,7 +332,7 @@ async function domainsTab(body, c) {
   for (const kind of ["short", "optout"]) {
     if (!links[kind]) continue;
     const { names, pool } = linkDomainNames(links[kind], pools.items);
-    body.append(el("h3", {}, LINK_LABELS[kind] + (pool ? " · pool " : ""), pool ? el("em", {}, pool.name) : null),
+    body.append(el("h3", {}, LINKS[kind].label + (pool ? " · pool " : ""), pool ? el("em", {}, pool.name) : null),
       names.length ? domainTable(names, byName) : el("p", { className: "muted" }, "No domains."));
   }
   if (!Object.keys(links).length) body.append(el("p", { className: "muted" }, "This campaign has no links yet."));
@@ -362,7 +360,7 @@ function quickAddForm(c) {
   const form = el("form", { className: "quick-add card", id: "quick-add-form" },
     el("h3", {}, "Quick add"),
     labelled("Domains", names, "added, configured, and given to the links ticked below"),
-    el("div", { className: "checks" }, boxes.map((b) => el("label", { className: "check" }, b.box, " " + LINK_LABELS[b.kind]))),
+    el("div", { className: "checks" }, boxes.map((b) => el("label", { className: "check" }, b.box, " " + LINKS[b.kind].label))),
     el("button", { type: "submit", className: "primary", id: "quick-add" }, "Add and configure"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();

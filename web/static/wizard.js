@@ -123,7 +123,7 @@ const Links = {
 
   build(links) {
     const box = $("links");
-    for (const [kind, label] of [["short", "Short URL"], ["optout", "Opt-out URL"]]) {
+    for (const { kind, label, placeholder } of LINK_KINDS) {
       const link = links[kind] || {};
       const target = kind === "short" ? el("input", { type: "url", id: "short-target", value: link.target || "", placeholder: "https://shop.example.com/spring" }) : null;
       const pool = el("select", { id: kind + "-pool" }, el("option", { value: "" }, "no pool"),
@@ -131,7 +131,7 @@ const Links = {
       const domains = DATA.domains.map((d) => ({ name: d.name, box: el("input", { type: "checkbox", value: d.name, checked: (link.domains || []).includes(d.name) }), d }));
       this.editors[kind] = { target, pool, domains };
       box.append(el("fieldset", { className: "editor", id: kind + "-link" },
-        el("legend", {}, label + (kind === "short" ? " ({short_url})" : " ({optout_url})")),
+        el("legend", {}, label + " ({" + placeholder + "})"),
         target ? labelled("Target address", target) : null,
         el("div", { className: "row" }, labelled("Domain pool", pool)),
         el("div", { className: "field" }, el("span", { className: "label" }, "Or / and chosen domains"),
