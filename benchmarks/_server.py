@@ -38,6 +38,8 @@ VARIANTS = {
     "threads2": "at most 2 commands in the threadpool at a time (anyio limiter 40 -> 2)",
     "threads4": "at most 4 commands in the threadpool at a time (anyio limiter 40 -> 4)",
     "switch1ms": "GIL switch interval 5 ms -> 1 ms (sys.setswitchinterval)",
+    "nocommitted": "no committed-state cache: commands start from the library's aggregate "
+    "cache, fast-forwarded from the store",
 }
 
 
@@ -193,9 +195,10 @@ def install_profile(timers: Timers, variants: list[str]) -> None:
     import gateway.api as api
     from domain.application import CampaignPlatform
     from domain.campaign import Campaign
-    from domain.committed import CommittedStates
-    from domain.group_commit import GroupCommit
     from infra import feed
+    from infra.application import ProcessPlatform
+    from infra.committed import CommittedStates
+    from infra.group_commit import GroupCommit
     from projections.projector import Projector
 
     async def timed_call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -227,9 +230,9 @@ def install_profile(timers: Timers, variants: list[str]) -> None:
         (CommittedStates, "copy", "2a committed copy (unpickle; None on a miss)"),
         (CampaignPlatform, "load", "2a.1 app.load (store read: a miss or a re-check)"),
         (es_app, "deepcopy", "2a.2 deepcopy in app.load"),
-        (CampaignPlatform, "commit", "2c app.commit (group commit, remember the state)"),
+        (ProcessPlatform, "save_new", "2c app.save_new (group commit, remember the state)"),
         (GroupCommit, "save", "2c.1 GroupCommit.save (wait for the batch, or lead it)"),
-        (CampaignPlatform, "store_events", "2c.2 app.store_events (one txn for a batch)"),
+        (ProcessPlatform, "store_events", "2c.2 app.store_events (one txn for a batch)"),
         (Campaign, "pause", "2b decide: Campaign.pause"),
         (Campaign, "resume", "2b decide: Campaign.resume"),
         (Projector, "handle", "feed: Projector.handle (one read-model txn)"),
@@ -286,6 +289,8 @@ def thread_limit(variants: list[str]) -> int | None:
 def apply_platform_variants(variants: list[str], platform: Any) -> None:
     if "switch1ms" in variants:
         sys.setswitchinterval(0.001)
+    if "nocommitted" in variants:
+        platform.app.committed = None
 
 
 def main(argv: list[str] | None = None) -> int:

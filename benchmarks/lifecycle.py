@@ -294,11 +294,15 @@ def postgres_cpu() -> float:
 
 
 def bare_phase(
-    store: Store, threads_list: list[int], warmup: float, seconds: float
+    store: Store,
+    threads_list: list[int],
+    warmup: float,
+    seconds: float,
+    cpu_probe: Callable[[], dict[str, float]] | None = None,
 ) -> dict[int, Run]:
     """`app.save()` of pause/resume on Started campaigns held in memory: the library's rate."""
-    from domain.application import CampaignPlatform
     from domain.status import Status
+    from infra.application import ProcessPlatform
     from infra.bootstrap import ensure_schema, store_environment
 
     settings = store.settings()
@@ -306,7 +310,7 @@ def bare_phase(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     else:
         ensure_schema(settings)
-    app = CampaignPlatform(env=store_environment(settings))
+    app = ProcessPlatform(env=store_environment(settings))
     app.ensure_demo_stream()
     results: dict[int, Run] = {}
     try:
@@ -340,7 +344,8 @@ def bare_phase(
                 worker_for(campaigns[k * CAMPAIGNS_PER_WORKER : (k + 1) * CAMPAIGNS_PER_WORKER])
                 for k in range(n_threads)
             ]
-            run = run_threads(workers, warmup, seconds, cpu_probe=cpu_probe_for([], store.backend))
+            probe = cpu_probe or cpu_probe_for([], store.backend)
+            run = run_threads(workers, warmup, seconds, cpu_probe=probe)
             results[n_threads] = run
             say(
                 f"bare {store.backend}, {n_threads} thread(s): {run.rate:,.0f} saves/s "

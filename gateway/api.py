@@ -23,9 +23,24 @@ from gateway.inputs import (
     query_texts,
     query_time,
     read_json_object,
-    refuse_unknown_fields,
 )
 from gateway.representation import campaign_json, domain_json, pool_json, stream_json
+from gateway.schemas.campaigns import (
+    CampaignCommand,
+    CampaignCreate,
+    CampaignEdit,
+    DuplicateCommand,
+)
+from gateway.schemas.catalogue import (
+    DomainCommand,
+    DomainLimitChange,
+    DomainsAdd,
+    PoolCreate,
+    PoolEdit,
+    PricesChange,
+)
+from gateway.schemas.decoding import read_as
+from gateway.schemas.fields import fields_of, options
 from gateway.services import Services
 from gateway.stats import CampaignStats, with_figures
 from projections.audit_trail import HistoryFilter, csv_lines, filtered
@@ -56,7 +71,7 @@ async def campaign_answer(
     platform: Services, campaign: Campaign, as_of: datetime | None = None
 ) -> dict[str, Any]:
     """The campaign with its sent count, CTR and cost (as of a moment, when given)."""
-    stats = CampaignStats(platform.activity)
+    stats = CampaignStats(platform.activity.stats)
     return campaign_json(campaign, await call(stats.totals_of, campaign, as_of))
 
 
@@ -65,7 +80,7 @@ async def command_answer(
 ) -> dict[str, Any]:
     """Runs a command, then reads the campaign's counters, in one trip to the threadpool (each
     trip is a thread handoff both ways, which costs more than the read itself under load)."""
-    stats = CampaignStats(platform.activity)
+    stats = CampaignStats(platform.activity.stats)
 
     def run() -> tuple[Campaign, dict[str, int]]:
         campaign = command(*args, **kwargs)
@@ -79,11 +94,14 @@ async def command_answer(
 
 
 async def create_campaign(request: Request) -> Response:
-    body = await read_json_object(request)
-    _reason, _expected, command_id = pop_command_options(body)
+    body = await read_as(request, CampaignCreate)
+    _reason, _expected, command_id = options(body)
     platform = platform_of(request)
     campaign = await call(
-        platform.app.create_campaign, body, actor=actor_of(request), command_id=command_id
+        platform.app.create_campaign,
+        fields_of(body),
+        actor=actor_of(request),
+        command_id=command_id,
     )
     return JSONResponse(campaign_json(campaign), status_code=201)
 
@@ -125,7 +143,7 @@ async def list_campaigns(request: Request) -> Response:
     platform = platform_of(request)
     await call(platform.wait_for_own_writes)
     result = await call(platform.campaign_list.query, platform.database, filters, page, per_page)
-    items = await call(with_figures, result.items, platform.activity)
+    items = await call(with_figures, result.items, platform.activity.stats)
     return JSONResponse({"items": items, "total": result.total, "page": page, "per_page": per_page})
 
 
@@ -150,14 +168,14 @@ async def get_campaign(request: Request) -> Response:
 
 async def edit_campaign(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
-    body = await read_json_object(request)
-    reason, expected, command_id = pop_command_options(body)
+    body = await read_as(request, CampaignEdit)
+    reason, expected, command_id = options(body)
     platform = platform_of(request)
     answer = await command_answer(
         platform,
         platform.app.edit_campaign,
         campaign_id,
-        body,
+        fields_of(body),
         actor=actor_of(request),
         reason=reason,
         command_id=command_id,
@@ -173,9 +191,7 @@ async def campaign_command(request: Request) -> Response:
         raise ApiError(
             "not_found", f"no command {command!r}; commands: {', '.join(LIFECYCLE_COMMANDS)}"
         )
-    body = await read_json_object(request, empty_ok=True)
-    reason, expected, command_id = pop_command_options(body)
-    refuse_unknown_fields(body, "reason, expected_version, command_id")
+    reason, expected, command_id = options(await read_as(request, CampaignCommand, empty_ok=True))
     platform = platform_of(request)
     answer = await command_answer(
         platform,
@@ -192,9 +208,9 @@ async def campaign_command(request: Request) -> Response:
 
 async def duplicate_campaign(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
-    body = await read_json_object(request, empty_ok=True)
-    _reason, _expected, command_id = pop_command_options(body)
-    refuse_unknown_fields(body, "command_id")
+    _reason, _expected, command_id = options(
+        await read_as(request, DuplicateCommand, empty_ok=True)
+    )
     platform = platform_of(request)
     campaign = await call(
         platform.app.duplicate_campaign, campaign_id, actor=actor_of(request), command_id=command_id
@@ -244,19 +260,11 @@ async def campaign_history(request: Request) -> Response:
 
 
 async def add_domains(request: Request) -> Response:
-    body = await read_json_object(request)
-    _reason, _expected, command_id = pop_command_options(body)
-    unknown = sorted(set(body) - {"names"})
-    if unknown or "names" not in body:
-        raise ApiError(
-            "validation_failed",
-            "the body takes names: a list of domain names",
-            [{"field": key, "message": "unknown field"} for key in unknown]
-            or [{"field": "names", "message": "is required"}],
-        )
+    body = await read_as(request, DomainsAdd)
+    _reason, _expected, command_id = options(body)
     platform = platform_of(request)
     added, known = await call(
-        platform.app.add_domains, body["names"], actor=actor_of(request), command_id=command_id
+        platform.app.add_domains, body.names, actor=actor_of(request), command_id=command_id
     )
     limit = await call(platform.app.domain_limit)
     return JSONResponse(
@@ -279,9 +287,7 @@ async def domain_command(request: Request) -> Response:
     command = request.path_params["command"]
     if command not in ("configure", "archive", "block", "decline"):
         raise ApiError("not_found", f"no domain command {command!r}")
-    body = await read_json_object(request, empty_ok=True)
-    reason, expected, command_id = pop_command_options(body)
-    refuse_unknown_fields(body, "reason, expected_version, command_id")
+    reason, expected, command_id = options(await read_as(request, DomainCommand, empty_ok=True))
     platform = platform_of(request)
     domain = await call(
         platform.app.change_domain_status,
@@ -297,8 +303,9 @@ async def domain_command(request: Request) -> Response:
 
 
 async def set_domain_limit(request: Request) -> Response:
-    body = await read_json_object(request)
-    _reason, _expected, command_id = pop_command_options(body)
+    decoded_body = await read_as(request, DomainLimitChange)
+    body = fields_of(decoded_body)
+    _reason, _expected, command_id = options(decoded_body)
     platform = platform_of(request)
     limit = await call(
         platform.app.set_domain_limit, body, actor=actor_of(request), command_id=command_id
@@ -317,8 +324,9 @@ async def get_settings(request: Request) -> Response:
 
 
 async def set_prices(request: Request) -> Response:
-    body = await read_json_object(request)
-    _reason, _expected, command_id = pop_command_options(body)
+    decoded_body = await read_as(request, PricesChange)
+    body = fields_of(decoded_body)
+    _reason, _expected, command_id = options(decoded_body)
     platform = platform_of(request)
     prices = await call(
         platform.app.set_prices, body, actor=actor_of(request), command_id=command_id
@@ -327,8 +335,9 @@ async def set_prices(request: Request) -> Response:
 
 
 async def create_pool(request: Request) -> Response:
-    body = await read_json_object(request)
-    _reason, _expected, command_id = pop_command_options(body)
+    decoded_body = await read_as(request, PoolCreate)
+    body = fields_of(decoded_body)
+    _reason, _expected, command_id = options(decoded_body)
     platform = platform_of(request)
     pool = await call(
         platform.app.create_pool, body, actor=actor_of(request), command_id=command_id
@@ -353,8 +362,9 @@ async def get_pool(request: Request) -> Response:
 
 async def edit_pool(request: Request) -> Response:
     pool_id = parse_id(request.path_params["id"], "pool")
-    body = await read_json_object(request)
-    _reason, expected, command_id = pop_command_options(body)
+    decoded_body = await read_as(request, PoolEdit)
+    body = fields_of(decoded_body)
+    _reason, expected, command_id = options(decoded_body)
     platform = platform_of(request)
     pool = await call(
         platform.app.edit_pool,

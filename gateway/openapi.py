@@ -10,26 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from domain.application import LIFECYCLE_COMMANDS
-from domain.campaign import EDITABLE_WHILE_LIVE
 from domain.clicks import PREVIEW_AGENTS
 from domain.contact_import import MAX_LINE, MAX_VALUE
 from domain.contact_list import DUPLICATE, MAX_REPORTED
 from domain.fields import (
-    _SENDER_ALPHANUMERIC,  # the patterns the validation itself uses
-    _SENDER_NUMERIC,
     CAMPAIGN_TYPES,
-    MAX_DESCRIPTION,
-    MAX_DOMAINS,
-    MAX_LIST_IDS,
     MAX_NAME,
-    MAX_RULES,
-    MAX_TAG,
-    MAX_TAGS,
-    MAX_TEXT,
-    MAX_VARIANTS,
-    MAX_WEIGHT,
-    PAUSE_METRICS,
-    WEEK_DAYS,
 )
 from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
 from domain.replies import STOP_WORDS
@@ -37,7 +23,7 @@ from domain.roles import PERSONAL_DATA
 from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
 from domain.stream import MESSAGE_OUTCOMES, OUTCOMES
 from gateway.api import MAX_PER_PAGE
-from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY, RECEIPT_STATUSES
+from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY
 from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
 from gateway.openapi_access import DESCRIPTION as ACCESS_DESCRIPTION
@@ -50,6 +36,7 @@ from gateway.openapi_access import (
 )
 from gateway.openapi_realtime import realtime_paths, realtime_schemas
 from gateway.openapi_streams import RECEIPTS_DESCRIPTION, stream_schemas
+from gateway.schemas.document import request_components
 from projections.activity import MESSAGE_STATUSES
 from projections.audit_trail import CSV_COLUMNS
 from projections.disclosures import CSV_COLUMNS as DISCLOSURE_COLUMNS
@@ -61,7 +48,6 @@ API_VERSION = "0.1.0"
 JSON = "application/json"
 DOMAIN_COMMANDS = tuple(DOMAIN_TRANSITIONS)
 TIME_EXAMPLE = "2026-03-01T09:00:00.000000Z"
-CLOCK = "^([01][0-9]|2[0-3]):[0-5][0-9]$"  # HH:MM, as domain.fields checks it
 
 # Status, component name, summary and the codes each error response carries.
 ERRORS: dict[int, tuple[str, str, tuple[str, ...]]] = {
@@ -207,92 +193,6 @@ def items_of(name: str, description: str) -> Schema:
     return record({"items": array(ref(name))}, description=description)
 
 
-# Campaign fields, as domain/fields.py validates them.
-
-
-def sender_schema() -> Schema:
-    return string(
-        "Alphanumeric (letters and digits, at least one letter) up to 11 characters, or digits "
-        "up to 15 (a leading `+` allowed).",
-        anyOf=[{"pattern": _SENDER_ALPHANUMERIC.pattern}, {"pattern": _SENDER_NUMERIC.pattern}],
-        examples=["Shop", "+4915112345678"],
-    )
-
-
-def link_properties(*, with_target: bool) -> dict[str, Schema]:
-    properties: dict[str, Schema] = {}
-    if with_target:
-        properties["target"] = nullable(
-            string(format="uri", pattern="^https?://", maxLength=2000),
-            "Where the short link leads: an http:// or https:// address with a host name.",
-        )
-    properties["pool"] = nullable(
-        ref("Uuid"), "An existing domain pool whose domains the link may use."
-    )
-    properties["domains"] = nullable(
-        array(ref("DomainName"), maxItems=MAX_DOMAINS),
-        "Chosen domains (added first), used before the pool's. Duplicates are dropped.",
-    )
-    return properties
-
-
-def campaign_field_properties() -> dict[str, Schema]:
-    """The fields create and edit take; null sets a field back to its default."""
-    return {
-        "name": string(
-            f"Any letters, digits and symbols, 1 to {MAX_NAME} characters, not only spaces.",
-            minLength=1,
-            maxLength=MAX_NAME,
-            pattern=r"\S",
-        ),
-        "description": nullable(string(maxLength=MAX_DESCRIPTION), "Default empty."),
-        "tags": nullable(
-            array(string(minLength=1, maxLength=MAX_TAG), maxItems=MAX_TAGS),
-            f"Each 1 to {MAX_TAG} characters after trimming spaces; duplicates are dropped; "
-            f"at most {MAX_TAGS}.",
-        ),
-        "type": enum(CAMPAIGN_TYPES, "Default `outbound`."),
-        "stream": nullable(string(minLength=1), "The name of a known stream; default `demo`."),
-        "sender": nullable(sender_schema(), "The sender ID; needed before launch."),
-        "contact_lists": nullable(
-            array(ref("Uuid"), maxItems=MAX_LIST_IDS), "Contact list ids; duplicates are dropped."
-        ),
-        "variants": nullable(
-            array(ref("VariantInput"), maxItems=MAX_VARIANTS),
-            "The message texts and their ratio. Once launched only the weights may change: "
-            "send every variant with its id and new weight.",
-        ),
-        "links": nullable(ref("Links")),
-        "start_at": nullable(
-            string(format="date-time", examples=["2026-12-01T09:00:00Z"]),
-            "When sending starts; must carry a zone; null for as soon as ready.",
-        ),
-        "sending_schedule": nullable(ref("SendingSchedule"), "Null for any time."),
-        "pause_rules": nullable(array(ref("PauseRule"), maxItems=MAX_RULES)),
-        "ctr_indicators": nullable(ref("CtrIndicators")),
-    }
-
-
-def command_options(*effective: str) -> dict[str, Schema]:
-    """`reason`, `expected_version` and `command_id`. Every command takes all three; those not
-    `effective` are checked and then have no effect."""
-    options = {
-        "reason": nullable(string(maxLength=1000), "Why; recorded in the history. Default empty."),
-        "expected_version": nullable(
-            integer(minimum=1),
-            "Refuse with 409 `version_conflict` unless the resource is at this version.",
-        ),
-        "command_id": nullable(
-            string(minLength=1, maxLength=200),
-            "Makes the command idempotent: a repeat returns the first answer and changes nothing.",
-        ),
-    }
-    return {
-        key: schema if key in effective else documented(schema, "Accepted; no effect here.")
-        for key, schema in options.items()
-    }
-
-
 def field_schemas() -> dict[str, Schema]:
     return {
         "Uuid": string(format="uuid", examples=["2b1f0c4e-9a57-4a0e-8d8c-1f2e3d4c5b6a"]),
@@ -312,156 +212,13 @@ def field_schemas() -> dict[str, Schema]:
             "case without a trailing dot.",
             examples=["go.example.com"],
         ),
-        "VariantInput": request_object(
-            {
-                "id": nullable(ref("Uuid"), "An existing variant's id; omit for a new one."),
-                "text": string(
-                    f"1 to {MAX_TEXT} characters. Placeholders in braces: a contact's CSV columns "
-                    "(`{first_name}`) and `{short_url}`, `{optout_url}`. A variant given by id "
-                    "may leave it out to change only its weight.",
-                    minLength=1,
-                    maxLength=MAX_TEXT,
-                ),
-                "weight": integer(
-                    "Its share of the ratio.", minimum=1, maximum=MAX_WEIGHT, default=1
-                ),
-            },
-            anyOf=[{"required": ["text"]}, {"required": ["id"]}],
-            examples=[
-                {"text": "Hi {first_name}, 20% off: {short_url} Stop: {optout_url}", "weight": 3}
-            ],
-        ),
         "Variant": record(
             {"id": ref("Uuid"), "text": string(), "weight": integer(minimum=1)},
-        ),
-        "ShortLink": request_object(
-            link_properties(with_target=True), description="The `{short_url}` link."
-        ),
-        "OptoutLink": request_object(
-            link_properties(with_target=False), description="The `{optout_url}` link."
-        ),
-        "Links": request_object(
-            {"short": nullable(ref("ShortLink")), "optout": nullable(ref("OptoutLink"))},
-            description="Each link uses a pool, chosen domains, or both.",
-        ),
-        "SendingSchedule": request_object(
-            {
-                "days": array(enum(WEEK_DAYS), minItems=1),
-                "from": string("HH:MM", pattern=CLOCK),
-                "to": string("HH:MM; differs from `from`.", pattern=CLOCK),
-                "time_zone": string(
-                    "An IANA zone name.", default="UTC", examples=["Europe/Berlin"]
-                ),
-            },
-            ("days", "from", "to"),
-            "The hours sending may happen in. Days are stored in week order without repeats.",
-        ),
-        "PauseRule": request_object(
-            {
-                "metric": enum(PAUSE_METRICS),
-                "below": number("Pause when the metric falls below this.", minimum=0),
-                "above": number("Pause when the metric rises above this.", minimum=0),
-                "after": integer("Only after this many messages.", minimum=0, default=0),
-            },
-            ("metric",),
-            "Pauses the campaign when a metric crosses a bound; exactly one of below or above.",
-            oneOf=[{"required": ["below"]}, {"required": ["above"]}],
-        ),
-        "CtrIndicators": request_object(
-            {
-                "red_below": number("Percent.", minimum=0, maximum=100),
-                "green_from": number("Percent; not below `red_below`.", minimum=0, maximum=100),
-            },
-            ("red_below", "green_from"),
-            "Colours for the click-through rate.",
         ),
         "Outcomes": request_object(
             {key: share(f"Share of `{key}`; default 0.") for key in OUTCOMES},
             description="Delivery outcome shares of the demo carrier; they sum to 1.",
         ),
-    }
-
-
-# Request bodies.
-
-
-def request_schemas() -> dict[str, Schema]:
-    campaign_fields = campaign_field_properties()
-    editable = ", ".join(f"`{field}`" for field in sorted(EDITABLE_WHILE_LIVE))
-    names = array(ref("DomainName"), maxItems=MAX_DOMAINS)
-    return {
-        "CampaignCreate": request_object(
-            {**campaign_fields, **command_options("command_id")},
-            ("name",),
-            "A new Draft. Omitted fields take their defaults.",
-        ),
-        "CampaignEdit": request_object(
-            {**campaign_fields, **command_options("reason", "expected_version", "command_id")},
-            description="The fields to change. A Draft may change every field; from launch on "
-            f"until the campaign is final only {editable} (the others may be sent back "
-            "unchanged), and its links must stay complete; a final campaign nothing.",
-        ),
-        "CampaignCommand": request_object(
-            command_options("reason", "expected_version", "command_id")
-        ),
-        "DuplicateCommand": request_object(command_options("command_id")),
-        "DomainsAdd": request_object(
-            {
-                "names": documented(names, "Duplicates are dropped.") | {"minItems": 1},
-                **command_options("command_id"),
-            },
-            ("names",),
-        ),
-        "DomainCommand": documented(
-            {"type": "object", "properties": command_options("reason", "command_id")},
-            "Other fields are ignored.",
-        ),
-        "PricesChange": request_object(
-            {
-                "prices": {
-                    "type": "object",
-                    "description": "Price per SMS part by destination prefix (up to 7 digits, "
-                    "the longest matching prefix wins); the empty prefix is the default and is "
-                    "required. Prices are decimals at least 0 with at most 4 places, as strings "
-                    "or numbers.",
-                    "propertyNames": {"pattern": "^[0-9]{0,7}$"},
-                    "additionalProperties": {"type": ["string", "number"]},
-                    "required": [""],
-                    "examples": [{"": "0.0500", "44": "0.0400", "447": "0.0380"}],
-                },
-                **command_options("command_id"),
-            },
-            ("prices",),
-        ),
-        "DomainLimitChange": request_object(
-            {
-                "limit": integer("Messages per domain, at least 1.", minimum=1),
-                **command_options("command_id"),
-            },
-            ("limit",),
-        ),
-        "PoolCreate": request_object(
-            {**pool_properties(), **command_options("command_id")},
-            ("name",),
-            "`domains` and `add_domains` together make the pool's domains; each must have "
-            "been added first.",
-        ),
-        "PoolEdit": request_object(
-            {**pool_properties(), **command_options("expected_version", "command_id")},
-            description="`domains` replaces the list; then `remove_domains` are taken out and "
-            "`add_domains` appended. Named domains must have been added first.",
-        ),
-    }
-
-
-def pool_properties() -> dict[str, Schema]:
-    names = array(ref("DomainName"), maxItems=MAX_DOMAINS)
-    return {
-        "name": string(f"1 to {MAX_NAME} characters.", minLength=1, maxLength=MAX_NAME),
-        "description": nullable(string(maxLength=MAX_DESCRIPTION)),
-        "domains": documented(names, "The pool's domains."),
-        "add_domains": documented(names, "Domains to add."),
-        "remove_domains": documented(names, "Domains to take out."),
     }
 
 
@@ -1630,23 +1387,6 @@ def activity_schemas() -> dict[str, Schema]:
                 ),
             }
         ),
-        "Receipt": request_object(
-            {
-                "message_id": string(
-                    "The message's id (its short link's code).", minLength=1, maxLength=200
-                ),
-                "status": enum(RECEIPT_STATUSES),
-                "at": string(
-                    "When the carrier saw it; must carry a zone. Default: when it arrives.",
-                    format="date-time",
-                ),
-            },
-            ("message_id", "status"),
-            "One delivery receipt.",
-        ),
-        "ReceiptBatch": request_object(
-            {"receipts": array(ref("Receipt"), maxItems=MAX_RECEIPTS)}, ("receipts",)
-        ),
         "ReceiptsApplied": record(
             {
                 "applied": integer("Receipts that moved a message's status forwards.", minimum=0),
@@ -1655,20 +1395,6 @@ def activity_schemas() -> dict[str, Schema]:
                     minimum=0,
                 ),
             }
-        ),
-        "InboundReply": request_object(
-            {
-                "from": string(
-                    "The replying number, with `+` or `00` and its country code.",
-                    examples=["+447700900123"],
-                ),
-                "text": string("The reply; the first 1600 characters are kept."),
-                "at": string(
-                    "When it was received; must carry a zone. Default: when it arrives.",
-                    format="date-time",
-                ),
-            },
-            ("from", "text"),
         ),
         "ReplyRecorded": record(
             {
@@ -1966,7 +1692,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": SECURITY_SCHEMES,
             "schemas": {
                 **field_schemas(),
-                **request_schemas(),
+                **request_components(),
                 **response_schemas(),
                 **stream_schemas(),
                 **contact_list_schemas(),

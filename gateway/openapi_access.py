@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.roles import MAX_TOKEN_NAME, ROLES
+from domain.roles import ROLES
 from gateway.access import RULES, WEBSOCKET, Rule
 from gateway.auth import CSRF_COOKIE, SESSION_COOKIE
 
@@ -106,15 +106,6 @@ def access_schemas() -> dict[str, Schema]:
         "revoked_at": {"anyOf": [{"$ref": "#/components/schemas/Time"}, {"type": "null"}]},
     }
     return {
-        "TokenCreate": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_NAME},
-                "role": {"type": "string", "enum": list(ROLES)},
-            },
-            "required": ["name", "role"],
-            "additionalProperties": False,
-        },
         "Token": {"type": "object", "properties": token_fields, "required": list(token_fields)},
         "NewToken": {
             "type": "object",

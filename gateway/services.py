@@ -29,12 +29,14 @@ class ContactImports(Protocol):
 
 
 class Services(Protocol):
-    app: CampaignPlatform
     database: Database
     campaign_list: CampaignListView
     projector: Projector
     tokens: TokenStore
     sign_in_failures: SignInFailures
+
+    @property
+    def app(self) -> CampaignPlatform: ...
 
     @property
     def contacts(self) -> ContactImports: ...

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domain.application import CampaignPlatform
 from domain.pricing import PriceTable
+from infra.application import ProcessPlatform
 from infra.contacts import ContactStore, contact_store
 from infra.feed import LogFeed, read_messages, upcasts
 from infra.fenced_store import CONNINFO as STORE_CONNINFO
@@ -118,7 +118,7 @@ class Platform:
     """Everything one process runs: the application, the read models and their feed."""
 
     settings: Settings
-    app: CampaignPlatform
+    app: ProcessPlatform
     database: Database
     campaign_list: CampaignListView
     projector: Projector
@@ -386,7 +386,7 @@ def build(settings: Settings) -> Platform:
     settings.check()
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # the demo carrier's books, at least
     with schema_lock(settings):
-        app = CampaignPlatform(env=store_environment(settings))
+        app = ProcessPlatform(env=store_environment(settings))
         app.ensure_demo_stream()
         database = read_database(settings)
         contacts = contact_store(settings, database, app)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from eventsourcing.utils import resolve_topic
 
 from domain.application import CampaignPlatform
+from infra.application import ProcessPlatform
 from projections.messages import EventMessage, message_from_event, message_from_state
 from projections.projector import Projector
 
@@ -48,7 +49,7 @@ def upcasts(topic: str) -> bool:
 
 class LogFeed:
     def __init__(
-        self, app: CampaignPlatform, projector: Projector, min_interval: float = MIN_INTERVAL
+        self, app: ProcessPlatform, projector: Projector, min_interval: float = MIN_INTERVAL
     ) -> None:
         self.app = app
         self.projector = projector

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.application import CampaignPlatform
 from domain.replies import opts_out
+from infra.application import ProcessPlatform
 from infra.carriers import Carriers
 from infra.demo_carrier import DemoCarrier
 from infra.engine import Engine
@@ -87,7 +87,7 @@ class Sending:
 
 
 def build_sending(
-    app: CampaignPlatform,
+    app: ProcessPlatform,
     database: Database,
     campaign_list: CampaignListView,
     carrier_books: Database,

@@ -12,6 +12,7 @@ import pytest
 from domain.application import CampaignPlatform
 from domain.campaign import Campaign
 from domain.status import Status
+from infra.application import ProcessPlatform
 
 LIST_ID = "2b1f0c4e-9a57-4a0e-8d8c-1f2e3d4c5b6a"
 FUTURE = "2999-01-01T09:00:00Z"
@@ -37,8 +38,8 @@ def complete_fields() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app() -> CampaignPlatform:
-    platform = CampaignPlatform(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def app() -> ProcessPlatform:
+    platform = ProcessPlatform(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     platform.ensure_demo_stream()
     return platform
 

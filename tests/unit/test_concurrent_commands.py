@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import ApplicationRecorder
 
-from domain.application import CampaignPlatform
 from domain.campaign import Campaign
 from domain.errors import IllegalTransition, VersionConflict
 from domain.status import Status
+from infra.application import ProcessPlatform
 
 WAIT = 5.0
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -41,7 +41,7 @@ def in_threads(*functions: Callable[[], Any]) -> list[dict[str, Any]]:
     return outcomes
 
 
-def transactions_of(app: CampaignPlatform, hold_until_waiting: int = 0) -> list[int]:
+def transactions_of(app: ProcessPlatform, hold_until_waiting: int = 0) -> list[int]:
     """Counts the events of each transaction the group commit makes. With
     `hold_until_waiting`, the first one waits until that many other callers wait too."""
     sizes: list[int] = []
@@ -84,7 +84,7 @@ def pause(c: Campaign, command_id: str | None = None) -> None:
     c.pause(actor="alice", command_id=command_id)
 
 
-def stored_versions(app: CampaignPlatform, campaign_id: uuid.UUID) -> list[int]:
+def stored_versions(app: ProcessPlatform, campaign_id: uuid.UUID) -> list[int]:
     return [e.originator_version for e in app.events.get(campaign_id)]
 
 
@@ -92,7 +92,7 @@ def stored_versions(app: CampaignPlatform, campaign_id: uuid.UUID) -> list[int]:
 
 
 def test_commands_on_different_campaigns_at_once_all_apply_in_shared_transactions(
-    app: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaigns = [campaign_in(Status.STARTED) for _ in range(6)]
     sizes = transactions_of(app, hold_until_waiting=5)
@@ -108,7 +108,7 @@ def test_commands_on_different_campaigns_at_once_all_apply_in_shared_transaction
 
 
 def test_two_commands_on_one_campaign_at_once_both_apply_one_after_the_other(
-    app: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     wrap = together(2)
@@ -129,7 +129,7 @@ def test_two_commands_on_one_campaign_at_once_both_apply_one_after_the_other(
 
 
 def test_two_pauses_at_once_pause_once_and_the_retry_is_refused_on_the_new_status(
-    app: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     wrap = together(2)
@@ -146,7 +146,7 @@ def test_two_pauses_at_once_pause_once_and_the_retry_is_refused_on_the_new_statu
 
 
 def test_two_commands_expecting_one_version_at_once_one_applies_the_other_conflicts(
-    app: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     wrap = together(2)
@@ -167,7 +167,7 @@ def test_two_commands_expecting_one_version_at_once_one_applies_the_other_confli
 
 
 def test_one_command_id_sent_twice_at_once_applies_once_and_both_get_its_answer(
-    app: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     wrap = together(2)
@@ -186,7 +186,7 @@ def test_one_command_id_sent_twice_at_once_applies_once_and_both_get_its_answer(
 
 
 def test_new_campaigns_created_at_once_are_all_saved(
-    app: CampaignPlatform, fields: dict[str, Any]
+    app: ProcessPlatform, fields: dict[str, Any]
 ) -> None:
     sizes = transactions_of(app, hold_until_waiting=3)
 
@@ -207,7 +207,7 @@ def test_new_campaigns_created_at_once_are_all_saved(
 # Another process writing to the same store: this process's copies go stale.
 
 
-class OtherProcess(CampaignPlatform):
+class OtherProcess(ProcessPlatform):
     """A second application on the same store, as another gateway process would be."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
@@ -219,12 +219,12 @@ class OtherProcess(CampaignPlatform):
 
 
 @pytest.fixture
-def other(app: CampaignPlatform) -> CampaignPlatform:
+def other(app: ProcessPlatform) -> ProcessPlatform:
     return OtherProcess(app.recorder)
 
 
 def test_a_command_refused_on_a_stale_copy_is_decided_again_on_the_store_state(
-    app: CampaignPlatform, other: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, other: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     app.change_campaign_status(campaign.id, "pause", actor="alice")  # this process: Paused
@@ -237,7 +237,7 @@ def test_a_command_refused_on_a_stale_copy_is_decided_again_on_the_store_state(
 
 
 def test_a_write_from_a_stale_copy_is_refused_by_the_store_and_decided_again(
-    app: CampaignPlatform, other: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, other: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     app.change_campaign_status(campaign.id, "pause", actor="alice")
@@ -251,7 +251,7 @@ def test_a_write_from_a_stale_copy_is_refused_by_the_store_and_decided_again(
 
 
 def test_an_expected_version_is_checked_against_the_store_not_a_stale_copy(
-    app: CampaignPlatform, other: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, other: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     paused = app.change_campaign_status(campaign.id, "pause", actor="alice")
@@ -269,7 +269,7 @@ def test_an_expected_version_is_checked_against_the_store_not_a_stale_copy(
 
 
 def test_a_command_id_applied_by_another_process_returns_its_first_answer(
-    app: CampaignPlatform, other: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, other: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     app.edit_campaign(campaign.id, {"description": "seen here"}, actor="alice")  # a copy here
@@ -282,7 +282,7 @@ def test_a_command_id_applied_by_another_process_returns_its_first_answer(
 
 
 def test_a_command_id_applied_elsewhere_wins_over_the_expected_version_of_a_stale_copy(
-    app: CampaignPlatform, other: CampaignPlatform, campaign_in: Callable[..., Campaign]
+    app: ProcessPlatform, other: ProcessPlatform, campaign_in: Callable[..., Campaign]
 ) -> None:
     campaign = campaign_in(Status.STARTED)
     seen = app.edit_campaign(campaign.id, {"description": "seen here"}, actor="alice")

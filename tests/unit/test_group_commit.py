@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from domain.group_commit import GroupCommit
+from infra.group_commit import GroupCommit
 
 WAIT = 5.0
 

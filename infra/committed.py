@@ -2,7 +2,7 @@
 
 A command decided on this copy needs no read of the store. The copy may be stale when
 another process has written since; the store's version check then refuses the save, and the
-command is decided again on an aggregate loaded afresh (see `CampaignPlatform.run_command`).
+command is decided again on an aggregate loaded afresh (see `ProcessPlatform.run_command`).
 It is never a state that was not committed: it is taken after a successful save only.
 
 The states are kept pickled: bytes cannot change, so threads share them without locks and

@@ -1,0 +1,61 @@
+"""Reading a request body with its declaration: a refused body is 422 `validation_failed`
+whose `details` name every refused field at once, as the domain's own refusals do."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from domain.errors import FieldProblem, ValidationFailed
+from gateway.inputs import MAX_BODY, json_object, read_body
+
+T = TypeVar("T")
+
+# msgspec says where a problem is as a JSONPath (`$[0].text`) after " - at ".
+_WHERE = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def problem_text(error: msgspec.ValidationError, field: str) -> str:
+    """msgspec's message, saying where inside the field the problem is."""
+    found = _WHERE.match(str(error))
+    assert found is not None  # the pattern matches every text
+    path = found["path"] or ""
+    return f"{found['message']} at {field}{path}" if path else found["message"]
+
+
+def field_problems(raw: dict[str, Any], declaration: type[Any]) -> list[FieldProblem]:
+    """Every top-level field of `raw` its declaration refuses, and every missing one."""
+    fields = {field.encode_name: field for field in msgspec.structs.fields(declaration)}
+    problems = []
+    for key, value in raw.items():
+        field = fields.get(key)
+        if field is None:
+            problems.append(FieldProblem(key, f"unknown field; allowed: {', '.join(fields)}"))
+            continue
+        try:
+            msgspec.convert(value, field.type)
+        except msgspec.ValidationError as error:
+            problems.append(FieldProblem(key, problem_text(error, key)))
+    missing = [name for name, field in fields.items() if field.required and name not in raw]
+    return problems + [FieldProblem(name, "is required") for name in missing]
+
+
+def decoded(raw: dict[str, Any], declaration: type[T]) -> T:
+    """A parsed JSON object checked against its declaration."""
+    try:
+        return msgspec.convert(raw, declaration)
+    except msgspec.ValidationError as error:
+        problems = field_problems(raw, declaration) or [
+            FieldProblem("body", problem_text(error, "body"))
+        ]
+        raise ValidationFailed.of(problems) from None
+
+
+async def read_as(
+    request: Request, declaration: type[T], *, empty_ok: bool = False, limit: int = MAX_BODY
+) -> T:
+    """The request's JSON body as its declaration (an empty body as `{}` with `empty_ok`)."""
+    return decoded(json_object(await read_body(request, limit), empty_ok=empty_ok), declaration)

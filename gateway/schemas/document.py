@@ -1,0 +1,90 @@
+"""The request bodies' part of the OpenAPI document, generated from their declarations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.schemas.campaigns import (
+    CampaignCommand,
+    CampaignCreate,
+    CampaignEdit,
+    DuplicateCommand,
+)
+from gateway.schemas.carrier import InboundReply, Receipt, ReceiptBatch
+from gateway.schemas.catalogue import (
+    DomainCommand,
+    DomainLimitChange,
+    DomainsAdd,
+    PoolCreate,
+    PoolEdit,
+    PricesChange,
+)
+from gateway.schemas.fields import Body
+from gateway.schemas.tokens import TokenCreate
+
+Schema = dict[str, Any]
+REF = "#/components/schemas/{name}"
+
+# Every body a route decodes; the bodies they nest are found from these.
+REQUESTS: tuple[type[Body], ...] = (
+    CampaignCreate,
+    CampaignEdit,
+    CampaignCommand,
+    DuplicateCommand,
+    DomainsAdd,
+    DomainCommand,
+    PricesChange,
+    DomainLimitChange,
+    PoolCreate,
+    PoolEdit,
+    TokenCreate,
+    Receipt,
+    ReceiptBatch,
+    InboundReply,
+)
+
+
+def declarations(root: type[Body] = Body) -> dict[str, type[Body]]:
+    found: dict[str, type[Body]] = {}
+    for child in root.__subclasses__():
+        found[child.__name__] = child
+        found.update(declarations(child))
+    return found
+
+
+def merged(schema: Schema, more: Schema) -> Schema:
+    """`schema` with `more` added, objects merged key by key."""
+    result = dict(schema)
+    for key, value in more.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def tidied(value: Any) -> Any:
+    """Descriptions on one line (docstrings are indented), titles left out (each is the
+    component's name)."""
+    if isinstance(value, dict):
+        return {
+            key: " ".join(item.split())
+            if key == "description" and isinstance(item, str)
+            else tidied(item)
+            for key, item in value.items()
+            if key != "title"
+        }
+    if isinstance(value, list):
+        return [tidied(item) for item in value]
+    return value
+
+
+def request_components() -> dict[str, Schema]:
+    """Each request body's JSON Schema, and those of the bodies they nest, by name."""
+    _refs, components = msgspec.json.schema_components(REQUESTS, ref_template=REF)
+    declared = declarations()
+    return {
+        name: tidied(merged(components[name], declared[name].schema)) for name in sorted(components)
+    }
