@@ -183,57 +183,34 @@ def open_store(args: argparse.Namespace) -> CampaignPlatform:
         return CampaignPlatform(env=store_environment(settings))
 
 
-class Progress:
-    """A line on stderr, redrawn at most twice a second, then left as it ends."""
-
-    def __init__(self, what: str, total: int) -> None:
-        self.what, self.total = what, total
-        self.started = self.shown = time.monotonic()
-
-    def show(self, done: int, *, last: bool = False) -> None:
-        now = time.monotonic()
-        if not last and now - self.shown < 0.5:
-            return
-        self.shown = now
-        rate = done / max(now - self.started, 1e-9)
-        of = f"/{self.total:,}" if self.total else ""
-        end = "\n" if last else ""
-        print(
-            f"\r{self.what}: {done:,}{of} events, {rate:,.0f} events/s",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def show_replayed(self, _position: int, replayed: int) -> None:
-        self.show(replayed)
-
-
 def export(args: argparse.Namespace) -> int:
     from infra.event_archive import csv_lines, ndjson_lines, stored_messages
     from infra.feed import read_messages
+    from infra.progress import Meter, progress_display
 
     app = open_store(args)
     try:
         last = app.recorder.max_notification_id() or 0
-        progress = Progress("exported", max(last - args.after, 0))
-        counted = [0]
+        with progress_display() as display:
+            exported = Meter(display, "exported", max(last - args.after, 0))
+            counted = [0]
 
-        def counting(messages: Iterator[EventMessage]) -> Iterator[EventMessage]:
-            for message in messages:
-                counted[0] += 1
-                progress.show(counted[0])
-                yield message
+            def counting(messages: Iterator[EventMessage]) -> Iterator[EventMessage]:
+                for message in messages:
+                    counted[0] += 1
+                    exported(counted[0])
+                    yield message
 
-        messages = counting(stored_messages(lambda a, n: read_messages(app, a, n), args.after))
-        lines = csv_lines(messages) if args.format == "csv" else ndjson_lines(messages)
-        if args.output:
-            with open(args.output, "w", encoding="utf-8", newline="") as target:
-                target.writelines(lines)
-        else:
-            sys.stdout.writelines(lines)
-            sys.stdout.flush()
-        progress.show(counted[0], last=True)
+            read = stored_messages(lambda a, n: read_messages(app, a, n), args.after)
+            messages = counting(read)
+            lines = csv_lines(messages) if args.format == "csv" else ndjson_lines(messages)
+            if args.output:
+                with open(args.output, "w", encoding="utf-8", newline="") as target:
+                    target.writelines(lines)
+            else:
+                sys.stdout.writelines(lines)
+                sys.stdout.flush()
+            exported.finish(counted[0])
     finally:
         app.close()
     return 0
@@ -252,27 +229,31 @@ def replay(args: argparse.Namespace) -> int:
 def import_history(args: argparse.Namespace) -> int:
     from infra.bootstrap import build
     from infra.event_archive import ImportRefused, import_events
+    from infra.progress import Meter, progress_display
 
     app = open_store(args)
-    progress = Progress("imported", 0)
     try:
-        with open(args.file, encoding="utf-8") as source:
-            written = import_events(app, source, progress.show)
+        with progress_display() as display, open(args.file, encoding="utf-8") as source:
+            imported = Meter(display, "imported", None)
+            written = import_events(app, source, imported)
+            imported.finish(written)
     except ImportRefused as error:
-        print(f"\nerror: {error}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"error: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return 2
     finally:
         app.close()
-    progress.show(written, last=True)
-    with build(settings_from(args).with_changes(sending=False)) as platform:
+    with (
+        build(settings_from(args).with_changes(sending=False)) as platform,
+        progress_display() as display,
+    ):
         for view in platform.projectors:
-            replay = Progress(f"read model {view}", written)
-            platform.rebuild(replay.show_replayed, view)
-            replay.show(written, last=True)
-        platform.redraw_realtime()
+            replay = Meter(display, f"read model {view}", written)
+            replay.finish(platform.rebuild(replay.replayed, view))
+        redraw = Meter(display, "realtime rows", None, unit="campaigns")
+        redraw.finish(platform.redraw_realtime(redraw))
     print(f"imported {written:,} events from {args.file}; the read models are rebuilt")
     return 0
 
@@ -432,6 +413,7 @@ def require_kafka(settings: Settings) -> None:
 
 def rebuild(args: argparse.Namespace) -> int:
     from infra.bootstrap import build
+    from infra.progress import Meter, progress_display
 
     with build(settings_from(args).with_changes(sending=False)) as platform:
         if args.view == "stats":
@@ -444,40 +426,31 @@ def rebuild(args: argparse.Namespace) -> int:
             return 0
         if args.view == "realtime":
             started = time.monotonic()
-            count = platform.redraw_realtime(
-                lambda done, total: print(
-                    f"\rrealtime: {done:,}/{total:,} campaigns", end="", file=sys.stderr, flush=True
-                )
-            )
+            with progress_display() as display:
+                redraw = Meter(display, "realtime", None, unit="campaigns")
+                count = platform.redraw_realtime(redraw)
+                redraw.finish(count)
             elapsed = time.monotonic() - started
-            print(f"\rredrawn realtime rows: {count:,} campaigns in {elapsed:.1f} s")
+            print(f"redrawn realtime rows: {count:,} campaigns in {elapsed:.1f} s")
             return 0
         last = platform.app.recorder.max_notification_id() or 0
         started = time.monotonic()
-        shown = [0.0]
+        with progress_display() as display:
+            meter = Meter(display, args.view, last)
 
-        def progress(position: int, replayed: int) -> None:
-            # Events replayed out of about as many as stored (the last notification id, ids
-            # may skip): a rebuild inside the database goes a group of aggregates at a time.
-            now = time.monotonic()
-            if now - shown[0] >= 0.5:
-                shown[0] = now
-                rate = replayed / max(now - started, 1e-9)
-                share = 100 * replayed / max(last, replayed, 1)
-                print(
-                    f"\r{args.view}: {replayed:,}/{max(last, replayed):,} events ({share:.0f}%), "
-                    f"{rate:,.0f} events/s",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            def progress(_position: int, replayed: int) -> None:
+                # Events replayed out of about as many as stored (the last notification id,
+                # ids may skip): a rebuild inside the database goes a group of aggregates at
+                # a time.
+                meter(replayed, max(last, replayed))
 
-        replayed = platform.rebuild(progress, args.view)
+            replayed = platform.rebuild(progress, args.view)
+            meter.finish(replayed)
         elapsed = time.monotonic() - started
     rate = replayed / max(elapsed, 1e-9)
     how = " inside the database" if platform.projectors[args.view].rebuilt_in_database else ""
     print(
-        f"\rrebuilt {args.view}{how}: {replayed:,} events in {elapsed:.1f} s ({rate:,.0f} events/s)"
+        f"rebuilt {args.view}{how}: {replayed:,} events in {elapsed:.1f} s ({rate:,.0f} events/s)"
     )
     return 0
 

@@ -7,10 +7,11 @@ import argparse
 import json
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from infra.bootstrap import Platform
+from infra.progress import Meter, progress_display
 from projections.replay import Replay
 from projections.wall import MAX_SPEED, FilterError, Player, RowFilter, parse_moment
 
@@ -30,7 +31,6 @@ class Filters(dict[str, list[str]]):
 
 
 def play(platform: Platform, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
     try:
         start, end = parse_moment(args.start, "--from"), parse_moment(args.end, "--to")
         row_filter = RowFilter.from_query(
@@ -47,22 +47,36 @@ def play(platform: Platform, args: argparse.Namespace, out: TextIO | None = None
         return 2
     history = Replay(platform.read_events, platform.database, start, end)
     player = Player(history, row_filter, args.speed)
-    show(player.snapshot(history.snapshot()), args.json, out)
-    began, moment = time.monotonic(), start
-    while moment < end:
-        if args.speed:
-            time.sleep(TICK_SECONDS)
-            moment = start + timedelta(seconds=(time.monotonic() - began) * args.speed)
-        else:
-            moment += FAST_STEP
-        moment = min(moment, end)
-        message = player.update(history.step(moment), moment)
-        if message is not None:
-            show(message, args.json, out)
-    show(
-        {"type": "end", "position": history.position, "replay": player.marker(end)}, args.json, out
-    )
+    span = (end - start).total_seconds()
+    with progress_display() as display:
+        out = out or sys.stdout  # taken here: on a terminal, the lines go above the progress
+        played = Meter(display, "replayed", round(span))
+        played.show(reached(start, end), 0)
+        show(player.snapshot(history.snapshot()), args.json, out)
+        began, moment = time.monotonic(), start
+        while moment < end:
+            if args.speed:
+                time.sleep(TICK_SECONDS)
+                moment = start + timedelta(seconds=(time.monotonic() - began) * args.speed)
+            else:
+                moment += FAST_STEP
+            moment = min(moment, end)
+            message = player.update(history.step(moment), moment)
+            if message is not None:
+                show(message, args.json, out)
+            played.show(reached(moment, end), (moment - start).total_seconds())
+        played.finish(span, reached(end, end))
+        show(
+            {"type": "end", "position": history.position, "replay": player.marker(end)},
+            args.json,
+            out,
+        )
     return 0
+
+
+def reached(moment: datetime, end: datetime) -> str:
+    """Where the replay is in its time range, for its progress."""
+    return f"{moment:%Y-%m-%d %H:%M:%S} of {end:%Y-%m-%d %H:%M:%S}"
 
 
 def show(message: dict[str, Any], as_json: bool, out: TextIO) -> None:
