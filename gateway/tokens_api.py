@@ -9,7 +9,8 @@ from starlette.routing import Route
 from gateway.api import call, platform_of
 from gateway.auth import Authenticator, Principal
 from gateway.errors import ApiError
-from gateway.inputs import read_json_object, refuse_unknown_fields
+from gateway.schemas.decoding import read_as
+from gateway.schemas.tokens import TokenCreate
 
 
 async def list_tokens(request: Request) -> Response:
@@ -19,17 +20,9 @@ async def list_tokens(request: Request) -> Response:
 
 
 async def create_token(request: Request) -> Response:
-    body = await read_json_object(request)
-    name, role = body.pop("name", None), body.pop("role", None)
-    refuse_unknown_fields(body, "name, role")
-    if not isinstance(name, str) or not isinstance(role, str):
-        raise ApiError(
-            "validation_failed",
-            "the body takes name and role (texts)",
-            [{"field": field, "message": "is required"} for field in ("name", "role")],
-        )
+    body = await read_as(request, TokenCreate)
     platform = platform_of(request)
-    token, secret = await call(platform.tokens.create, name, role)
+    token, secret = await call(platform.tokens.create, body.name, body.role)
     # The only time the secret is shown: it is not kept.
     return JSONResponse({**token.to_json(), "token": secret}, status_code=201)
 
