@@ -5,7 +5,7 @@
         [--variants a,b+c,...] [--profile [--profile-variant v]] [--cpu-profile]
 
 For each backend it measures, one after the other (R interleaved rounds, medians):
-1. bare: `CampaignPlatform.save()` of lifecycle changes made by direct aggregate calls
+1. bare: `ProcessPlatform.save()` of lifecycle changes made by direct aggregate calls
    (pause, resume, pause, ... on campaigns already Started, held in memory), from 1 thread
    and from 4 threads, each thread on its own campaigns;
 2. http: first the harness's own ceiling (the same clients on `GET /healthz`), then

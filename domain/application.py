@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
 
 from domain.audited import Audited, id_for_name
 from domain.campaign import Campaign
 from domain.catalogue import Catalogue
-from domain.committed import CommittedStates
 from domain.errors import FieldProblem, NotFound, ValidationFailed, VersionConflict
 from domain.fields import (
     CAMPAIGN_DEFAULTS,
@@ -29,7 +27,6 @@ from domain.fields import (
     parse_name,
     parse_uuid,
 )
-from domain.group_commit import GroupCommit
 from domain.link_domain import DOMAIN_TRANSITIONS, LinkDomain
 from domain.link_exhaustion import DomainUse, LinkDomains, still_exhausted
 from domain.pool import DomainPool
@@ -52,8 +49,7 @@ from domain.stream import (
 A = TypeVar("A", bound=Audited)
 
 COMMAND_NAMESPACE = uuid.UUID("0b8f5c2e-7d41-4f6a-a3c9-1e2d3f4a5b6c")
-SAVE_ATTEMPTS = 5
-COMMITTED_STATES = 10_000  # aggregates whose last committed state commands start from
+SAVE_ATTEMPTS = 5  # of entering new aggregates in a catalogue others enter theirs in
 LIFECYCLE_COMMANDS = ("launch", "pause", "resume", "abort", "unschedule")
 STREAM_FIELDS: dict[str, Callable[[Any], Any]] = {
     "rate": parse_rate,
@@ -82,13 +78,6 @@ class CampaignPlatform(Application[uuid.UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        self.position_lock = threading.Lock()
-        self.last_position = 0
-        self.listeners: list[Callable[[int], None]] = []
-        # Commands save together when they arrive together, and start from what this process
-        # last committed rather than from a read of the store (see run_command).
-        self.group_commit = GroupCommit(self.store_events, self._notify)
-        self.committed = CommittedStates(COMMITTED_STATES)
         # A campaign's live counters, where the sending side is wired in (auto-pause rules).
         self.stats_of: Callable[[str], dict[str, int]] | None = None
         # Held while a command that stops a campaign's sending commits: no batch of the
@@ -105,34 +94,7 @@ class CampaignPlatform(Application[uuid.UUID]):
 
         return Environment(name, dict(env or {}))
 
-    # Positions: what this process has committed, so read models can be waited on.
-
-    def store_events(self, events: list[Any], **options: Any) -> list[Recording[uuid.UUID]]:
-        """Stores events in one transaction, as `save()` does with aggregates (without its
-        check of each object against the event protocol, a slow isinstance); `options` go
-        to the recorder (a sending process's fence)."""
-        processing_event = ProcessingEvent[uuid.UUID]()
-        processing_event.events.extend(events)
-        processing_event.saved_kwargs.update(options)
-        return self._record(processing_event)
-
-    def _record(self, processing_event: ProcessingEvent[uuid.UUID]) -> list[Recording[uuid.UUID]]:
-        recordings = super()._record(processing_event)
-        # Whatever saved these may keep changing its aggregates: commands reload them.
-        for event in processing_event.events:
-            self.committed.forget(event.originator_id)
-        return recordings
-
-    def _notify(self, recordings: list[Recording[uuid.UUID]]) -> None:
-        if not recordings:
-            return
-        position = max(r.notification.id for r in recordings)
-        with self.position_lock:
-            self.last_position = max(self.last_position, position)
-        for listener in self.listeners:
-            listener(position)
-
-    # Loading and saving with retries, command ids and expected versions.
+    # Loading and saving, with command ids and expected versions.
 
     def load(
         self, cls: type[A], aggregate_id: uuid.UUID, what: str, version: int | None = None
@@ -159,41 +121,33 @@ class CampaignPlatform(Application[uuid.UUID]):
         expected_version: int | None = None,
     ) -> A:
         """Loads, acts, saves; a repeated command id returns the state it first produced.
+        A save that clashes with another writer's answers a version conflict."""
+        aggregate = self.load(cls, aggregate_id, what)
+        done, others = self.decide(aggregate, what, action, command_id, expected_version)
+        if done is not None:
+            return self.load(cls, aggregate_id, what, version=done)
+        if not self.save_new(aggregate, *others):
+            details = None if expected_version is None else {"expected_version": expected_version}
+            raise VersionConflict(
+                f"{what} was changed by someone else meanwhile; reload and retry", details=details
+            )
+        return aggregate
 
-        The aggregate is this process's copy of what it last committed, when it has one: no
-        read of the store. A copy may be stale (another process wrote since): the store's
-        version check then refuses the save, and the command is decided again on an aggregate
-        loaded afresh. A refusal decided on a copy is also decided again on a fresh load, so
-        a stale copy never refuses (nor answers a version conflict) wrongly.
-        """
-        fresh = False
-        for _attempt in range(SAVE_ATTEMPTS):
-            copied = None if fresh else self.committed.copy(cls, aggregate_id)
-            aggregate = self.load(cls, aggregate_id, what) if copied is None else copied
-            try:
-                done = aggregate.version_of_command(command_id)
-                if done is None:
-                    self.check_version(aggregate, what, expected_version)
-                    others = action(aggregate) or ()
-            except Exception:
-                if copied is None:
-                    raise
-                fresh = True
-                continue
-            if done is not None:
-                return self.load(cls, aggregate_id, what, version=done)
-            try:
-                self.commit(aggregate, *others)
-            except IntegrityError:
-                if copied is None and expected_version is not None:
-                    raise VersionConflict(
-                        f"{what} was changed by someone else meanwhile; reload and retry",
-                        details={"expected_version": expected_version},
-                    ) from None
-                fresh = True
-                continue
-            return aggregate
-        raise VersionConflict(f"{what} is changing too often right now; retry")
+    def decide(
+        self,
+        aggregate: A,
+        what: str,
+        action: Callable[[A], Iterable[Audited] | None],
+        command_id: str | None,
+        expected_version: int | None,
+    ) -> tuple[int | None, Iterable[Audited]]:
+        """The version a repeated command id first produced, or the other aggregates the
+        action changed (the aggregate itself now holds its new events)."""
+        done = aggregate.version_of_command(command_id)
+        if done is not None:
+            return done, ()
+        self.check_version(aggregate, what, expected_version)
+        return None, action(aggregate) or ()
 
     @staticmethod
     def check_version(aggregate: Audited, what: str, expected_version: int | None) -> None:
@@ -203,27 +157,14 @@ class CampaignPlatform(Application[uuid.UUID]):
                 details={"expected_version": expected_version, "version": aggregate.version},
             )
 
-    def commit(self, *aggregates: Audited) -> None:
-        """Saves the aggregates' new events in one transaction, which commands arriving at
-        the same time share; returns once they are committed and notified."""
-        self.group_commit.save([event for a in aggregates for event in a.collect_events()])
-        for aggregate in aggregates:
-            self.committed.remember(aggregate)
-
-    def save_new(self, *aggregates: Audited, fence: Any = None) -> bool:
-        """Saves new events of aggregates; False when another writer saved some of these
-        aggregates first. With a sending process's `fence`, in a transaction of their own
-        that the recorder refuses when the fence is stale."""
+    def save_new(self, *aggregates: Audited, **options: Any) -> bool:
+        """Saves new events of aggregates in one transaction; False when another writer
+        saved some of these aggregates first. `options` go to the recorder (a sending
+        process's fence, which refuses the transaction when stale)."""
         try:
-            if fence is None:
-                self.commit(*aggregates)
-                return True
-            events = [event for a in aggregates for event in a.collect_events()]
-            self._notify(self.store_events(events, fence=fence))
+            self.save(*aggregates, **options)
         except IntegrityError:
             return False
-        for aggregate in aggregates:
-            self.committed.remember(aggregate)
         return True
 
     # Campaigns.

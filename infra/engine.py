@@ -66,6 +66,7 @@ from domain.schedule import describe, is_open
 from domain.sms import parts as sms_parts
 from domain.status import MAY_HAVE_BATCHES, STOPS_SENDING, Status, fate_of_batch
 from domain.stream import Stream, StreamOwnership
+from infra.application import ProcessPlatform
 from infra.carriers import Carriers
 from infra.gates import SendingGate
 from infra.ownership import Ownership
@@ -322,7 +323,7 @@ class Handover:
 class Engine:
     def __init__(
         self,
-        app: CampaignPlatform,
+        app: ProcessPlatform,
         database: Database,
         campaign_list: CampaignListView,
         activity: ActivityStore,
