@@ -136,7 +136,7 @@ def pipeline(
                 report_progress(platform, campaign_id, started)
         assert status is Status.FINISHED, f"the campaign ended {status}"
         elapsed = time.perf_counter() - started
-        counters = platform.sending.activity.campaign_counters(str(campaign_id))
+        counters = platform.sending.activity.stats.campaign_counters(str(campaign_id))
         return count / elapsed, (prepared_at or started) - started, counters
     finally:
         platform.close()
@@ -192,7 +192,7 @@ def add_campaign(
 
 
 def report_progress(platform: Any, campaign_id: uuid.UUID, started: float) -> None:
-    sent = platform.sending.activity.campaign_counters(str(campaign_id))["sent"]
+    sent = platform.sending.activity.stats.campaign_counters(str(campaign_id))["sent"]
     elapsed = time.perf_counter() - started
     print(f"  ... {sent:,} sent (in the stats), {sent / elapsed:,.0f}/s", flush=True)
 
@@ -314,7 +314,7 @@ def scale_out_pipeline(
             f"dispatcher's memory, launch to the last outcome: peak {rss_mib('VmHWM'):,.0f} MiB, "
             f"at the end {rss_mib('VmRSS'):,.0f} MiB"
         )
-        counters = sending.activity.campaign_counters(str(campaign_id))
+        counters = sending.activity.stats.campaign_counters(str(campaign_id))
         return count / elapsed, (prepared_at or started) - started, counters
     finally:
         platform.sending.stop()
@@ -360,7 +360,7 @@ def print_cpu(before: dict[str, float], after: dict[str, float], count: int, wal
 def wait_for_outcomes(activity: Any, campaign_id: str, count: int, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        counters = activity.campaign_counters(campaign_id)
+        counters = activity.stats.campaign_counters(campaign_id)
         if sum(counters[k] for k in OUTCOMES) >= count:
             return
         if time.monotonic() > deadline:

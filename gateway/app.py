@@ -146,7 +146,9 @@ def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:
     )
     app.state.platform = platform
     app.state.authenticator = Authenticator(platform)
-    app.state.clicks = ClickWriter(lambda clicks: platform.activity.record_clicks(clicks))
+    app.state.clicks = ClickWriter(
+        lambda clicks: platform.activity.engagement.record_clicks(clicks)
+    )
     app.state.link_limit = AddressLimit()
     app.state.disclosures = disclosures.DisclosureRecorder(
         lambda disclosure: platform.disclosures.add(disclosure)

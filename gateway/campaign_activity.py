@@ -38,7 +38,7 @@ async def campaign_stats(request: Request) -> Response:
     known_at = query_time(request, "known_at")
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id, as_of=as_of or known_at)
-    stats = CampaignStats(platform.activity)
+    stats = CampaignStats(platform.activity.stats)
     return JSONResponse(await call(stats.stats, campaign, as_of, known_at))
 
 
@@ -99,7 +99,7 @@ async def campaign_messages(request: Request) -> Response:
     per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown one
-    rows, total = await call(platform.activity.messages, str(campaign_id), page, per_page)
+    rows, total = await call(platform.activity.messages.page, str(campaign_id), page, per_page)
     carriers = await call(platform.carrier_log().errors_of, [row[0] for row in rows])
     reader = personal_reader(request)
     if reader is not None and rows:
@@ -156,8 +156,8 @@ def estimate_campaign(
     each sample names the columns (`{first_name}`) instead: the figures stay the same."""
     activity, prices = platform.activity, platform.prices()
     lists = list(campaign.fields.get("contact_lists", []))
-    audience = [PrefixGroup(p, n) for p, n in activity.count_audience(lists, 1 + prices.longest)]
-    sample = activity.first_of_audience(lists)
+    audience = [PrefixGroup(p, n) for p, n in activity.audience.count(lists, 1 + prices.longest)]
+    sample = activity.audience.first(lists)
     short, optout = (
         first_domain(platform, campaign, "short"),
         first_domain(platform, campaign, "optout"),

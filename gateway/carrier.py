@@ -108,7 +108,7 @@ def parse_receipts(body: dict[str, Any]) -> list[Receipt]:
 async def receive_receipts(request: Request) -> Response:
     body = await read_json_object(request, limit=MAX_RECEIPTS_BODY)
     receipts = parse_receipts(body)
-    applied = await call(platform_of(request).activity.apply_receipts, receipts)
+    applied = await call(platform_of(request).activity.receipts.apply_receipts, receipts)
     return JSONResponse({"applied": applied, "ignored": len(receipts) - applied})
 
 
@@ -199,7 +199,7 @@ async def receive_stream_receipts(request: Request) -> Response:
 
     def apply() -> dict[str, int]:
         matched = carrier_log.match(name, receipts, {})
-        applied = platform.activity.apply_receipts(
+        applied = platform.activity.receipts.apply_receipts(
             [Receipt(m.message_id, m.status, m.at) for m in matched]
         )
         if receipts:
@@ -245,7 +245,7 @@ async def receive_reply(request: Request) -> Response:
     phone, text, at = parse_inbound(await read_json_object(request))
     activity = platform_of(request).activity
     campaign_id, opted_out = await call(
-        activity.record_reply, phone, text, at, opts_out=opts_out(text)
+        activity.engagement.record_reply, phone, text, at, opts_out=opts_out(text)
     )
     return JSONResponse({"campaign_id": campaign_id, "opted_out": opted_out})
 

@@ -48,7 +48,7 @@ def load_campaign(platform: Services, campaign_id: str) -> Campaign | None:
 
 def short_target(platform: Services, code: str) -> str | None:
     """Where the message's short link leads now (the target may be edited while live)."""
-    message = platform.activity.message_by_id(code)
+    message = platform.activity.messages.by_id(code)
     if message is None:
         return None
     campaign = load_campaign(platform, message.campaign_id)
@@ -98,12 +98,12 @@ def optout_page(
     """The message, its campaign and what the page shows: `ask`, `opted_out` (now) or
     `already` (before)."""
     activity = platform.activity
-    message = activity.message_by_optout_code(code)
+    message = activity.messages.by_optout_code(code)
     if message is None:
         return None
-    already = bool(activity.opted_out([message.recipient]))
+    already = bool(activity.engagement.opted_out([message.recipient]))
     if confirm and not already:
-        activity.opt_out_by_code(code, datetime.now(UTC), source=OPTOUT_SOURCE)
+        activity.engagement.opt_out_by_code(code, datetime.now(UTC), source=OPTOUT_SOURCE)
     state = "already" if already else "opted_out" if confirm else "ask"
     return message, load_campaign(platform, message.campaign_id), state
 

@@ -8,7 +8,7 @@ from domain.application import CampaignPlatform
 from domain.contact_list import ImportResult
 from domain.pricing import PriceTable
 from gateway.realtime import Feed
-from projections.activity import ActivityStore
+from projections.activity import Activity
 from projections.campaign_list import CampaignListView
 from projections.carrier_log import CarrierLog, LinkState
 from projections.database import Database
@@ -42,7 +42,7 @@ class Services(Protocol):
     def contacts(self) -> ContactImports: ...
 
     @property
-    def activity(self) -> ActivityStore:
+    def activity(self) -> Activity:
         """Messages, receipts, clicks, opt-outs, replies and the stats counted from them."""
 
     @property

@@ -19,7 +19,7 @@ from projections.activity import (
     KNOWN,
     OUTCOMES,
     UNSENT,
-    ActivityStore,
+    Stats,
     from_units,
     minute_of,
     second_of,
@@ -104,14 +104,14 @@ def next_minute(moment: datetime) -> datetime:
 class CampaignStats:
     """Reads a campaign's counters, now or as of a moment."""
 
-    def __init__(self, activity: ActivityStore) -> None:
-        self.activity = activity
+    def __init__(self, stats: Stats) -> None:
+        self.stats_table = stats
 
     def totals(self, campaign_id: str, as_of: datetime | None = None) -> dict[str, int]:
         """The campaign's counters; as of a moment, summed from the minutes (no `queued`)."""
         if as_of is None:
-            return dict(self.activity.campaign_counters(campaign_id))
-        return self.until(campaign_id, self.activity.counters(campaign_id), as_of)[1]
+            return dict(self.stats_table.campaign_counters(campaign_id))
+        return self.until(campaign_id, self.stats_table.counters(campaign_id), as_of)[1]
 
     def totals_of(self, campaign: Campaign, as_of: datetime | None = None) -> dict[str, int]:
         """The counters of a campaign as it was at `as_of`: none before it first started
@@ -126,7 +126,7 @@ class CampaignStats:
         """The minutes up to the one holding `as_of`, and their sums."""
         rows = minutes(scoped, minute_of(as_of))
         totals = summed(rows)
-        totals["unique_clicks"] = self.activity.unique_clicks_before(
+        totals["unique_clicks"] = self.stats_table.unique_clicks_before(
             campaign_id, next_minute(as_of)
         )
         return rows, totals
@@ -149,7 +149,7 @@ class CampaignStats:
         rows: list[tuple[str, Counters]] = sorted(by_minute.items())
         totals = summed(rows)
         moment = min(as_of, known_at) if as_of else known_at
-        totals["unique_clicks"] = self.activity.unique_clicks_before(
+        totals["unique_clicks"] = self.stats_table.unique_clicks_before(
             campaign_id, next_minute(moment)
         )
         return rows, totals
@@ -161,7 +161,7 @@ class CampaignStats:
         known_at: datetime | None = None,
     ) -> dict[str, Any]:
         campaign_id = str(campaign.id)
-        scoped = self.activity.counters(campaign_id)
+        scoped = self.stats_table.counters(campaign_id)
         unsent: dict[str, int | None] = dict.fromkeys(UNSENT)  # not kept per minute
         if known_at is not None:
             rows, totals = self.as_known(campaign_id, scoped, as_of, known_at)
@@ -224,9 +224,9 @@ def campaign_figures(totals: Counters | None) -> dict[str, Any]:
     }
 
 
-def with_figures(items: list[dict[str, Any]], activity: ActivityStore) -> list[dict[str, Any]]:
+def with_figures(items: list[dict[str, Any]], stats: Stats) -> list[dict[str, Any]]:
     """List rows with their sent count, CTR and cost from the activity counters."""
-    totals = activity.campaigns_counters([item["id"] for item in items])
+    totals = stats.campaigns_counters([item["id"] for item in items])
     enriched = []
     for item in items:
         figures = campaign_figures(totals.get(item["id"]))

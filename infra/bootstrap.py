@@ -33,7 +33,7 @@ from infra.realtime import (
 from infra.relay import Relay, lock_key
 from infra.sending import Sending, build_sending
 from infra.settings import Settings
-from projections.activity import ActivityStore
+from projections.activity import Activity
 from projections.campaign_list import CampaignListView
 from projections.carrier_log import CarrierLog, LinkState
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
@@ -177,7 +177,7 @@ class Platform:
             self.settings.kafka,
             self.settings.activity_topic,
             self.projector,
-            self.activity,
+            self.activity.stats,
             self.store_id,
             security=self.settings.kafka_security,
             replication=self.settings.kafka_replication,
@@ -340,7 +340,7 @@ class Platform:
                     differences += projector.verify(self.read_events, scratch)
                 finally:
                     scratch.close()
-        return differences + self.activity.verify_stats() + self.realtime_rows.verify()
+        return differences + self.activity.stats.verify_stats() + self.realtime_rows.verify()
 
     def close(self) -> None:
         self.sending.stop()
@@ -355,7 +355,7 @@ class Platform:
         self.app.close()
 
     @property
-    def activity(self) -> ActivityStore:
+    def activity(self) -> Activity:
         return self.sending.activity
 
     @property

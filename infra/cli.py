@@ -418,7 +418,7 @@ def rebuild(args: argparse.Namespace) -> int:
     with build(settings_from(args).with_changes(sending=False)) as platform:
         if args.view == "stats":
             started = time.monotonic()
-            rows = platform.activity.rebuild_stats()
+            rows = platform.activity.stats.rebuild_stats()
             elapsed = time.monotonic() - started
             print(
                 f"rebuilt stats: {rows:,} rows recounted from the activity rows in {elapsed:.1f} s"

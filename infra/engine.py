@@ -72,7 +72,7 @@ from infra.gates import SendingGate
 from infra.ownership import Ownership
 from infra.smpp_carrier import CarrierUnavailable
 from projections.activity import (
-    ActivityStore,
+    Activity,
     BatchRef,
     OpenBatch,
     OutgoingMessage,
@@ -153,7 +153,7 @@ class Handover:
         self,
         app: CampaignPlatform,
         carrier: Carriers,
-        activity: ActivityStore,
+        activity: Activity,
         ownership: Ownership,
         gate: SendingGate,
         now: Callable[[], datetime],
@@ -184,12 +184,12 @@ class Handover:
             campaign = self.app.get_campaign(uuid.UUID(ref.campaign_id))
             fate = fate_of_batch(campaign.status)
             if fate == "cancel":
-                self.activity.cancel(fence, ref, self.now())
+                self.activity.messages.cancel(fence, ref, self.now())
                 return
             if fate == "hold":
                 self.hold(ref.campaign_id)
                 return
-            outgoing = self.activity.claim(fence, ref, batch.messages)
+            outgoing = self.activity.messages.claim(fence, ref, batch.messages)
             if outgoing is None:
                 return  # not waiting for its handover any more
             if not self.ownership.holds(fence):
@@ -206,7 +206,9 @@ class Handover:
             )
         sent = outgoing if len(taken) == len(outgoing) else [m for m in outgoing if m.id in taken]
         whole = len(sent) == len(outgoing)
-        self.activity.mark_sent(sent, self.now(), fence=fence, batch=ref if whole else None)
+        self.activity.messages.mark_sent(
+            sent, self.now(), fence=fence, batch=ref if whole else None
+        )
         if not whole:
             raise CarrierUnavailable(
                 f"the carrier of {fence.stream} took {len(sent)} of {len(outgoing)} messages"
@@ -219,11 +221,11 @@ class Handover:
     def reconcile(self, batch: Batch) -> Batch:
         """Before a batch is tried again: what the carrier took of it meanwhile is marked
         sent, and only the rest is handed over (or cancelled, or suppressed)."""
-        queued = self.activity.queued_messages(batch.ref)
+        queued = self.activity.messages.queued_messages(batch.ref)
         taken = self.carrier.taken([m.id for m in queued], batch.fence.stream)
         if taken:
             sent = [m for m in queued if m.id in taken]
-            self.activity.mark_sent(sent, self.now(), fence=batch.fence)
+            self.activity.messages.mark_sent(sent, self.now(), fence=batch.fence)
         waiting = {m.id for m in queued if m.id not in taken}
         messages = [m for m in batch.messages if m.id in waiting]
         return Batch(batch.fence, batch.ref, messages, batch.two_way)
@@ -326,7 +328,7 @@ class Engine:
         app: ProcessPlatform,
         database: Database,
         campaign_list: CampaignListView,
-        activity: ActivityStore,
+        activity: Activity,
         carrier: Carriers,
         ownership: Ownership,
         gate: SendingGate,
@@ -498,19 +500,19 @@ class Engine:
 
     def recover_stream(self, fence: Fence) -> None:
         self.record_unrecorded_batches(fence)
-        self.settle(fence, self.activity.open_batches(stream=fence.stream))
+        self.settle(fence, self.activity.messages.open_batches(stream=fence.stream))
 
     def resume_reports(self, stream: str, done: set[str]) -> None:
         """The carrier's reports of messages it took whose outcome never came, because the
         process that owned the stream stopped first: for the campaigns that recorded batches
         on it in the last `REPORTS_RESUMED_FOR`, but those in `done` (a take-over tried
         again), which it adds to."""
-        for campaign_id in self.activity.campaigns_sending_since(
+        for campaign_id in self.activity.messages.campaigns_sending_since(
             stream, self.now() - REPORTS_RESUMED_FOR
         ):
             if campaign_id in done:
                 continue
-            waiting = self.activity.sent_without_outcome(campaign_id)
+            waiting = self.activity.messages.sent_without_outcome(campaign_id)
             if waiting:
                 campaign = self.app.get_campaign(uuid.UUID(campaign_id))
                 two_way = campaign.fields.get("type") == "two_way"
@@ -533,21 +535,21 @@ class Engine:
             with self.handover.lock:
                 if (batch.ref.campaign_id, batch.ref.first_seq) in self.handover.waiting:
                     continue  # on its way
-            messages = self.activity.queued_messages(batch.ref)
+            messages = self.activity.messages.queued_messages(batch.ref)
             if batch.state == "claimed":
                 taken = self.carrier.taken([m.id for m in messages], fence.stream)
                 sent = [m for m in messages if m.id in taken]
                 messages = [m for m in messages if m.id not in taken]
                 if sent or not messages:
-                    self.activity.mark_sent(
+                    self.activity.messages.mark_sent(
                         sent, self.now(), fence=fence, batch=None if messages else batch.ref
                     )
                 if not messages:
                     continue
-                self.activity.unclaim(fence, batch.ref)
+                self.activity.messages.unclaim(fence, batch.ref)
             fate = fate_of_batch(campaign.status)
             if fate == "cancel":
-                self.activity.cancel(fence, batch.ref, self.now())
+                self.activity.messages.cancel(fence, batch.ref, self.now())
             elif fate == "send":
                 two_way = campaign.fields.get("type") == "two_way"
                 self.handover.put(Batch(fence, batch.ref, messages, two_way))
@@ -571,7 +573,7 @@ class Engine:
                 self.record_unrecorded(campaign_id, fence)
                 self.unfinished.discard(campaign_id)
             self.handover.take_held(campaign_id)
-            self.settle(fence, self.activity.open_batches(campaign_id=campaign_id))
+            self.settle(fence, self.activity.messages.open_batches(campaign_id=campaign_id))
 
     def archive_unused_domains(self) -> None:
         """F10: a domain unused for 90 days is archived automatically."""
@@ -647,7 +649,7 @@ class Engine:
             return
         lists = list(campaign.fields.get("contact_lists", []))
         fence = self.ownership.fence(campaign.fields["stream"])
-        count = self.activity.snapshot_audience(str(campaign.id), lists, fence)
+        count = self.activity.audience.snapshot(str(campaign.id), lists, fence)
         if count == 0:
             self.system(
                 campaign,
@@ -705,18 +707,18 @@ class Engine:
             self.unfinished.discard(campaign_id)
         # Sending again, or after a failure: its batches left waiting go first.
         if self.handover.take_held(campaign_id) or unfinished:
-            self.settle(fence, self.activity.open_batches(campaign_id=campaign_id))
-        counters = self.activity.campaign_counters(campaign_id)
+            self.settle(fence, self.activity.messages.open_batches(campaign_id=campaign_id))
+        counters = self.activity.stats.campaign_counters(campaign_id)
         hit = first_fired(campaign.fields.get("pause_rules", []), counters)
         if hit is not None:
             rule, reason = hit
             cause = facts(rule, counters)
             self.system(campaign, lambda c: c.suspend(reason, cause), "suspend")
             return False
-        first = self.activity.next_seq(campaign_id)
+        first = self.activity.messages.next_seq(campaign_id)
         if first >= campaign.recipients:
             self.handover.drain()  # finished means every recipient handed to the carrier
-            left = self.activity.open_batches(campaign_id=campaign_id)
+            left = self.activity.messages.open_batches(campaign_id=campaign_id)
             if left:  # held back meanwhile (a pause between two batches): they go first
                 self.settle(fence, left)
                 return True
@@ -735,7 +737,7 @@ class Engine:
         if plan is None:
             return False
         count = len(plan.short)
-        recipients = self.activity.recipients_from(campaign_id, first, count)
+        recipients = self.activity.audience.recipients_from(campaign_id, first, count)
         messages = self.build(campaign, recipients, plan)
         self.dispatch(campaign, messages, fence)
         return True
@@ -795,7 +797,7 @@ class Engine:
         short_base = {d: f"https://{d}/s/" for d in set(plan.short) if d}
         optout_base = {d: f"https://{d}/o/" for d in set(plan.optout) if d}
         codes = LinkCoder(LinkKeys(self.database).current().secret).codes  # the newest key
-        number = self.activity.reserve_numbers(len(recipients))
+        number = self.activity.messages.reserve_numbers(len(recipients))
         messages = []
         for (seq, phone, fields), short_domain, optout_domain in zip(
             recipients, plan.short, plan.optout, strict=True
@@ -833,9 +835,9 @@ class Engine:
         return messages
 
     def dispatch(self, campaign: Campaign, messages: list[OutgoingMessage], fence: Fence) -> None:
-        opted_out = self.activity.opted_out([m.recipient for m in messages])
+        opted_out = self.activity.engagement.opted_out([m.recipient for m in messages])
         blocked = frozenset(m.id for m in messages if m.recipient in opted_out)
-        self.activity.add_messages(messages, self.now(), blocked, fence=fence)
+        self.activity.messages.add_messages(messages, self.now(), blocked, fence=fence)
         outgoing = [m for m in messages if m.id not in blocked]
         try:
             self.record_batch(str(campaign.id), messages, usage_of(outgoing), fence)
@@ -888,9 +890,9 @@ class Engine:
         after its last batch saved there (a save that failed, or a process that stopped)."""
         dispatch_log = self.app.find(DispatchLog, DispatchLog.id_for(campaign_id))
         recorded_until = dispatch_log.next_seq if dispatch_log else 0
-        if self.activity.next_seq(campaign_id) <= recorded_until:
+        if self.activity.messages.next_seq(campaign_id) <= recorded_until:
             return
-        unrecorded = self.activity.messages_from(campaign_id, recorded_until)
+        unrecorded = self.activity.messages.messages_from(campaign_id, recorded_until)
         outgoing = [message for message, status in unrecorded if status != "suppressed"]
         self.record_batch(campaign_id, [m for m, _ in unrecorded], usage_of(outgoing), fence)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from infra.relay import broker_connection, ensure_topic
 from infra.settings import KafkaSecurity
-from projections.activity import ActivityStore
+from projections.activity import Stats
 from projections.identity import check_records
 from projections.messages import EventMessage
 from projections.projector import PartitionBatch, Projector
@@ -189,7 +189,7 @@ class StatsFeed(KafkaFeed):
         bootstrap: str,
         topic: str,
         projector: Projector,
-        activity: ActivityStore,
+        stats: Stats,
         store: str,
         *,
         security: KafkaSecurity,
@@ -198,7 +198,7 @@ class StatsFeed(KafkaFeed):
         super().__init__(
             bootstrap, topic, projector, store, security=security, replication=replication
         )
-        self.activity = activity
+        self.stats = stats
         self.name = STATS
 
     def next_offsets(self) -> dict[int, int]:
@@ -213,7 +213,7 @@ class StatsFeed(KafkaFeed):
     def apply(self, records: dict[Any, list[Any]]) -> None:
         with self.projector.database.transaction() as cursor:
             for tp, batch in records.items():
-                self.consumed += self.activity.apply_records(
+                self.consumed += self.stats.apply_records(
                     cursor, [(int(record.key), record.value.decode()) for record in batch]
                 )
                 cursor.execute(

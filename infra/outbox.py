@@ -1,7 +1,7 @@
 """Per-message activity onto Kafka: the outbox of counter changes, published in batches.
 
 Every write of the activity tables keeps its counter changes as one outbox row in the same
-transaction (`ActivityStore.count`). The publisher takes the oldest rows no other publisher
+transaction (`Stats.count`). The publisher takes the oldest rows no other publisher
 holds, sends them (idempotent producer, `acks=all`), and deletes them in the same database
 transaction once the broker has them all. A crash in between sends them again; the stats
 projector applies each record id once.

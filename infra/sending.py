@@ -15,7 +15,7 @@ from infra.engine import Engine
 from infra.gates import SendingGate
 from infra.ownership import Ownership
 from infra.process import SendingLock
-from projections.activity import ActivityStore, Receipt
+from projections.activity import Activity, Receipt
 from projections.campaign_list import CampaignListView
 from projections.carrier_log import CarrierLog
 from projections.database import Database
@@ -26,26 +26,26 @@ from projections.link_keys import LinkKeys
 class ActivityReports:
     """Carrier reports into the activity tables: the same paths the HTTP endpoints take."""
 
-    def __init__(self, activity: ActivityStore) -> None:
+    def __init__(self, activity: Activity) -> None:
         self.activity = activity
 
     def on_receipts(self, receipts: Sequence[Receipt]) -> None:
-        self.activity.apply_receipts(receipts)
+        self.activity.receipts.apply_receipts(receipts)
 
     def on_clicks(self, clicks: Sequence[tuple[str, datetime, str]]) -> None:
-        self.activity.record_clicks(clicks)
+        self.activity.engagement.record_clicks(clicks)
 
     def on_opt_outs(self, codes: Sequence[tuple[str, datetime]]) -> None:
-        self.activity.opt_out_by_codes(codes, source="opt-out link")
+        self.activity.engagement.opt_out_by_codes(codes, source="opt-out link")
 
     def on_replies(self, replies: Sequence[tuple[str, str, datetime]]) -> None:
         for phone, text, at in replies:
-            self.activity.record_reply(phone, text, at, opts_out=opts_out(text))
+            self.activity.engagement.record_reply(phone, text, at, opts_out=opts_out(text))
 
 
 @dataclass
 class Sending:
-    activity: ActivityStore
+    activity: Activity
     carrier: DemoCarrier
     engine: Engine
     reports: ActivityReports
@@ -103,7 +103,7 @@ def build_sending(
 ) -> Sending:
     """The sending side; with `lock` (the embedded store) this is the only process that
     may send, and it takes every stream at once."""
-    activity = ActivityStore(database, contacts_table, outbox=outbox)
+    activity = Activity(database, contacts_table, outbox=outbox)
     activity.create_tables()
     reports = ActivityReports(activity)
 
@@ -132,7 +132,7 @@ def build_sending(
     demo.may_report = ownership.reporting  # a stream's next owner makes the rest
     carrier = Carriers(demo, carrier_log, reports, app.find_stream, owner)
     engine = Engine(app, database, campaign_list, activity, carrier, ownership, gate)
-    app.stats_of = activity.campaign_counters
+    app.stats_of = activity.stats.campaign_counters
     if batch:
         engine.batch = batch
     return Sending(activity, demo, engine, reports, ownership, leases, link_keys, lock)

@@ -97,7 +97,7 @@ def row_view(item: dict[str, Any], indicators: dict[str, float] | None) -> dict[
 def list_rows(platform: Services, filters: ListFilter, page: int) -> tuple[Any, list[Any]]:
     platform.wait_for_own_writes()
     result = platform.campaign_list.query(platform.database, filters, page, PER_PAGE)
-    items = with_figures(result.items, platform.activity)
+    items = with_figures(result.items, platform.activity.stats)
     indicators = ctr_indicators(platform, (item["id"] for item in items))
     return result, [row_view(item, indicators.get(item["id"])) for item in items]
 

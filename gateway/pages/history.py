@@ -157,7 +157,7 @@ def moment_view(
     """The campaign as it was at a version or a moment, with its stats then."""
     campaign = platform.app.get_campaign(campaign_id, version=version, as_of=as_of)
     moment = as_of if as_of is not None else campaign.modified_on
-    stats = CampaignStats(platform.activity)
+    stats = CampaignStats(platform.activity.stats)
     settings = campaign_json(campaign, stats.totals_of(campaign, moment))
     figures = stats.stats(campaign, moment)
     return {

@@ -104,7 +104,7 @@ def call(method: str, url: str, **kwargs: Any) -> Any:
 
 def sent_so_far(store: Settings, campaign_id: str) -> int:
     with build(store) as platform:
-        return len(platform.sending.activity.messages(campaign_id, 1, 1_000_000)[0])
+        return len(platform.sending.activity.messages.page(campaign_id, 1, 1_000_000)[0])
 
 
 def test_a_campaign_killed_mid_send_finishes_with_every_recipient_messaged_once(
@@ -157,8 +157,8 @@ def test_a_campaign_killed_mid_send_finishes_with_every_recipient_messaged_once(
 
     with build(server.store) as platform:
         activity, carrier = platform.sending.activity, platform.sending.carrier
-        per_recipient = dict(activity.count_messages_per_recipient(campaign["id"]))
-        counters = activity.campaign_counters(campaign["id"])
+        per_recipient = dict(activity.messages.count_per_recipient(campaign["id"]))
+        counters = activity.stats.campaign_counters(campaign["id"])
         taken = carrier.accepted_count()
         taken_twice = carrier.recipients_taken_more_than_once()
     assert len(per_recipient) == RECIPIENTS

@@ -110,7 +110,9 @@ def test_a_campaign_goes_out_over_an_http_carrier_and_its_signed_receipts_count(
     assert carrier.tokens == {"Bearer tok-123"}
     phones = Counter(body["to"] for body in carrier.taken)
     assert len(phones) == 39 and set(phones.values()) == {1}  # one refused, none twice
-    statuses = Counter(row[9] for row in platform.activity.messages(str(campaign.id), 1, 100)[0])
+    statuses = Counter(
+        row[9] for row in platform.activity.messages.page(str(campaign.id), 1, 100)[0]
+    )
     assert statuses == {"sent": 39, "rejected": 1}
 
     forged = signed(client, [{"id": "c-x", "status": "delivered"}], secret="guess")
@@ -124,7 +126,7 @@ def test_a_campaign_goes_out_over_an_http_carrier_and_its_signed_receipts_count(
     assert answer.status_code == 200, answer.text
     assert answer.json()["matched"] == 39 and answer.json()["waiting"] == 1
 
-    counters = platform.activity.campaign_counters(str(campaign.id))
+    counters = platform.activity.stats.campaign_counters(str(campaign.id))
     assert (counters["delivered"], counters["undelivered"], counters["rejected"]) == (30, 9, 1)
     page = client.get(f"/api/campaigns/{campaign.id}/messages?per_page=100").json()
     refused = next(m for m in page["items"] if m["recipient"] == REFUSED)

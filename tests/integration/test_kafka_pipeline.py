@@ -313,7 +313,7 @@ def test_activity_counters_reach_the_stats_through_kafka_once_each(scale_out: Se
             with platform.database.transaction() as cursor:
                 deltas = Deltas()
                 deltas.add(campaign_id, "sent", 3, variant="v1", domain="go.example.com")
-                platform.activity.count(cursor, deltas)
+                platform.activity.stats.count(cursor, deltas)
         wait_for_counter(platform, campaign_id, "sent", 30)
         with platform.database.transaction() as cursor:
             cursor.execute("SELECT COUNT(*) FROM activity_outbox")
@@ -340,9 +340,9 @@ def test_activity_counters_reach_the_stats_through_kafka_once_each(scale_out: Se
         with platform.database.transaction() as cursor:
             deltas = Deltas()
             deltas.add(marker, "sent", 1)
-            platform.activity.count(cursor, deltas)
+            platform.activity.stats.count(cursor, deltas)
         wait_for_counter(platform, marker, "sent", 1)  # everything before it was read
-        assert platform.activity.campaign_counters(campaign_id)["sent"] == 30
+        assert platform.activity.stats.campaign_counters(campaign_id)["sent"] == 30
     finally:
         publisher.stop()
         stats.stop()
@@ -352,8 +352,8 @@ def test_activity_counters_reach_the_stats_through_kafka_once_each(scale_out: Se
 
 def wait_for_counter(platform: Platform, campaign_id: str, metric: str, value: int) -> None:
     deadline = time.monotonic() + 60
-    while platform.activity.campaign_counters(campaign_id).get(metric, 0) != value:
-        assert time.monotonic() < deadline, platform.activity.campaign_counters(campaign_id)
+    while platform.activity.stats.campaign_counters(campaign_id).get(metric, 0) != value:
+        assert time.monotonic() < deadline, platform.activity.stats.campaign_counters(campaign_id)
         time.sleep(0.05)
 
 

@@ -105,7 +105,7 @@ def test_every_role_logs_in_over_sasl_and_the_pipeline_flows(
             with platform.database.transaction() as cursor:
                 deltas = Deltas()
                 deltas.add(campaign_id, "sent", 4, variant="v1", domain="go.example.com")
-                platform.activity.count(cursor, deltas)
+                platform.activity.stats.count(cursor, deltas)
 
             wait_until_projected(platform)
             wait_for_counter(platform, campaign_id, "sent", 4)

@@ -209,7 +209,7 @@ def test_rotating_the_link_key_keeps_the_links_already_sent_working(
     assert clicked.status_code == 302 and clicked.headers["location"] == TARGET
     assert asked.status_code == 200 and "Stop messages from Shop?" in asked.text
     assert opted_out.status_code == 200 and "no more messages from Shop" in opted_out.text
-    assert sending.sending.activity.opted_out(["+447700900001"])
+    assert sending.sending.activity.engagement.opted_out(["+447700900001"])
 
 
 def test_link_codes_keep_their_length(sending: Platform) -> None:

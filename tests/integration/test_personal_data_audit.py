@@ -75,7 +75,7 @@ def disclosures(browser: TestClient, campaign_id: str, **params: Any) -> list[di
 def test_a_viewer_and_an_analyst_read_nothing_personal_and_nothing_is_written_down(
     platform: Platform, browser: TestClient, finished: str
 ) -> None:
-    rows, _total = platform.activity.messages(finished, 1, 100)
+    rows, _total = platform.activity.messages.page(finished, 1, 100)
     codes = {str(code) for row in rows for code in row[:2]}  # the short and opt-out codes
     for role in ("viewer", "analyst"):
         who = bearer(token_of(browser, f"a {role}", role)["token"])

@@ -581,18 +581,18 @@ def test_the_stats_equal_a_recount_of_the_activity_rows(world: World) -> None:
     world.launch_and_finish(campaign_id)
     activity = world.platform.activity
     assert world.stats(campaign_id)["clicks"] > 0
-    assert activity.verify_stats() == []
+    assert activity.stats.verify_stats() == []
     with world.platform.database.transaction() as cursor:
         cursor.execute(
             "UPDATE stats SET delivered = delivered + 1 "
             "WHERE campaign_id = ? AND scope = 'campaign'",
             (campaign_id,),
         )
-    differences = activity.verify_stats()
+    differences = activity.stats.verify_stats()
     assert len(differences) == 1 and "delivered" in differences[0]
     before = world.stats(campaign_id)
-    activity.rebuild_stats()
-    assert activity.verify_stats() == []
+    activity.stats.rebuild_stats()
+    assert activity.stats.verify_stats() == []
     after = world.stats(campaign_id)
     assert after["delivered"] == before["delivered"] - 1
     assert after["series"] == before["series"] and after["by_variant"] == before["by_variant"]

@@ -82,7 +82,7 @@ def drive(platform: Platform, campaign_id: uuid.UUID, *until: Status, steps: int
 
 
 def messages_of(platform: Platform, campaign_id: uuid.UUID) -> list[tuple[Any, ...]]:
-    rows, _total = platform.sending.activity.messages(str(campaign_id), 1, 1_000_000)
+    rows, _total = platform.sending.activity.messages.page(str(campaign_id), 1, 1_000_000)
     return rows
 
 
@@ -92,7 +92,7 @@ def test_a_campaign_runs_to_finished_and_its_numbers_add_up(sending: Platform) -
 
     finished = drive(sending, campaign.id, Status.FINISHED)
 
-    counters = sending.sending.activity.campaign_counters(str(campaign.id))
+    counters = sending.sending.activity.stats.campaign_counters(str(campaign.id))
     outcomes = sum(
         counters[k] for k in ("delivered", "undelivered", "failed", "no_route", "rejected")
     )
@@ -136,7 +136,7 @@ def test_a_low_domain_limit_suspends_naming_the_domains_and_a_new_domain_lets_it
     sending.app.change_campaign_status(campaign.id, "resume", actor="alice")
     drive(sending, campaign.id, Status.FINISHED)
 
-    per_recipient = dict(sending.sending.activity.count_messages_per_recipient(str(campaign.id)))
+    per_recipient = dict(sending.sending.activity.messages.count_per_recipient(str(campaign.id)))
     assert len(per_recipient) == 100 and set(per_recipient.values()) == {1}
     assert sending.sending.carrier.accepted_count() == 100
     assert Counter(r[7] for r in messages_of(sending, campaign.id)) == {
@@ -196,7 +196,9 @@ def test_an_opted_out_number_is_never_messaged_again(sending: Platform) -> None:
     drive(sending, first.id, Status.FINISHED)
     row = messages_of(sending, first.id)[7]
     recipient, optout_code = row[2], row[1]
-    assert sending.sending.activity.opt_out_by_code(optout_code, first.created_on, "test")
+    assert sending.sending.activity.engagement.opt_out_by_code(
+        optout_code, first.created_on, "test"
+    )
 
     second = new_campaign(sending, [people], name="Summer sale")
     drive(sending, second.id, Status.FINISHED)
@@ -226,7 +228,7 @@ def test_pausing_stops_dispatch_and_resuming_continues_where_it_stopped(
 
     sending.app.change_campaign_status(campaign.id, "resume", actor="alice")
     drive(sending, campaign.id, Status.FINISHED)
-    per_recipient = dict(sending.sending.activity.count_messages_per_recipient(str(campaign.id)))
+    per_recipient = dict(sending.sending.activity.messages.count_per_recipient(str(campaign.id)))
     assert len(per_recipient) == 200 and set(per_recipient.values()) == {1}
 
 
@@ -304,7 +306,9 @@ def test_a_campaign_whose_audience_is_all_opted_out_is_rejected(sending: Platfor
     add_configured(sending, SHORT, OPTOUT)
     people = contact_list(sending, 3)
     for n in range(3):
-        sending.sending.activity.opt_out(f"+4477009{n:05d}", datetime.now(UTC), source="t")
+        sending.sending.activity.engagement.opt_out(
+            f"+4477009{n:05d}", datetime.now(UTC), source="t"
+        )
     campaign = new_campaign(sending, [people])
 
     rejected = drive(sending, campaign.id, Status.REJECTED)
@@ -383,13 +387,13 @@ def test_a_number_opting_out_after_preparation_is_suppressed_and_never_sent(
     campaign = new_campaign(sending, [contact_list(sending, 20)], start_at="2999-01-01T00:00:00Z")
     drive(sending, campaign.id, Status.SCHEDULED)
     late = "+447700900007"
-    sending.sending.activity.opt_out(late, datetime.now(UTC), source="reply")
+    sending.sending.activity.engagement.opt_out(late, datetime.now(UTC), source="reply")
 
     sending.sending.engine.now = lambda: datetime(2999, 1, 1, 0, 1, tzinfo=UTC)
     drive(sending, campaign.id, Status.FINISHED)
 
     statuses = {r[2]: r[9] for r in messages_of(sending, campaign.id)}
-    counters = sending.sending.activity.campaign_counters(str(campaign.id))
+    counters = sending.sending.activity.stats.campaign_counters(str(campaign.id))
     assert statuses[late] == "suppressed"
     assert counters["suppressed"] == 1 and counters["sent"] == 19
     assert sending.sending.carrier.accepted_count(late) == 0
@@ -410,8 +414,8 @@ def test_the_same_receipts_from_many_threads_at_once_count_once(sending: Platfor
     clicks = [(i, datetime.now(UTC), "phone") for i in ids]
 
     def report() -> None:
-        sending.sending.activity.apply_receipts(receipts)
-        sending.sending.activity.record_clicks(clicks)
+        sending.sending.activity.receipts.apply_receipts(receipts)
+        sending.sending.activity.engagement.record_clicks(clicks)
 
     threads = [threading.Thread(target=report) for _ in range(6)]
     for thread in threads:
@@ -419,7 +423,7 @@ def test_the_same_receipts_from_many_threads_at_once_count_once(sending: Platfor
     for thread in threads:
         thread.join()
 
-    counters = sending.sending.activity.campaign_counters(str(campaign.id))
+    counters = sending.sending.activity.stats.campaign_counters(str(campaign.id))
     assert counters["sent"] == 100
     assert counters["delivered"] == 100
     assert counters["unique_clicks"] == 100
@@ -485,7 +489,7 @@ def test_a_batch_cut_short_before_the_store_saved_it_is_recorded_on_recovery(
     engine.batch = 50
     campaign = new_campaign(sending, [contact_list(sending, 120)])
     drive(sending, campaign.id, Status.READY)
-    sending.sending.activity.opt_out("+447700900003", datetime.now(UTC), source="reply")
+    sending.sending.activity.engagement.opt_out("+447700900003", datetime.now(UTC), source="reply")
     drive(sending, campaign.id, Status.SENDING)
     record_batch = engine.record_batch
 
@@ -512,12 +516,12 @@ def test_a_batch_cut_short_before_the_store_saved_it_is_recorded_on_recovery(
 
 def each_recipient_messaged_once(platform: Platform, campaign_id: uuid.UUID, count: int) -> None:
     activity, carrier = platform.sending.activity, platform.sending.carrier
-    per_recipient = dict(activity.count_messages_per_recipient(str(campaign_id)))
+    per_recipient = dict(activity.messages.count_per_recipient(str(campaign_id)))
     assert len(per_recipient) == count and set(per_recipient.values()) == {1}
     assert carrier.accepted_count() == count
     assert carrier.recipients_taken_more_than_once() == []
-    assert activity.queued(1000) == []
-    assert activity.verify_stats() == []
+    assert activity.messages.queued(1000) == []
+    assert activity.stats.verify_stats() == []
 
 
 def test_a_batch_the_carrier_took_but_not_marked_sent_is_handed_over_again_once(
@@ -528,7 +532,7 @@ def test_a_batch_the_carrier_took_but_not_marked_sent_is_handed_over_again_once(
     engine.batch = 40
     campaign = new_campaign(sending, [contact_list(sending, 200)])
     activity = sending.sending.activity
-    mark_sent = activity.mark_sent
+    mark_sent = activity.messages.mark_sent
     failures: list[str] = []
 
     def failing_once(*args: Any, **kwargs: Any) -> int:
@@ -537,7 +541,7 @@ def test_a_batch_the_carrier_took_but_not_marked_sent_is_handed_over_again_once(
             raise RuntimeError(failures[0])
         return mark_sent(*args, **kwargs)
 
-    activity.mark_sent = failing_once  # type: ignore[method-assign]
+    activity.messages.mark_sent = failing_once  # type: ignore[method-assign]
     engine.handover.start()  # the carrier takes batches in a thread of its own
 
     drive(sending, campaign.id, Status.FINISHED)
@@ -574,7 +578,8 @@ def test_a_crash_while_recorded_batches_wait_for_the_carrier_messages_each_recip
             engine.stopping.wait(0.05)
         platform.sending.stop()
         assert platform.sending.carrier.accepted_count() == 20
-        assert len(platform.sending.activity.queued(1000)) >= 40  # recorded, not handed over
+        # recorded, not handed over
+        assert len(platform.sending.activity.messages.queued(1000)) >= 40
     finally:
         platform.close()
 

@@ -97,7 +97,7 @@ def acknowledged(smsc: Path, expected: int) -> int:
 
 
 def statuses(platform: Platform, campaign_id: uuid.UUID) -> Counter[str]:
-    rows, _total = platform.activity.messages(str(campaign_id), 1, 1_000_000)
+    rows, _total = platform.activity.messages.page(str(campaign_id), 1, 1_000_000)
     return Counter(row[9] for row in rows)
 
 
@@ -122,12 +122,12 @@ def test_a_campaign_goes_from_draft_to_finished_over_smpp_with_every_receipt_mat
 
     run_until(platform, finished_with_outcomes)
 
-    counters = platform.activity.campaign_counters(str(campaign_id))
+    counters = platform.activity.stats.campaign_counters(str(campaign_id))
     assert counters["sent"] == counters["delivered"] == 300
     assert acknowledged(smsc, 300) == 300
-    rows, _total = platform.activity.messages(str(campaign_id), 1, 1000)
+    rows, _total = platform.activity.messages.page(str(campaign_id), 1, 1000)
     assert sum(row[5] for row in rows) > 300  # long and Unicode texts took more parts
-    per_recipient = platform.activity.count_messages_per_recipient(str(campaign_id))
+    per_recipient = platform.activity.messages.count_per_recipient(str(campaign_id))
     assert {count for _phone, count in per_recipient} == {1}
 
 
@@ -170,9 +170,9 @@ def test_the_smsc_restarted_mid_campaign_loses_nothing_and_sends_nothing_twice(
     assert counted["unknown"] == flying[-1]  # the submits in flight when it died
     assert sum(counted.values()) == 2000
     assert set(counted) <= {"delivered", "unknown", "sent"}  # sent: its receipt was lost
-    counters = platform.activity.campaign_counters(str(campaign_id))
+    counters = platform.activity.stats.campaign_counters(str(campaign_id))
     assert counters["unknown"] == counted["unknown"]
-    per_recipient = platform.activity.count_messages_per_recipient(str(campaign_id))
+    per_recipient = platform.activity.messages.count_per_recipient(str(campaign_id))
     assert {count for _phone, count in per_recipient} == {1}
     with platform.database.read() as cursor:
         cursor.execute("SELECT COUNT(*), COUNT(DISTINCT message_id) FROM carrier_submits")
@@ -206,5 +206,5 @@ def test_a_pause_stops_the_submits_at_once_and_a_resume_finishes_the_campaign(
     platform.app.change_campaign_status(campaign_id, "resume", actor="alice")
     wait_until(platform, lambda: platform.app.get_campaign(campaign_id).status is Status.FINISHED)
     assert submitted(platform) == 1500
-    per_recipient = platform.activity.count_messages_per_recipient(str(campaign_id))
+    per_recipient = platform.activity.messages.count_per_recipient(str(campaign_id))
     assert {count for _phone, count in per_recipient} == {1}

@@ -76,10 +76,10 @@ def test_batches_recorded_before_an_abort_are_cancelled_and_never_reach_the_carr
 
     assert statuses(sending, campaign_id) == {"cancelled": 40}
     assert sending.sending.carrier.accepted_count() == 0
-    counters = sending.activity.campaign_counters(str(campaign_id))
+    counters = sending.activity.stats.campaign_counters(str(campaign_id))
     assert (counters["cancelled"], counters["queued"], counters["sent"]) == (40, 0, 0)
-    assert sending.activity.open_batches(campaign_id=str(campaign_id)) == []
-    assert sending.activity.verify_stats() == []
+    assert sending.activity.messages.open_batches(campaign_id=str(campaign_id)) == []
+    assert sending.activity.stats.verify_stats() == []
 
 
 def test_batches_recorded_before_a_pause_go_out_once_after_the_resume(
@@ -97,7 +97,7 @@ def test_batches_recorded_before_a_pause_go_out_once_after_the_resume(
     sending.app.change_campaign_status(campaign_id, "resume", actor="alice")
     drive(sending, campaign_id, Status.FINISHED)
 
-    per_recipient = dict(sending.activity.count_messages_per_recipient(str(campaign_id)))
+    per_recipient = dict(sending.activity.messages.count_per_recipient(str(campaign_id)))
     assert len(per_recipient) == 100 and set(per_recipient.values()) == {1}
     assert sending.sending.carrier.accepted_count() == 100
     assert sending.sending.carrier.recipients_taken_more_than_once() == []
@@ -118,7 +118,7 @@ def test_batches_held_by_a_pause_are_cancelled_when_the_campaign_is_aborted(
 
     assert statuses(sending, campaign_id) == {"cancelled": 20}
     assert sending.sending.carrier.accepted_count() == 0
-    assert sending.activity.open_batches(campaign_id=str(campaign_id)) == []
+    assert sending.activity.messages.open_batches(campaign_id=str(campaign_id)) == []
 
 
 def test_an_opt_out_after_a_batch_was_recorded_blocks_its_message(sending: Platform) -> None:
@@ -127,14 +127,14 @@ def test_an_opt_out_after_a_batch_was_recorded_blocks_its_message(sending: Platf
     sending.sending.engine.step()
     recipient = waiting[0].messages[3].recipient
 
-    sending.activity.opt_out(recipient, datetime.now(UTC), source="reply")
+    sending.activity.engagement.opt_out(recipient, datetime.now(UTC), source="reply")
     hand_over(sending, waiting)
 
     rows = {row[2]: row[9] for row in messages_of(sending, campaign_id)}
     assert rows[recipient] == "suppressed"
     assert sending.sending.carrier.accepted_count(recipient) == 0
     assert sending.sending.carrier.accepted_count() == 19
-    counters = sending.activity.campaign_counters(str(campaign_id))
+    counters = sending.activity.stats.campaign_counters(str(campaign_id))
     assert (counters["suppressed"], counters["sent"], counters["queued"]) == (1, 19, 0)
 
 
@@ -175,21 +175,23 @@ def test_a_process_that_lost_its_stream_records_nothing_more(sending: Platform) 
             "demo", taker.sending.ownership.owner, 10, force=True
         )
         engine = sending.sending.engine
-        first = sending.activity.next_seq(str(campaign_id))
+        first = sending.activity.messages.next_seq(str(campaign_id))
         messages = engine.build(
             sending.app.get_campaign(campaign_id),
-            sending.activity.recipients_from(str(campaign_id), first, 5),
+            sending.activity.audience.recipients_from(str(campaign_id), first, 5),
             engine.plan_links(sending.app.get_campaign(campaign_id), 5),  # type: ignore[arg-type]
         )
         with pytest.raises(LeaseLost):
-            sending.activity.add_messages(messages, datetime.now(UTC), fence=stale)
+            sending.activity.messages.add_messages(messages, datetime.now(UTC), fence=stale)
         hand_over(sending, waiting)  # its lease is gone: the carrier gets nothing
     finally:
         taker.close()
 
     assert sending.sending.carrier.accepted_count() == 0
     assert statuses(sending, campaign_id) == {"queued": 20}
-    assert sending.activity.open_batches(campaign_id=str(campaign_id))[0].state == "recorded"
+    assert (
+        sending.activity.messages.open_batches(campaign_id=str(campaign_id))[0].state == "recorded"
+    )
 
 
 @pytest.fixture
@@ -214,10 +216,10 @@ def test_the_store_refuses_a_batch_saved_under_a_stale_epoch(on_postgres: Platfo
     fence = sending.sending.ownership.fence("demo")
     sending.sending.ownership.leases.acquire("demo", "someone-else", 10, force=True)
     campaign = sending.app.get_campaign(campaign_id)
-    first = sending.activity.next_seq(str(campaign_id))
+    first = sending.activity.messages.next_seq(str(campaign_id))
     messages = engine.build(
         campaign,
-        sending.activity.recipients_from(str(campaign_id), first, 5),
+        sending.activity.audience.recipients_from(str(campaign_id), first, 5),
         engine.plan_links(campaign, 5),  # type: ignore[arg-type]
     )
     log_before = len(list(sending.app.events.get(_dispatch_log(campaign_id))))
@@ -271,8 +273,8 @@ def test_a_new_owner_settles_a_claimed_batch_by_what_the_carrier_took(
     first, second = waiting
     activity, carrier = sending.activity, sending.sending.carrier
     # The old owner claimed both batches; the carrier took the first, then it died.
-    activity.claim(first.fence, first.ref, first.messages)
-    activity.claim(second.fence, second.ref, second.messages)
+    activity.messages.claim(first.fence, first.ref, first.messages)
+    activity.messages.claim(second.fence, second.ref, second.messages)
     carrier.submit(first.messages, two_way=False)
 
     del sending.sending.engine.handover.put
@@ -282,7 +284,7 @@ def test_a_new_owner_settles_a_claimed_batch_by_what_the_carrier_took(
         if not successor.sending.ownership.exclusive:
             sending.sending.ownership.give_up("demo")
         drive(successor, campaign_id, Status.FINISHED)
-        per_recipient = dict(activity.count_messages_per_recipient(str(campaign_id)))
+        per_recipient = dict(activity.messages.count_per_recipient(str(campaign_id)))
         taken_twice = successor.sending.carrier.recipients_taken_more_than_once()
         taken = successor.sending.carrier.accepted_count()
     finally:
@@ -290,7 +292,7 @@ def test_a_new_owner_settles_a_claimed_batch_by_what_the_carrier_took(
 
     assert len(per_recipient) == 60 and set(per_recipient.values()) == {1}
     assert taken == 60 and taken_twice == []
-    assert activity.verify_stats() == []
+    assert activity.stats.verify_stats() == []
 
 
 def test_a_new_owner_has_the_carrier_report_on_messages_its_predecessor_left_without_outcome(
@@ -312,7 +314,7 @@ def test_a_new_owner_has_the_carrier_report_on_messages_its_predecessor_left_wit
 
     found = statuses(sending, campaign_id)
     assert "sent" not in found and sum(found.values()) == 60, found
-    assert sending.activity.verify_stats() == []
+    assert sending.activity.stats.verify_stats() == []
 
 
 def _dispatch_log(campaign_id: uuid.UUID) -> Any:

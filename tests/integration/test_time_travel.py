@@ -61,7 +61,7 @@ def test_each_version_over_the_api_is_the_campaign_replayed_to_that_version(
 ) -> None:
     campaign_id = eventful_campaign(client, platform)
     latest = client.get(f"/api/campaigns/{campaign_id}").json()["version"]
-    stats = CampaignStats(platform.activity)
+    stats = CampaignStats(platform.activity.stats)
 
     for version in range(1, latest + 1):
         answer = client.get(f"/api/campaigns/{campaign_id}", params={"version": version})

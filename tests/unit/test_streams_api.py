@@ -54,6 +54,11 @@ class ReceiptRecorder:
 
     applied: list[Receipt] = field(default_factory=list)
 
+    @property
+    def receipts(self) -> ReceiptRecorder:
+        """Where the gateway applies receipts, as on the platform's activity."""
+        return self
+
     def apply_receipts(self, receipts: Sequence[Receipt]) -> int:
         self.applied += receipts
         return len(receipts)
