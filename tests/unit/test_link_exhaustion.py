@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.link_domain import DomainStatus
+from domain.link_domain import DomainStatus, LinkDomain
 from domain.link_exhaustion import DomainUse, exhausted_links, still_exhausted, suspension_for
 
 LIMIT = 5
@@ -87,3 +87,13 @@ def test_a_resume_is_blocked_by_each_link_still_without_a_usable_domain() -> Non
 def test_a_campaign_without_links_never_runs_out_of_domains() -> None:
     assert suspension_for({}, LIMIT) is None
     assert still_exhausted({}, LIMIT) == []
+
+
+def test_a_configured_domain_reads_as_reached_limit_once_its_usage_is_at_the_limit() -> None:
+    domain = LinkDomain.add("go.example.com", actor="ann")
+    domain.change_status("configure", actor="ann")
+    domain.record_usage(5, None)
+
+    assert DomainUse.of(domain, 6) == DomainUse("go.example.com", CONFIGURED, 5)
+    assert DomainUse.of(domain, 5) == DomainUse("go.example.com", REACHED, 5)
+    assert not DomainUse.of(domain, 5).usable
