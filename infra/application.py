@@ -26,6 +26,8 @@ class ProcessPlatform(CampaignPlatform):
     """`CampaignPlatform` with group commit, retries on a clash, committed-state copies and
     the positions it has committed (`last_position`, `listeners`)."""
 
+    name = CampaignPlatform.name  # the store's tables are named after it (PostgreSQL)
+
     def __init__(
         self, env: dict[str, str] | None = None, *, committed_states: int = COMMITTED_STATES
     ) -> None:
