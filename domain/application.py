@@ -49,7 +49,6 @@ from domain.stream import (
 A = TypeVar("A", bound=Audited)
 
 COMMAND_NAMESPACE = uuid.UUID("0b8f5c2e-7d41-4f6a-a3c9-1e2d3f4a5b6c")
-SAVE_ATTEMPTS = 5  # of entering new aggregates in a catalogue others enter theirs in
 LIFECYCLE_COMMANDS = ("launch", "pause", "resume", "abort", "unschedule")
 STREAM_FIELDS: dict[str, Callable[[Any], Any]] = {
     "rate": parse_rate,
@@ -367,15 +366,15 @@ class CampaignPlatform(Application[uuid.UUID]):
 
     def save_with_catalogue(self, kind: str, aggregates: list[Audited], *, actor: str) -> None:
         """Saves new aggregates and enters them in their catalogue in one transaction."""
-        for _attempt in range(SAVE_ATTEMPTS):
-            catalogue = self.find(Catalogue, id_for_name("catalogue", kind)) or Catalogue.open(kind)
-            catalogue.enter([str(a.id) for a in aggregates], actor=actor)
-            try:
-                self.save(catalogue, *aggregates)
-                return
-            except IntegrityError:
-                aggregates = [a for a in aggregates if not self.exists(a.id)]
-        raise VersionConflict(f"the {kind} catalogue is changing too often right now; retry")
+        if not self.enter_in_catalogue(kind, aggregates, actor=actor):
+            raise VersionConflict(f"the {kind} catalogue was changed meanwhile; retry")
+
+    def enter_in_catalogue(self, kind: str, aggregates: list[Audited], *, actor: str) -> bool:
+        """One attempt of `save_with_catalogue`: False when another writer changed the
+        catalogue, or saved one of these aggregates, first."""
+        catalogue = self.find(Catalogue, id_for_name("catalogue", kind)) or Catalogue.open(kind)
+        catalogue.enter([str(a.id) for a in aggregates], actor=actor)
+        return self.save_new(catalogue, *aggregates)
 
     # Link domains.
 

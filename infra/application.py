@@ -102,6 +102,15 @@ class ProcessPlatform(CampaignPlatform):
             fresh = True
         raise VersionConflict(f"{what} is changing too often right now; retry")
 
+    def save_with_catalogue(self, kind: str, aggregates: list[Audited], *, actor: str) -> None:
+        """As `CampaignPlatform.save_with_catalogue`, entered again (without the aggregates
+        another writer saved) while the catalogue changes under it."""
+        for _attempt in range(SAVE_ATTEMPTS):
+            if self.enter_in_catalogue(kind, aggregates, actor=actor):
+                return
+            aggregates = [a for a in aggregates if not self.exists(a.id)]
+        raise VersionConflict(f"the {kind} catalogue is changing too often right now; retry")
+
     def committed_copy(self, cls: type[A], aggregate_id: uuid.UUID) -> A | None:
         return None if self.committed is None else self.committed.copy(cls, aggregate_id)
 
