@@ -18,11 +18,9 @@ from domain.status import Status
 from domain.stream import Stream
 from gateway.errors import ApiError
 from gateway.inputs import (
-    pop_command_options,
     query_int,
     query_texts,
     query_time,
-    read_json_object,
 )
 from gateway.representation import campaign_json, domain_json, pool_json, stream_json
 from gateway.schemas.campaigns import (
@@ -41,6 +39,7 @@ from gateway.schemas.catalogue import (
 )
 from gateway.schemas.decoding import read_as
 from gateway.schemas.fields import fields_of, options
+from gateway.schemas.streams import StreamChange, StreamCreate
 from gateway.services import Services
 from gateway.stats import CampaignStats, with_figures
 from projections.audit_trail import HistoryFilter, csv_lines, filtered
@@ -394,8 +393,9 @@ async def list_streams(request: Request) -> Response:
 
 
 async def create_stream(request: Request) -> Response:
-    body = await read_json_object(request)
-    _reason, _expected, command_id = pop_command_options(body)
+    decoded_body = await read_as(request, StreamCreate)
+    body = fields_of(decoded_body)
+    _reason, _expected, command_id = options(decoded_body)
     platform = platform_of(request)
 
     def create() -> dict[str, Any]:
@@ -406,8 +406,9 @@ async def create_stream(request: Request) -> Response:
 
 
 async def change_stream(request: Request) -> Response:
-    body = await read_json_object(request)
-    _reason, expected, command_id = pop_command_options(body)
+    decoded_body = await read_as(request, StreamChange)
+    body = fields_of(decoded_body)
+    _reason, expected, command_id = options(decoded_body)
     platform = platform_of(request)
 
     def change() -> dict[str, Any]:

@@ -30,7 +30,7 @@ from gateway.auth import AccessControl, Authenticator
 from gateway.clicks import AddressLimit, ClickWriter
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.metrics import Metrics, RequestTimer, metrics
-from gateway.openapi import openapi_document
+from gateway.openapi import openapi_json
 from gateway.pages.campaigns import forbidden_page, page_routes, static_files
 from gateway.pages.sign_in import sign_in_routes
 from gateway.pages.wall import wall_routes
@@ -93,7 +93,7 @@ def store_position(platform: Services) -> int:
 
 
 async def openapi(_request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    return Response(openapi_json(), media_type="application/json")
 
 
 def create_app(platform: Services, *, own_platform: bool = False) -> Starlette:

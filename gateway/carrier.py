@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,14 +23,20 @@ from domain.stream import signature_matches
 from gateway.api import call, platform_of
 from gateway.errors import ApiError
 from gateway.inputs import json_object, read_body, read_json_object
+from gateway.schemas.carrier import (
+    MAX_ID,
+    MAX_RECEIPTS,
+    RECEIPT_STATUSES,
+    InboundReply,
+    ReceiptBatch,
+)
+from gateway.schemas.carrier import Receipt as ReceiptDeclaration
+from gateway.schemas.decoding import decoded
 from projections.activity import Receipt
 from projections.carrier_log import CarrierReceipt
 
-RECEIPT_STATUSES = ("sent", "delivered", "undelivered", "failed", "no_route", "rejected")
 RECEIPT_FIELDS = ("message_id", "status", "at")
-MAX_RECEIPTS = 10_000
 MAX_RECEIPTS_BODY = 4 * 1024 * 1024  # room for MAX_RECEIPTS receipts with their times
-MAX_ID = 200
 MAX_DETAILS = 100  # problems listed in an answer; the message gives their number
 
 
@@ -81,13 +88,40 @@ def parse_receipt(raw: Any, where: str, problems: list[dict[str, str]]) -> Recei
 
 
 def parse_receipts(body: dict[str, Any]) -> list[Receipt]:
-    """`{"receipts": [...]}`, or one receipt object on its own."""
+    """`{"receipts": [...]}`, or one receipt object on its own, as their declarations take
+    them; a refused call's problems are every refused receipt's."""
+    batch = "receipts" in body
+    declaration: type[ReceiptBatch | ReceiptDeclaration] = (
+        ReceiptBatch if batch else ReceiptDeclaration
+    )
+    try:
+        declared = msgspec.convert(body, declaration)
+    except msgspec.ValidationError:
+        explain_receipts(body)
+        decoded(body, declaration)  # what the explanation did not find
+        raise
+    now = datetime.now(UTC)
+    try:
+        return [
+            Receipt(each.message_id, each.status, utc(each.at) if each.at else now)
+            for each in (declared.receipts if isinstance(declared, ReceiptBatch) else [declared])
+        ]
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last UTC time
+        raise ApiError("validation_failed", "at: outside the times that can be stored") from None
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def explain_receipts(body: dict[str, Any]) -> None:
+    """Refuses a receipts body naming every problem of every receipt."""
     problems: list[dict[str, str]] = []
     if "receipts" not in body:
-        single = parse_receipt(body, "", problems)
+        parse_receipt(body, "", problems)
         if problems:
             raise problems_error(problems)
-        return [single] if single else []
+        return
     unknown = sorted(set(body) - {"receipts"})
     problems += [{"field": key, "message": "unknown field; allowed: receipts"} for key in unknown]
     raw = body["receipts"]
@@ -99,10 +133,10 @@ def parse_receipts(body: dict[str, Any]) -> list[Receipt]:
         )
     if problems:
         raise problems_error(problems)
-    receipts = [parse_receipt(item, f"receipts[{i}]", problems) for i, item in enumerate(raw)]
+    for index, item in enumerate(raw):
+        parse_receipt(item, f"receipts[{index}]", problems)
     if problems:
         raise problems_error(problems)
-    return [receipt for receipt in receipts if receipt is not None]
 
 
 async def receive_receipts(request: Request) -> Response:
@@ -215,30 +249,17 @@ async def receive_stream_receipts(request: Request) -> Response:
 
 # Replies.
 
-INBOUND_FIELDS = ("from", "text", "at")
-
 
 def parse_inbound(body: dict[str, Any]) -> tuple[str, str, datetime]:
-    problems: list[dict[str, str]] = []
-    for key in sorted(set(body) - set(INBOUND_FIELDS)):
-        message = f"unknown field; allowed: {', '.join(INBOUND_FIELDS)}"
-        problems.append({"field": key, "message": message})
-    phone = ""
-    raw_phone = body.get("from")
-    if not isinstance(raw_phone, str):
-        problems.append({"field": "from", "message": "must be the sender's phone number"})
-    else:
-        try:
-            phone = normalise(raw_phone)
-        except BadNumber as problem:
-            problems.append({"field": "from", "message": str(problem)})
-    text = body.get("text")
-    if not isinstance(text, str):
-        problems.append({"field": "text", "message": "must be the reply's text"})
-    at = optional_time(body.get("at"), "at", problems)
-    if problems:
-        raise problems_error(problems)
-    return phone, str(text), at
+    reply = decoded(body, InboundReply)
+    try:
+        phone = normalise(reply.sender)
+    except BadNumber as problem:
+        raise problems_error([{"field": "from", "message": str(problem)}]) from None
+    try:
+        return phone, reply.text, utc(reply.at) if reply.at else datetime.now(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last UTC time
+        raise ApiError("validation_failed", "at: outside the times that can be stored") from None
 
 
 async def receive_reply(request: Request) -> Response:

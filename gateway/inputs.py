@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from domain.fields import Invalid, parse_whole_number
 from gateway.errors import ApiError
+from gateway.schemas.queries import DATE_OR_TIME_TEXT
 
 MAX_BODY = 1024 * 1024
 MAX_DECLARED = 2**63 - 1  # a Content-Length no body reaches
@@ -53,7 +54,7 @@ def json_object(body: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
     if not body.strip():
         if empty_ok:
             return {}
-        raise ApiError("validation_failed", "a JSON object is required in the body")
+        raise body_refused("a JSON object is required in the body")
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
@@ -61,9 +62,13 @@ def json_object(body: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
     except RecursionError:
         raise ApiError("malformed_json", "the body's JSON nests too deeply") from None
     if not isinstance(value, dict):
-        raise ApiError("validation_failed", "the body must be a JSON object")
+        raise body_refused("the body must be a JSON object")
     refuse_unstorable_text(value)
     return value
+
+
+def body_refused(message: str) -> ApiError:
+    return ApiError("validation_failed", message, [{"field": "body", "message": message}])
 
 
 def is_storable(text: str) -> bool:
@@ -168,6 +173,8 @@ def query_time(request: Request, key: str, *, end_of_day: bool = False) -> datet
     if not raw:
         return None
     try:
+        if not DATE_OR_TIME_TEXT.fullmatch(raw):
+            raise ValueError(raw)
         if len(raw) == 10:
             day = date.fromisoformat(raw)
             start = datetime.combine(day, time(), tzinfo=UTC)

@@ -7,6 +7,8 @@ It is built from small helpers and, where the code has them, from the domain's o
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from domain.application import LIFECYCLE_COMMANDS
@@ -21,9 +23,9 @@ from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
 from domain.replies import STOP_WORDS
 from domain.roles import PERSONAL_DATA
 from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
-from domain.stream import MESSAGE_OUTCOMES, OUTCOMES
+from domain.stream import MESSAGE_OUTCOMES
 from gateway.api import MAX_PER_PAGE
-from gateway.carrier import MAX_RECEIPTS, MAX_RECEIPTS_BODY
+from gateway.carrier import MAX_RECEIPTS_BODY
 from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
 from gateway.openapi_access import DESCRIPTION as ACCESS_DESCRIPTION
@@ -36,7 +38,10 @@ from gateway.openapi_access import (
 )
 from gateway.openapi_realtime import realtime_paths, realtime_schemas
 from gateway.openapi_streams import RECEIPTS_DESCRIPTION, stream_schemas
+from gateway.schemas.carrier import MAX_RECEIPTS
 from gateway.schemas.document import request_components
+from gateway.schemas.fields import NOT_ONLY_SPACES, TEXT
+from gateway.schemas.queries import date_or_time
 from projections.activity import MESSAGE_STATUSES
 from projections.audit_trail import CSV_COLUMNS
 from projections.disclosures import CSV_COLUMNS as DISCLOSURE_COLUMNS
@@ -214,10 +219,6 @@ def field_schemas() -> dict[str, Schema]:
         ),
         "Variant": record(
             {"id": ref("Uuid"), "text": string(), "weight": integer(minimum=1)},
-        ),
-        "Outcomes": request_object(
-            {key: share(f"Share of `{key}`; default 0.") for key in OUTCOMES},
-            description="Delivery outcome shares of the demo carrier; they sum to 1.",
         ),
     }
 
@@ -443,16 +444,22 @@ def shared(name: str) -> Schema:
 
 
 def page_parameters() -> dict[str, Schema]:
-    date_or_time = string(examples=["2026-03-01", "2026-03-01T09:00:00Z"])
+    moment = date_or_time()
     return {
-        "name": query("name", string(), "Campaigns whose name contains this, ignoring case."),
+        "name": query(
+            "name", string(pattern=TEXT), "Campaigns whose name contains this, ignoring case."
+        ),
         "status": query("status", enum(Status), "Any of these statuses.", repeatable=True),
-        "tag": query("tag", string(), "Campaigns with any of these tags.", repeatable=True),
-        "type": query("type", enum(CAMPAIGN_TYPES), "Campaigns of this type."),
-        "stream": query("stream", string(), "Campaigns on this stream."),
-        "created_from": query("created_from", date_or_time, "Created at or after this."),
+        "tag": query(
+            "tag", string(pattern=TEXT), "Campaigns with any of these tags.", repeatable=True
+        ),
+        "type": query(
+            "type", enum((*CAMPAIGN_TYPES, "")), "Campaigns of this type; empty: any type."
+        ),
+        "stream": query("stream", string(pattern=TEXT), "Campaigns on this stream."),
+        "created_from": query("created_from", moment, "Created at or after this."),
         "created_to": query(
-            "created_to", date_or_time, "Created at or before this; a date means through its end."
+            "created_to", moment, "Created at or before this; a date means through its end."
         ),
         "page": query("page", integer(minimum=1, maximum=1_000_000, default=1), "From 1."),
         "per_page": query(
@@ -621,7 +628,7 @@ def campaign_paths() -> dict[str, Schema]:
                     ),
                     query(
                         "as_of",
-                        string(examples=["2026-03-01T09:00:00Z"]),
+                        date_or_time("2026-03-01T09:00:00Z"),
                         "As it was at this time (a date means its start), its sent count, CTR "
                         "and cost to the minute (see the stats); cannot be combined with "
                         "`version`. Before its creation: 404.",
@@ -669,8 +676,12 @@ def campaign_paths() -> dict[str, Schema]:
                         string(examples=["Paused", "Campaign.Paused"]),
                         "Only this event type (with or without `Campaign.`).",
                     ),
-                    query("from", string(), "At or after this date or time."),
-                    query("to", string(), "At or before this time; a date means through its end."),
+                    query("from", date_or_time(), "At or after this date or time."),
+                    query(
+                        "to",
+                        date_or_time(),
+                        "At or before this time; a date means through its end.",
+                    ),
                     query(
                         "format",
                         enum(("json", "csv")),
@@ -912,7 +923,16 @@ def page_paths() -> dict[str, Schema]:
                 tag="pages",
                 description="The campaigns list as HTML, 20 a page, with the list's filters. "
                 "Filters it cannot use are shown as a message on the page, not as an error.",
-                parameters=tuple(shared(p) for p in filters),
+                parameters=tuple(
+                    query(
+                        name,
+                        string(),
+                        f"As `{name}` of `GET /api/campaigns`; a value it cannot use is shown "
+                        "as a message.",
+                        repeatable=name in ("status", "tag"),
+                    )
+                    for name in filters
+                ),
                 responses={"200": {"description": "The page.", "content": html}},
             )
         },
@@ -936,13 +956,25 @@ def simple_pages(html: Schema) -> dict[str, Schema]:
         "required": True,
         "schema": {"type": "string", "format": "uuid"},
     }
-    step = {"name": "step", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+    step = {
+        "name": "step",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "1 to 5; any other value opens the first step.",
+    }
     pages = {
         "/campaigns/new": ("newCampaignPage", "The create wizard, step 1", ()),
         "/campaigns/{id}/wizard": (
             "wizardPage",
             "The create wizard for a Draft, at a step (1-5)",
-            (campaign_id, step),
+            (
+                {
+                    **campaign_id,
+                    "schema": string(),
+                    "description": "A Draft's id; anything else leads to `/campaigns/new`.",
+                },
+                step,
+            ),
         ),
         "/domains": ("domainsPage", "Link domains and the messaging limit", ()),
         "/pools": ("poolsPage", "Domain pools", ()),
@@ -970,7 +1002,10 @@ def simple_pages(html: Schema) -> dict[str, Schema]:
             "facts; filters as `GET /api/campaigns/{id}/history`, a CSV link with them.",
             parameters=(
                 campaign_id,
-                *(query(name, string(), text) for name, text in AUDIT_FILTERS),
+                *(
+                    query(name, date_or_time() if name in ("from", "to") else string(), text)
+                    for name, text in AUDIT_FILTERS
+                ),
             ),
             responses={
                 "200": {"description": "The page.", "content": html},
@@ -989,7 +1024,11 @@ def simple_pages(html: Schema) -> dict[str, Schema]:
                 campaign_id,
                 query("a", integer(minimum=1, default=1), "Moment A's version."),
                 query("b", integer(minimum=1), "Moment B's version (default: the latest)."),
-                query("a_at", string(), "Moment A as a time (UTC unless it says); wins over `a`."),
+                query(
+                    "a_at",
+                    string(),
+                    "Moment A as a time (UTC unless it says); wins over `a`.",
+                ),
                 query("b_at", string(), "Moment B as a time; wins over `b`."),
             ),
             responses={
@@ -1004,10 +1043,19 @@ def simple_pages(html: Schema) -> dict[str, Schema]:
             "campaignPage",
             "A campaign's side panel over the list",
             tag="pages",
-            parameters=(campaign_id,),
+            parameters=(
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "schema": string(),
+                    "description": "The campaign's id; anything else leads to the list.",
+                },
+            ),
             responses={
                 "302": {
-                    "description": "To `/campaigns?open={id}`.",
+                    "description": "To `/campaigns?open={id}`, or to `/campaigns` for a path "
+                    "that names no campaign.",
                     "headers": {"Location": {"schema": string()}},
                 }
             },
@@ -1089,13 +1137,13 @@ def contact_list_paths() -> dict[str, Schema]:
         parameters=(
             query(
                 "name",
-                string(minLength=1, maxLength=MAX_NAME),
-                "The list's name (a multipart `name` part wins); default the uploaded file's "
-                "name, or `Contacts <UTC time>`.",
+                string(maxLength=MAX_NAME, pattern=f"^$|{NOT_ONLY_SPACES}"),
+                "The list's name (a multipart `name` part wins); empty or left out: the "
+                "uploaded file's name, or `Contacts <UTC time>`.",
             ),
             query(
                 "command_id",
-                string(minLength=1, maxLength=200),
+                string(maxLength=200, pattern=TEXT),
                 "Makes the import idempotent: a repeat answers the first import's result and "
                 "imports nothing.",
             ),
@@ -1106,13 +1154,20 @@ def contact_list_paths() -> dict[str, Schema]:
     upload["requestBody"] = {
         "required": True,
         "content": {
-            "text/csv": {"schema": string(examples=["phone,first_name\n+4915112345678,Ann\n"])},
+            "text/csv": {
+                "schema": string(
+                    "The first line is the header: `phone`, then the placeholders' names "
+                    "(lower-case letters, digits and `_`, distinct, not `short_url` or "
+                    "`optout_url`); a file without one is refused (422).",
+                    examples=["phone,first_name\n+4915112345678,Ann\n"],
+                )
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
                     "properties": {
                         "file": string("The CSV file.", format="binary"),
-                        "name": string(minLength=1, maxLength=MAX_NAME),
+                        "name": string(maxLength=MAX_NAME, pattern=f"^$|{NOT_ONLY_SPACES}"),
                     },
                     "required": ["file"],
                 }
@@ -1466,13 +1521,13 @@ def activity_paths() -> dict[str, Schema]:
                     campaign_id,
                     query(
                         "as_of",
-                        string(examples=["2026-03-01T09:30:00Z"]),
+                        date_or_time("2026-03-01T09:30:00Z"),
                         "Minute-precise: the counts up to the end of the minute holding this "
                         "time (a date means its start). Before the campaign's creation: 404.",
                     ),
                     query(
                         "known_at",
-                        string(examples=["2026-03-01T10:00:00Z"]),
+                        date_or_time("2026-03-01T10:00:00Z"),
                         "The stats as they were known at this time (to the second): what was "
                         "recorded later, such as a late delivery receipt for an earlier "
                         "minute, is left out, so a report taken then comes out again. With "
@@ -1503,8 +1558,12 @@ def activity_paths() -> dict[str, Schema]:
                 parameters=(
                     campaign_id,
                     query("actor", string(), "Only this actor's reads."),
-                    query("from", string(), "At or after this date or time."),
-                    query("to", string(), "At or before this time; a date means through its end."),
+                    query("from", date_or_time(), "At or after this date or time."),
+                    query(
+                        "to",
+                        date_or_time(),
+                        "At or before this time; a date means through its end.",
+                    ),
                     shared("page"),
                     shared("per_page"),
                     query(
@@ -1650,6 +1709,18 @@ def link_paths() -> dict[str, Schema]:
     }
 
 
+def sorted_by_name(schemas: dict[str, Schema]) -> dict[str, Schema]:
+    return {name: schemas[name] for name in sorted(schemas)}
+
+
+@functools.cache
+def openapi_json() -> bytes:
+    """The document as served: the same bytes every time it is built."""
+    return json.dumps(
+        openapi_document(), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -1690,16 +1761,18 @@ def openapi_document() -> dict[str, Any]:
         ),
         "components": {
             "securitySchemes": SECURITY_SCHEMES,
-            "schemas": {
-                **field_schemas(),
-                **request_components(),
-                **response_schemas(),
-                **stream_schemas(),
-                **contact_list_schemas(),
-                **activity_schemas(),
-                **realtime_schemas(),
-                **access_schemas(),
-            },
+            "schemas": sorted_by_name(
+                {
+                    **field_schemas(),
+                    **request_components(),
+                    **response_schemas(),
+                    **stream_schemas(),
+                    **contact_list_schemas(),
+                    **activity_schemas(),
+                    **realtime_schemas(),
+                    **access_schemas(),
+                }
+            ),
             "parameters": page_parameters(),
             "responses": {name: error_response(s) for s, (name, _t, _c) in ERRORS.items()},
         },

@@ -6,45 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.stream import CARRIERS, STREAM_NAME
-from gateway.carrier import MAX_ERROR, MAX_ID, MAX_RECEIPTS, RECEIPT_STATUSES
+from domain.stream import CARRIERS
+from gateway.carrier import MAX_ERROR
 from gateway.carrier_settings import (
-    CARRIER_NAMES,
     options_schema,
     secret_settings,
     settings_schema,
 )
+from gateway.schemas.carrier import MAX_ID, MAX_RECEIPTS, RECEIPT_STATUSES
+from gateway.schemas.streams import by_carrier, schema_name
 
 Schema = dict[str, Any]
 OUTCOMES_REF: Schema = {"$ref": "#/components/schemas/Outcomes"}
 LINK_STATES = ("connecting", "bound", "reconnecting", "stopped", "waiting", "disabled")
-RATE: Schema = {"type": "integer", "minimum": 0, "maximum": 1_000_000}
-COMMAND_ID: Schema = {
-    "anyOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "null"}],
-    "description": "Makes the command idempotent: a repeat returns the first answer and "
-    "changes nothing.",
-}
-EXPECTED_VERSION: Schema = {
-    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}],
-    "description": "Refuse with 409 `version_conflict` unless the stream is at this version.",
-}
-REASON: Schema = {
-    "anyOf": [{"type": "string", "maxLength": 1000}, {"type": "null"}],
-    "description": "Accepted; no effect here.",
-}
-
-
 def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
-
-
-def schema_name(carrier: str, suffix: str) -> str:
-    return f"{CARRIER_NAMES[carrier].capitalize()}{suffix}"  # SmppSettings, HttpSettingsView
-
-
-def by_carrier(suffix: str, description: str) -> Schema:
-    """One of the carriers' schemas: the stream's carrier says which."""
-    return {"anyOf": [ref(schema_name(c, suffix)) for c in CARRIERS], "description": description}
 
 
 def carrier_settings_schemas() -> dict[str, Schema]:
@@ -60,84 +36,6 @@ def carrier_settings_schemas() -> dict[str, Schema]:
             carrier, outcomes=OUTCOMES_REF
         )
     return schemas
-
-
-def settings_by_carrier() -> list[Schema]:
-    """On creation: the settings schema of the `carrier` given."""
-    return [
-        {
-            "if": {"properties": {"carrier": {"const": carrier}}, "required": ["carrier"]},
-            "then": {"properties": {"settings": ref(schema_name(carrier, "Settings"))}},
-        }
-        for carrier in CARRIERS
-    ]
-
-
-def stream_create() -> Schema:
-    return {
-        "type": "object",
-        "description": "A new stream; a name in use is refused (422). Every problem with the "
-        "settings is named in one `details` entry whose `field` is `settings`.",
-        "properties": {
-            "name": {
-                "type": "string",
-                "description": "1 to 63 lower-case letters, digits, `-` or `_`.",
-                "pattern": STREAM_NAME.pattern,
-                "examples": ["backup"],
-            },
-            "carrier": {
-                "type": "string",
-                "enum": list(CARRIERS),
-                "description": "`demo` simulates a carrier; `smpp` binds to an SMSC; `http` "
-                "posts to a carrier's HTTP API.",
-            },
-            "rate": {**RATE, "description": "Messages per second, 0 for unlimited (the default)."},
-            "settings": by_carrier(
-                "Settings",
-                "The carrier's settings: `DemoSettings`, `SmppSettings` or `HttpSettings`. "
-                "Those left out take their defaults; unknown ones are refused. Secrets "
-                "(`password`, `token`, `signing_secret`) are write-only: kept by the sending "
-                "tier, never returned, never in events (only their names).",
-            ),
-            "command_id": COMMAND_ID,
-            "reason": REASON,
-            "expected_version": {**EXPECTED_VERSION, "description": "Accepted; no effect here."},
-        },
-        "required": ["name", "carrier"],
-        "additionalProperties": False,
-        "allOf": settings_by_carrier(),
-    }
-
-
-def stream_change() -> Schema:
-    demo = "Demo streams only (the same as in `settings`): "
-    return {
-        "type": "object",
-        "description": "The fields to change; the others stay as they are.",
-        "properties": {
-            "rate": {**RATE, "description": "Messages per second, 0 for unlimited."},
-            "enabled": {
-                "type": "boolean",
-                "description": "A disabled stream sends nothing; campaigns on it are suspended.",
-            },
-            "settings": by_carrier(
-                "SettingsChange",
-                "Some of the stream's carrier's settings (`DemoSettingsChange`, "
-                "`SmppSettingsChange` or `HttpSettingsChange`); the others stay. A secret "
-                "given is set (the event records its name, never its value); one left out "
-                "stays as it is. Settings of another carrier are refused (422, `settings`).",
-            ),
-            "seed": {"type": "integer", "description": demo + "the random seed."},
-            "click_rate": share(demo + "share of delivered messages clicked."),
-            "optout_rate": share(demo + "share of delivered messages opted out."),
-            "reply_rate": share(demo + "share of delivered messages replied to."),
-            "outcomes": {**OUTCOMES_REF, "description": demo + "the outcomes' shares."},
-            "expected_version": EXPECTED_VERSION,
-            "command_id": COMMAND_ID,
-            "reason": REASON,
-        },
-        "additionalProperties": False,
-    }
 
 
 def share(description: str) -> Schema:
@@ -318,8 +216,6 @@ def stream_receipt_schemas() -> dict[str, Schema]:
 def stream_schemas() -> dict[str, Schema]:
     return {
         **carrier_settings_schemas(),
-        "StreamCreate": stream_create(),
-        "StreamChange": stream_change(),
         "StreamLink": stream_link(),
         "Stream": stream(),
         **stream_receipt_schemas(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias
+from zoneinfo import available_timezones
 
 from msgspec import UNSET, Meta, UnsetType
 
@@ -32,6 +33,7 @@ from gateway.schemas.fields import (
     CommandOptions,
     DomainName,
     Id,
+    Text,
     Url,
     one_of,
 )
@@ -40,10 +42,12 @@ if TYPE_CHECKING:
     CampaignType: TypeAlias = str
     WeekDay: TypeAlias = str
     PauseMetric: TypeAlias = str
+    TimeZone: TypeAlias = str
 else:
     CampaignType = one_of(CAMPAIGN_TYPES)
     WeekDay = one_of(WEEK_DAYS)
     PauseMetric = one_of(PAUSE_METRICS)
+    TimeZone = one_of(tuple(sorted(available_timezones())))
 
 Name = Annotated[
     str,
@@ -70,14 +74,17 @@ Bound = Annotated[float, Meta(ge=0)]
 Domains = Annotated[list[DomainName], Meta(max_length=MAX_DOMAINS)]
 Clock = Annotated[str, Meta(pattern=CLOCK, description="HH:MM")]
 # A placeholder is a name in braces; `{{` and `}}` are braces written out.
-VARIANT_TEXT = "^(?:[^{}]|\\{\\{|\\}\\}|\\{[A-Za-z_][A-Za-z0-9_]*\\})*$(?!\\n)"
+VARIANT_TEXT = "^(?:[^{}\\x00]|\\{\\{|\\}\\}|\\{[A-Za-z_][A-Za-z0-9_]*\\})*$(?!\\n)"
 
 
 class VariantInput(Body, kw_only=True, forbid_unknown_fields=True):
     """A message text and its share of the ratio."""
 
     schema: ClassVar[dict[str, Any]] = {
-        "anyOf": [{"required": ["text"]}, {"required": ["id"]}],
+        "anyOf": [
+            {"required": ["text"], "properties": {"text": {"type": "string"}}},
+            {"required": ["id"], "properties": {"id": {"type": "string"}}},
+        ],
         "examples": [
             {"text": "Hi {first_name}, 20% off: {short_url} Stop: {optout_url}", "weight": 3}
         ],
@@ -93,10 +100,11 @@ class VariantInput(Body, kw_only=True, forbid_unknown_fields=True):
                 description=f"1 to {MAX_TEXT} characters, not only spaces. Placeholders in "
                 "braces: a contact's CSV columns (`{first_name}`) and `{short_url}`, "
                 "`{optout_url}`; `{{` and `}}` write a brace. A variant given by id may leave "
-                "it out to change only its weight.",
+                "it out (or null) to change only its weight.",
             ),
         ]
         | UnsetType
+        | None
     ) = UNSET
     weight: Annotated[int, Meta(ge=1, le=MAX_WEIGHT, description="Its share of the ratio.")] = 1
 
@@ -128,12 +136,12 @@ class SendingSchedule(
 ):
     """The hours sending may happen in; `from` and `to` differ (not expressible in JSON
     Schema: a schedule with equal times is refused with 422). Days are stored in week order
-    without repeats; `time_zone` is an IANA zone name this server knows (others: 422)."""
+    without repeats; `time_zone` is an IANA zone name."""
 
     days: Annotated[list[WeekDay], Meta(min_length=1)]
     start: Clock
     end: Clock
-    time_zone: Annotated[str, Meta(examples=["Europe/Berlin"])] = "UTC"
+    time_zone: Annotated[TimeZone, Meta(examples=["Europe/Berlin"])] = "UTC"
 
 
 class PauseRule(Body, kw_only=True, forbid_unknown_fields=True):
@@ -158,10 +166,10 @@ class CampaignFields(CommandOptions, kw_only=True, forbid_unknown_fields=True):
     """The fields create and edit take, and the command's options; null sets a field back to
     its default."""
 
-    description: Annotated[str, Meta(max_length=MAX_DESCRIPTION)] | UnsetType | None = UNSET
+    description: Annotated[Text, Meta(max_length=MAX_DESCRIPTION)] | UnsetType | None = UNSET
     tags: Annotated[list[Tag], Meta(max_length=MAX_TAGS)] | UnsetType | None = UNSET
     type: CampaignType | UnsetType = UNSET
-    stream: Annotated[str, Meta(min_length=1)] | UnsetType | None = UNSET
+    stream: Annotated[Text, Meta(min_length=1)] | UnsetType | None = UNSET
     sender: Sender | UnsetType | None = UNSET
     contact_lists: Annotated[list[Id], Meta(max_length=MAX_LIST_IDS)] | UnsetType | None = UNSET
     variants: Annotated[list[VariantInput], Meta(max_length=MAX_VARIANTS)] | UnsetType | None = (

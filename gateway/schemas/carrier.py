@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TypeAlias
 from msgspec import UNSET, Meta, UnsetType
 
 from domain.fields import MAX_TEXT
-from gateway.schemas.fields import Body, one_of
+from gateway.schemas.fields import Body, Text, one_of
 
 RECEIPT_STATUSES = ("sent", "delivered", "undelivered", "failed", "no_route", "rejected")
 if TYPE_CHECKING:
@@ -20,26 +20,34 @@ MAX_ID = 200
 MAX_PHONE = 40
 
 
+SeenAt = Annotated[
+    datetime,
+    Meta(
+        tz=True,
+        description="When the carrier saw it; must carry a zone. Left out or null: when it "
+        "arrives.",
+    ),
+]
+ReceivedAt = Annotated[
+    datetime,
+    Meta(
+        tz=True,
+        description="When it was received; must carry a zone. Left out or null: when it arrives.",
+    ),
+]
+
+
 class Receipt(Body, kw_only=True, forbid_unknown_fields=True):
     """One delivery receipt."""
 
     message_id: Annotated[
-        str,
+        Text,
         Meta(
             min_length=1, max_length=MAX_ID, description="The message's id (its short link's code)."
         ),
     ]
     status: ReceiptStatus
-    at: (
-        Annotated[
-            datetime,
-            Meta(
-                tz=True,
-                description="When the carrier saw it; must carry a zone. Default: when it arrives.",
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+    at: SeenAt | UnsetType | None = UNSET
 
 
 class ReceiptBatch(Body, kw_only=True, forbid_unknown_fields=True):
@@ -52,7 +60,7 @@ class InboundReply(Body, kw_only=True, forbid_unknown_fields=True, rename={"send
     """A reply to one of our messages."""
 
     sender: Annotated[
-        str,
+        Text,
         Meta(
             min_length=1,
             max_length=MAX_PHONE,
@@ -61,14 +69,5 @@ class InboundReply(Body, kw_only=True, forbid_unknown_fields=True, rename={"send
             examples=["+447700900123"],
         ),
     ]
-    text: Annotated[str, Meta(description=f"The reply; the first {MAX_TEXT} characters are kept.")]
-    at: (
-        Annotated[
-            datetime,
-            Meta(
-                tz=True,
-                description="When it was received; must carry a zone. Default: when it arrives.",
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+    text: Annotated[Text, Meta(description=f"The reply; the first {MAX_TEXT} characters are kept.")]
+    at: ReceivedAt | UnsetType | None = UNSET

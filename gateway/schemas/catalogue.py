@@ -8,7 +8,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from domain.fields import MAX_DESCRIPTION, MAX_DOMAINS, MAX_NAME
 from domain.pricing import MAX_PREFIXES
-from gateway.schemas.fields import NOT_ONLY_SPACES, CommandOptions, DomainName
+from gateway.schemas.fields import NOT_ONLY_SPACES, CommandOptions, DomainName, Text
 
 Domains = Annotated[list[DomainName], Meta(max_length=MAX_DOMAINS)]
 PoolName = Annotated[
@@ -21,8 +21,11 @@ PoolName = Annotated[
     ),
 ]
 Prefix = Annotated[str, Meta(pattern="^[0-9]{0,7}$(?!\\n)")]
+MAX_PRICE = 10**12  # a price per part no carrier reaches; Decimal keeps its 4 places exact
+MAX_DOMAIN_LIMIT = 10**9
 Price = (
-    Annotated[str, Meta(pattern="^[0-9]+(\\.[0-9]{1,4})?$(?!\\n)")] | Annotated[float, Meta(ge=0)]
+    Annotated[str, Meta(pattern="^[0-9]{1,12}(\\.[0-9]{1,4})?$(?!\\n)")]
+    | Annotated[float, Meta(ge=0, le=MAX_PRICE)]
 )
 
 
@@ -66,13 +69,16 @@ class PricesChange(CommandOptions, kw_only=True, forbid_unknown_fields=True):
 class DomainLimitChange(CommandOptions, kw_only=True, forbid_unknown_fields=True):
     """The global domain limit."""
 
-    limit: Annotated[int, Meta(ge=1, description="Messages per domain, at least 1.")]
+    limit: Annotated[
+        int,
+        Meta(ge=1, le=MAX_DOMAIN_LIMIT, description="Messages per domain, at least 1."),
+    ]
 
 
 class PoolFields(CommandOptions, kw_only=True, forbid_unknown_fields=True):
     """A pool's fields."""
 
-    description: Annotated[str, Meta(max_length=MAX_DESCRIPTION)] | UnsetType | None = UNSET
+    description: Annotated[Text, Meta(max_length=MAX_DESCRIPTION)] | UnsetType | None = UNSET
     domains: Domains | UnsetType = UNSET
     add_domains: Domains | UnsetType = UNSET
     remove_domains: Domains | UnsetType = UNSET

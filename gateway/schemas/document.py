@@ -21,7 +21,8 @@ from gateway.schemas.catalogue import (
     PoolEdit,
     PricesChange,
 )
-from gateway.schemas.fields import Body
+from gateway.schemas.fields import ENUM_ORDER, Body
+from gateway.schemas.streams import StreamChange, StreamCreate
 from gateway.schemas.tokens import TokenCreate
 
 Schema = dict[str, Any]
@@ -39,6 +40,8 @@ REQUESTS: tuple[type[Body], ...] = (
     DomainLimitChange,
     PoolCreate,
     PoolEdit,
+    StreamCreate,
+    StreamChange,
     TokenCreate,
     Receipt,
     ReceiptBatch,
@@ -66,15 +69,18 @@ def merged(schema: Schema, more: Schema) -> Schema:
 
 
 def tidied(value: Any) -> Any:
-    """Descriptions on one line (docstrings are indented), titles left out (each is the
-    component's name)."""
+    """Descriptions on one line (docstrings are indented), enums in the order they are
+    declared in, titles (each is the component's name) and empty lists of required fields
+    left out."""
+    if isinstance(value, dict) and isinstance(value.get("enum"), list):
+        value = {**value, "enum": ENUM_ORDER.get(frozenset(value["enum"]), value["enum"])}
     if isinstance(value, dict):
         return {
             key: " ".join(item.split())
             if key == "description" and isinstance(item, str)
             else tidied(item)
             for key, item in value.items()
-            if key != "title"
+            if key != "title" and not (key == "required" and item == [])
         }
     if isinstance(value, list):
         return [tidied(item) for item in value]

@@ -16,24 +16,32 @@ SPACES = (
     "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a"
     "\\u2028\\u2029\\u202f\\u205f\\u3000"
 )
-NOT_ONLY_SPACES = f"[^{SPACES}]"
+# No text may hold NUL (`\u0000`): PostgreSQL's text refuses it.
+TEXT = "^[^\\x00]*$"
+NOT_ONLY_SPACES = f"^[^\\x00]*[^{SPACES}\\x00][^\\x00]*$"
 UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$(?!\\n)"
 # A host name of two labels or more, the last not all digits, with an optional final dot;
 # `(?!\n)` keeps Python's `$` from matching before a final newline, as JSON Schema's does not.
 _LABEL = "(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 DOMAIN_NAME = f"^(?=.{{1,253}}$|.{{1,253}}\\.$)(?:{_LABEL}\\.)+(?![0-9]+\\.?$){_LABEL}\\.?$(?!\\n)"
 SENDER = f"{_SENDER_ALPHANUMERIC.pattern}(?!\\n)|{_SENDER_NUMERIC.pattern}(?!\\n)"
-_HOST = f"[^{SPACES}/?#]"
-URL = f"^https?://{_HOST}+\\.{_HOST}+(?:[/?#][^{SPACES}]*)?$(?!\\n)"
+_HOST = f"[^{SPACES}\\x00/?#]"
+URL = f"^https?://{_HOST}+\\.{_HOST}+(?:[/?#][^{SPACES}\\x00]*)?$(?!\\n)"
 CLOCK = "^([01][0-9]|2[0-3]):[0-5][0-9]$(?!\\n)"
 TIME_EXAMPLE = "2026-12-01T09:00:00Z"
 
 
+# The order each enum is written in: msgspec sorts the values of a Literal.
+ENUM_ORDER: dict[frozenset[str], list[str]] = {}
+
+
 def one_of(values: tuple[str, ...]) -> Any:
-    """The type of a text that is one of `values` (a JSON Schema `enum`)."""
+    """The type of a text that is one of `values` (a JSON Schema `enum`, in their order)."""
+    ENUM_ORDER[frozenset(values)] = list(values)
     return Literal[values]
 
 
+Text = Annotated[str, Meta(pattern=TEXT)]
 Id = Annotated[
     str,
     Meta(pattern=UUID, extra_json_schema={"examples": ["2b1f0c4e-9a57-4a0e-8d8c-1f2e3d4c5b6a"]}),
@@ -50,7 +58,7 @@ DomainName = Annotated[
 ]
 Url = Annotated[str, Meta(max_length=MAX_URL, pattern=URL)]
 Reason = Annotated[
-    str, Meta(max_length=1000, description="Why; recorded in the history. Default empty.")
+    Text, Meta(max_length=1000, description="Why; recorded in the history. Default empty.")
 ]
 Version = Annotated[
     int,
@@ -60,7 +68,7 @@ Version = Annotated[
     ),
 ]
 CommandId = Annotated[
-    str,
+    Text,
     Meta(
         min_length=1,
         max_length=200,
