@@ -58,16 +58,26 @@ async def domain_error(_request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at the request's path.
+    """Every method the resource at the request's path is served with.
 
     Starlette's own 405 names only the first route that matched the path, while a path here
-    is often served by one route per method (GET and POST /api/campaigns).
+    is often served by one route per method (GET and POST /api/campaigns). Of the templates
+    that match, the resource is the one with the fewest parameters: `/api/campaigns/{id}/stats`
+    rather than `/api/campaigns/{id}/{command}`.
     """
     path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    matching = [
+        route
+        for route in getattr(request.app, "routes", ())
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path)
+    ]
+    if not matching:
+        return []
+    fewest = min(len(route.param_convertors) for route in matching)
     methods: set[str] = set()
-    for route in getattr(request.app, "routes", ()):
-        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
-            methods |= route.methods
+    for route in matching:
+        if len(route.param_convertors) == fewest:
+            methods |= route.methods or set()
     return sorted(methods)
 
 
