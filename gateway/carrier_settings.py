@@ -16,6 +16,7 @@ from domain.stream import (
     LONG_MESSAGES,
     OUTCOMES,
 )
+from gateway.schemas.fields import with_python_spaces
 
 Schema = dict[str, Any]
 
@@ -107,7 +108,7 @@ SETTINGS: dict[str, dict[str, Schema]] = {
             "title": "URL",
             "description": "Where messages are posted: an http:// or https:// address.",
             "maxLength": 2000,
-            "pattern": f"^(?:{ENDPOINT_PATTERN.pattern})$",
+            "pattern": f"^(?:{with_python_spaces(ENDPOINT_PATTERN.pattern)})$(?!\\n)",
         },
         "token": text("Token", "Sent as `Authorization: Bearer <token>`; none when empty.", 500),
         "signing_secret": text(

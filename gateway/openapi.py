@@ -100,13 +100,17 @@ Every operation but a few public ones needs a token; see Access below.
   they sort as text. Times sent in a body must carry a zone (`Z` or an offset); they are
   stored in UTC. Time query parameters take a date (`2026-03-01`) or a time; a time without a
   zone is UTC, and a date in an upper bound (`created_to`, `to`) means through the end of that
-  day.
+  day; the date must be one the calendar has, and an empty parameter is one not given.
+- **Whole numbers** are written without a fraction or an exponent (`3`, not `3.0` or `3e0`):
+  a field of type `integer` refuses `3.0` with 422.
 - **Ids** are UUID strings. A path id that is not a UUID names nothing: 404 `not_found`.
 - **Money** is a decimal string with four decimals (`"12.3400"`), never a number.
 - **Bodies** are JSON objects of at most 1 MiB ({MAX_BODY} bytes). A larger body is 413
   `payload_too_large`; a body that is not JSON is 400 `malformed_json`; one that is not an
   object, or a missing body where one is required, is 422 `validation_failed`. Fields a
-  schema does not list (`additionalProperties: false`) are refused with 422.
+  schema does not list (`additionalProperties: false`) are refused with 422. Texts never
+  hold NUL (`\\u0000`). Rules a schema cannot state (fields that relate, things that must
+  exist already) are in the descriptions of the schemas and operations they belong to.
 - **Errors** are a 4xx status and `{{"error": {{"code", "message", "details"?}}}}`: 400
   `malformed_json`, 401 `unauthorized`, 403 `forbidden`, 404 `not_found`, 405
   `method_not_allowed`, 409 `illegal_transition`, 409 `version_conflict`, 413
@@ -862,7 +866,7 @@ def pool_and_stream_paths() -> dict[str, Schema]:
                 parameters=(stream_name,),
                 request=body("StreamChange"),
                 responses={"200": answer("The stream.", "Stream")},
-                errors=(404,),
+                errors=(404, 409),
             )
         },
         "/api/events": {

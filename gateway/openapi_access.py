@@ -145,7 +145,12 @@ def answer(description: str, schema: str) -> Schema:
 
 
 def error(status: str) -> Schema:
-    names = {"404": "NotFound", "422": "ValidationFailed"}
+    names = {
+        "400": "MalformedJson",
+        "404": "NotFound",
+        "413": "PayloadTooLarge",
+        "422": "ValidationFailed",
+    }
     return {"$ref": f"#/components/responses/{names[status]}"}
 
 
@@ -177,6 +182,8 @@ def token_paths() -> dict[str, Schema]:
                 },
                 "responses": {
                     "201": answer("The new token, with its secret.", "NewToken"),
+                    "400": error("400"),
+                    "413": error("413"),
                     "409": {
                         "description": "A live token has this name: `already_exists`.",
                         "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},

@@ -89,7 +89,11 @@ class VariantInput(Body, kw_only=True, forbid_unknown_fields=True):
             {"text": "Hi {first_name}, 20% off: {short_url} Stop: {optout_url}", "weight": 3}
         ],
     }
-    id: Id | UnsetType | None = UNSET
+    id: (
+        Annotated[Id, Meta(description="One of the campaign's variants; omit for a new one.")]
+        | UnsetType
+        | None
+    ) = UNSET
     text: (
         Annotated[
             str,
@@ -125,7 +129,8 @@ class OptoutLink(Body, kw_only=True, forbid_unknown_fields=True):
 
 
 class Links(Body, kw_only=True, forbid_unknown_fields=True):
-    """Each link uses a pool (its domains), chosen domains (used first), or both."""
+    """Each link uses a pool (its domains), chosen domains (used first), or both; the pool
+    and the domains must exist (added first), or the link is refused (422)."""
 
     short: ShortLink | UnsetType | None = UNSET
     optout: OptoutLink | UnsetType | None = UNSET
@@ -196,7 +201,8 @@ class CampaignEdit(CampaignFields, kw_only=True, forbid_unknown_fields=True):
         "campaign is final only "
         + ", ".join(f"`{field}`" for field in sorted(EDITABLE_WHILE_LIVE))
         + " (the others may be sent back unchanged), and its links must stay complete; a "
-        "final campaign nothing (409 `illegal_transition`)."
+        "final campaign nothing (409 `illegal_transition`). A `stream` that does not exist, "
+        "and a variant id that is not one of the campaign's, are refused (422)."
     )
 
     name: Name | UnsetType = UNSET

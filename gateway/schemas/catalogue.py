@@ -86,13 +86,13 @@ class PoolFields(CommandOptions, kw_only=True, forbid_unknown_fields=True):
 
 class PoolCreate(PoolFields, kw_only=True, forbid_unknown_fields=True):
     """`domains` and `add_domains` together make the pool's domains; each must have been
-    added first (404 `not_found` names one that was not)."""
+    added first (422 names one that was not)."""
 
     name: PoolName
 
 
 class PoolEdit(PoolFields, kw_only=True, forbid_unknown_fields=True):
     """`domains` replaces the list; then `remove_domains` are taken out and `add_domains`
-    appended. Named domains must have been added first (404 `not_found` otherwise)."""
+    appended. Named domains must have been added first (422 otherwise)."""
 
     name: PoolName | UnsetType = UNSET

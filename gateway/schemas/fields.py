@@ -19,6 +19,14 @@ SPACES = (
 # No text may hold NUL (`\u0000`): PostgreSQL's text refuses it.
 TEXT = "^[^\\x00]*$"
 NOT_ONLY_SPACES = f"^[^\\x00]*[^{SPACES}\\x00][^\\x00]*$"
+
+
+def with_python_spaces(pattern: str) -> str:
+    """A Python pattern whose `\\s` (in a negated class) and `\\S` match in JSON Schema what
+    they match in Python."""
+    return pattern.replace("[^\\s", f"[^{SPACES}").replace("\\S", f"[^{SPACES}]")
+
+
 UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$(?!\\n)"
 # A host name of two labels or more, the last not all digits, with an optional final dot;
 # `(?!\n)` keeps Python's `$` from matching before a final newline, as JSON Schema's does not.

@@ -4,7 +4,8 @@ Schemathesis reads `/openapi.json` from the application itself (in process, no n
 draws requests from it: schema-valid ones (body, query, path) must never be refused as
 invalid (400 or 422), schema-invalid ones must be refused with a 4xx (with an error code and
 `details` under /api), and a method the document does not list for a path is answered 405
-with an `Allow` header naming exactly the documented methods.
+with an `Allow` header naming exactly the documented methods. Every answer has a status,
+a media type and a body the document gives for the operation.
 
 The few rules the document states in words because JSON Schema cannot say them (rules
 between fields, or on what is stored) are written below as `PROSE_RULES`: a schema-valid
@@ -28,9 +29,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     allow_header_conformance,
+    content_type_conformance,
     negative_data_rejection,
     not_a_server_error,
     positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
     unsupported_method,
 )
 from starlette.applications import Starlette
@@ -50,12 +54,21 @@ from tests.credentials import ADMIN_HEADERS, ADMIN_TOKEN
 EXAMPLES_PER_OPERATION = 30
 CHECKS = [
     not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
     positive_data_acceptance,
     negative_data_rejection,
     unsupported_method,
     allow_header_conformance,
 ]
-PROSE_CHECKS = [not_a_server_error, unsupported_method, allow_header_conformance]
+PROSE_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    response_schema_conformance,
+    unsupported_method,
+    allow_header_conformance,
+]
 Body = dict[str, Any]
 
 
@@ -146,12 +159,12 @@ def has_a_header(body: Any) -> bool:
         text = text.decode("utf-8", "replace")
     if not isinstance(text, str):
         return True
-    first = next(csv.reader(io.StringIO(text.removeprefix("\ufeff"))), None)
-    if not first:
-        return False
     try:
+        first = next(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")), None)
+        if not first:
+            return False
         parse_header(first)
-    except ValidationFailed:
+    except (csv.Error, ValidationFailed):
         return False
     return True
 
