@@ -384,7 +384,10 @@ class Platform:
 
 def build(settings: Settings) -> Platform:
     settings.check()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the demo carrier's books, at least
+    if settings.postgres is None:
+        # The embedded store's files. On PostgreSQL a process keeps nothing on disk, so that
+        # a role can run from a folder it cannot write (as the image's user does).
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     with schema_lock(settings):
         app = ProcessPlatform(env=store_environment(settings))
         app.ensure_demo_stream()

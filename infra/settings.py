@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENVIRONMENT_VARIABLES = {
-    "CAMPAIGNS_DATA_DIR": "folder of the SQLite files (embedded default); ./var",
+    "CAMPAIGNS_DATA_DIR": "folder of the SQLite files (embedded default), made at start-up "
+    "when the store is SQLite; unused on PostgreSQL; ./var",
     "CAMPAIGNS_DATABASE_URL": "postgresql://user:password@host:port/dbname[?options]: store "
     "and read models in PostgreSQL instead of SQLite; used as given (percent-escapes, "
     "sslmode and the other libpq options, several hosts)",
@@ -48,10 +49,19 @@ ENVIRONMENT_VARIABLES = {
     "SASL_SSL; never logged); unset",
     "CAMPAIGNS_BOOTSTRAP_TOKEN": "this value (16 characters or more) becomes an admin token "
     "named bootstrap at start-up; unset",
+    "CAMPAIGNS_DATABASE_URL_FILE, CAMPAIGNS_BOOTSTRAP_TOKEN_FILE, "
+    "CAMPAIGNS_KAFKA_SASL_PASSWORD_FILE": "a file holding that secret (a mounted secret "
+    "file), read once at start-up, in place of the variable itself; unset",
     "CAMPAIGNS_LEASE_SECONDS": "how long a sending process owns a stream without renewing "
     "its lease: a process that stops (crashed, frozen, cut off) loses its streams to "
     "another after this; 10",
 }
+# The secrets, each of which may come from a file instead: VARIABLE_FILE names it.
+FROM_FILES = (
+    "CAMPAIGNS_DATABASE_URL",
+    "CAMPAIGNS_BOOTSTRAP_TOKEN",
+    "CAMPAIGNS_KAFKA_SASL_PASSWORD",
+)
 DEFAULT_LEASE_SECONDS = 10.0
 LEASE_SECONDS_RANGE = (1.0, 600.0)
 
@@ -165,7 +175,7 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        env = with_secret_files(os.environ if environ is None else environ)
         url = env.get("CAMPAIGNS_DATABASE_URL", "").strip()
         schema = env.get("CAMPAIGNS_DATABASE_SCHEMA", "public").strip() or "public"
         return cls(
@@ -222,6 +232,27 @@ class Settings:
             pg = self.postgres
             return f"PostgreSQL {pg.host}:{pg.port}/{pg.dbname} (schema {pg.schema})"
         return f"SQLite under {self.data_dir}"
+
+
+def with_secret_files(env: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment with each secret that a VARIABLE_FILE names read from its file (one
+    line break at its end dropped, as `echo` writes it); a secret given both ways is refused."""
+    found = dict(env)
+    for key in FROM_FILES:
+        path = env.get(f"{key}_FILE", "").strip()
+        if not path:
+            continue
+        if env.get(key, "").strip():
+            raise SettingsError(f"{key} and {key}_FILE are both set: give one of them")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not UTF-8 text"
+            raise SettingsError(
+                f"{key}_FILE names no file this process can read: {path!r} ({reason})"
+            ) from None
+        found[key] = text.removesuffix("\n").removesuffix("\r")
+    return found
 
 
 def parse_int(env: Mapping[str, str], key: str, default: int) -> int:
