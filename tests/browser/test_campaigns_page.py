@@ -188,8 +188,8 @@ def test_no_page_breaks_the_content_security_policy(server: Server, page: Page) 
     page.on("console", lambda message: refused.append(message.text))
     with server.api() as api:
         data.configured_domains(api, data.SHORT, data.OPTOUT)
-        data.demo_stream(api, rate=50)
-        sending = data.campaign(api, [data.contact_list(api, 50)])
+        data.demo_stream(api, rate=10)  # still sending while every page is visited
+        sending = data.campaign(api, [data.contact_list(api, 2000)])
         data.launched(api, sending["id"], "Started", "Sending")
     page.goto(f"{server.url}/campaigns")
     row(page, sending["id"]).locator(".campaign-name").click()
