@@ -23,6 +23,7 @@ from gateway.inputs import (
     query_time,
 )
 from gateway.representation import campaign_json, domain_json, pool_json, stream_json
+from gateway.schemas.answers import DomainLimit, PriceTable, Settings, answer
 from gateway.schemas.campaigns import (
     CampaignCommand,
     CampaignCreate,
@@ -309,16 +310,16 @@ async def set_domain_limit(request: Request) -> Response:
     limit = await call(
         platform.app.set_domain_limit, body, actor=actor_of(request), command_id=command_id
     )
-    return JSONResponse({"limit": limit})
+    return answer(DomainLimit(limit=limit))
 
 
 async def get_settings(request: Request) -> Response:
     platform = platform_of(request)
-    return JSONResponse(
-        {
-            "domain_limit": await call(platform.app.domain_limit),
-            "prices": await call(platform.app.prices),
-        }
+    return answer(
+        Settings(
+            domain_limit=await call(platform.app.domain_limit),
+            prices=await call(platform.app.prices),
+        )
     )
 
 
@@ -330,7 +331,7 @@ async def set_prices(request: Request) -> Response:
     prices = await call(
         platform.app.set_prices, body, actor=actor_of(request), command_id=command_id
     )
-    return JSONResponse({"prices": prices})
+    return answer(PriceTable(prices=prices))
 
 
 async def create_pool(request: Request) -> Response:

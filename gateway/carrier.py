@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.fields import Invalid, parse_time
@@ -23,6 +23,7 @@ from domain.stream import signature_matches
 from gateway.api import call, platform_of
 from gateway.errors import ApiError
 from gateway.inputs import json_object, read_body, read_json_object
+from gateway.schemas.answers import ReceiptsApplied, ReplyRecorded, StreamReceiptsTaken, answer
 from gateway.schemas.carrier import (
     MAX_ID,
     MAX_RECEIPTS,
@@ -143,7 +144,7 @@ async def receive_receipts(request: Request) -> Response:
     body = await read_json_object(request, limit=MAX_RECEIPTS_BODY)
     receipts = parse_receipts(body)
     applied = await call(platform_of(request).activity.receipts.apply_receipts, receipts)
-    return JSONResponse({"applied": applied, "ignored": len(receipts) - applied})
+    return answer(ReceiptsApplied(applied=applied, ignored=len(receipts) - applied))
 
 
 # Receipts an HTTP carrier posts for one stream, by its own message ids.
@@ -231,20 +232,18 @@ async def receive_stream_receipts(request: Request) -> Response:
         )
     receipts = parse_stream_receipts(json_object(body))
 
-    def apply() -> dict[str, int]:
+    def apply() -> StreamReceiptsTaken:
         matched = carrier_log.match(name, receipts, {})
         applied = platform.activity.receipts.apply_receipts(
             [Receipt(m.message_id, m.status, m.at) for m in matched]
         )
         if receipts:
             carrier_log.receipt_seen(name, datetime.now(UTC))
-        return {
-            "matched": len(matched),
-            "waiting": len(receipts) - len(matched),
-            "applied": applied,
-        }
+        return StreamReceiptsTaken(
+            matched=len(matched), waiting=len(receipts) - len(matched), applied=applied
+        )
 
-    return JSONResponse(await call(apply))
+    return answer(await call(apply))
 
 
 # Replies.
@@ -268,7 +267,7 @@ async def receive_reply(request: Request) -> Response:
     campaign_id, opted_out = await call(
         activity.engagement.record_reply, phone, text, at, opts_out=opts_out(text)
     )
-    return JSONResponse({"campaign_id": campaign_id, "opted_out": opted_out})
+    return answer(ReplyRecorded(campaign_id=campaign_id, opted_out=opted_out))
 
 
 routes = [

@@ -20,7 +20,6 @@ from domain.fields import (
     MAX_NAME,
 )
 from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
-from domain.replies import STOP_WORDS
 from domain.roles import PERSONAL_DATA
 from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
 from domain.stream import MESSAGE_OUTCOMES
@@ -31,7 +30,6 @@ from gateway.inputs import MAX_BODY
 from gateway.openapi_access import DESCRIPTION as ACCESS_DESCRIPTION
 from gateway.openapi_access import (
     SECURITY_SCHEMES,
-    access_schemas,
     sign_in_paths,
     token_paths,
     with_access_rules,
@@ -39,7 +37,7 @@ from gateway.openapi_access import (
 from gateway.openapi_realtime import realtime_paths, realtime_schemas
 from gateway.openapi_streams import RECEIPTS_DESCRIPTION, stream_schemas
 from gateway.schemas.carrier import MAX_RECEIPTS
-from gateway.schemas.document import request_components
+from gateway.schemas.document import declared_components
 from gateway.schemas.fields import NOT_ONLY_SPACES, TEXT
 from gateway.schemas.queries import date_or_time
 from projections.activity import MESSAGE_STATUSES
@@ -357,14 +355,6 @@ def response_schemas() -> dict[str, Schema]:
         ),
         "PoolList": items_of("Pool", "Every pool, by name."),
         "StreamList": items_of("Stream", "Every stream, by name."),
-        "Settings": record({"domain_limit": integer(minimum=1), "prices": ref("Prices")}),
-        "Prices": {
-            "type": "object",
-            "description": 'Price per SMS part by destination prefix; `""` is the default.',
-            "additionalProperties": ref("Money"),
-        },
-        "PriceTable": record({"prices": ref("Prices")}),
-        "DomainLimit": record({"limit": integer(minimum=1)}),
         "EventMessage": record(
             {
                 "position": integer(minimum=1),
@@ -1446,27 +1436,6 @@ def activity_schemas() -> dict[str, Schema]:
                 ),
             }
         ),
-        "ReceiptsApplied": record(
-            {
-                "applied": integer("Receipts that moved a message's status forwards.", minimum=0),
-                "ignored": integer(
-                    "Receipts for unknown messages, repeated, or late (not moving forwards).",
-                    minimum=0,
-                ),
-            }
-        ),
-        "ReplyRecorded": record(
-            {
-                "campaign_id": nullable(
-                    ref("Uuid"), "The latest campaign that messaged the number; null if none."
-                ),
-                "opted_out": boolean(
-                    "True when this reply opted the number out: its first word is one of "
-                    f"{', '.join(sorted(STOP_WORDS))} (any case) and the number was not opted "
-                    "out already."
-                ),
-            }
-        ),
     }
 
 
@@ -1768,13 +1737,12 @@ def openapi_document() -> dict[str, Any]:
             "schemas": sorted_by_name(
                 {
                     **field_schemas(),
-                    **request_components(),
+                    **declared_components(),
                     **response_schemas(),
                     **stream_schemas(),
                     **contact_list_schemas(),
                     **activity_schemas(),
                     **realtime_schemas(),
-                    **access_schemas(),
                 }
             ),
             "parameters": page_parameters(),

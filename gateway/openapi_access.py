@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.roles import ROLES
 from gateway.access import RULES, WEBSOCKET, Rule
 from gateway.auth import CSRF_COOKIE, SESSION_COOKIE
 
@@ -91,50 +90,6 @@ def with_access_rules(paths: dict[str, Schema]) -> dict[str, Schema]:
             ruled[path]["x-roles"] = list(rule.roles)
             ruled[path]["description"] = item["description"] + "\n\n" + rule.sentence
     return ruled
-
-
-def access_schemas() -> dict[str, Schema]:
-    token_fields: dict[str, Schema] = {
-        "id": {"type": "string", "format": "uuid"},
-        "name": {
-            "type": "string",
-            "description": "Recorded as the actor of its changes. `system`, `demo`, "
-            "`anonymous`, `bootstrap`, names with `#` and sending-process names are refused.",
-        },
-        "role": {"type": "string", "enum": list(ROLES)},
-        "created_at": {"$ref": "#/components/schemas/Time"},
-        "revoked_at": {"anyOf": [{"$ref": "#/components/schemas/Time"}, {"type": "null"}]},
-    }
-    return {
-        "Token": {"type": "object", "properties": token_fields, "required": list(token_fields)},
-        "NewToken": {
-            "type": "object",
-            "properties": {
-                **token_fields,
-                "token": {"type": "string", "description": "The secret: shown this once."},
-            },
-            "required": [*token_fields, "token"],
-        },
-        "Tokens": {
-            "type": "object",
-            "properties": {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Token"}}
-            },
-            "required": ["items"],
-        },
-        "Me": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string"},
-                "role": {"type": "string", "enum": list(ROLES)},
-                "signed_in": {
-                    "type": "boolean",
-                    "description": "True with the sign-in cookie, false with a bearer token.",
-                },
-            },
-            "required": ["name", "role", "signed_in"],
-        },
-    }
 
 
 def answer(description: str, schema: str) -> Schema:

@@ -19,6 +19,8 @@ from gateway.schemas.streams import by_carrier, schema_name
 Schema = dict[str, Any]
 OUTCOMES_REF: Schema = {"$ref": "#/components/schemas/Outcomes"}
 LINK_STATES = ("connecting", "bound", "reconnecting", "stopped", "waiting", "disabled")
+
+
 def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -187,28 +189,6 @@ def stream_receipt_schemas() -> dict[str, Schema]:
             },
             "required": ["receipts"],
             "additionalProperties": False,
-        },
-        "StreamReceiptsTaken": {
-            "type": "object",
-            "properties": {
-                "matched": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "Receipts whose carrier id named one of our messages.",
-                },
-                "waiting": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "Receipts naming a carrier id not known yet: kept for a "
-                    "day, and applied when the submit's answer names it.",
-                },
-                "applied": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "Matched receipts that moved a message's status forwards.",
-                },
-            },
-            "required": ["matched", "waiting", "applied"],
         },
     }
 

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api import call, platform_of
 from gateway.auth import Authenticator, Principal
 from gateway.errors import ApiError
+from gateway.schemas.answers import Me, NewToken, Token, Tokens, answer
 from gateway.schemas.decoding import read_as
 from gateway.schemas.tokens import TokenCreate
+from projections.tokens import AccessToken
+
+
+def token_answer(token: AccessToken) -> Token:
+    return Token(
+        id=token.id,
+        name=token.name,
+        role=token.role,
+        created_at=token.created_at,
+        revoked_at=token.revoked_at,
+    )
 
 
 async def list_tokens(request: Request) -> Response:
     platform = platform_of(request)
     tokens = await call(platform.tokens.list_tokens)
-    return JSONResponse({"items": [token.to_json() for token in tokens]})
+    return answer(Tokens(items=[token_answer(token) for token in tokens]))
 
 
 async def create_token(request: Request) -> Response:
@@ -24,7 +37,8 @@ async def create_token(request: Request) -> Response:
     platform = platform_of(request)
     token, secret = await call(platform.tokens.create, body.name, body.role)
     # The only time the secret is shown: it is not kept.
-    return JSONResponse({**token.to_json(), "token": secret}, status_code=201)
+    new = NewToken(token=secret, **msgspec.structs.asdict(token_answer(token)))
+    return answer(new, status_code=201)
 
 
 async def revoke_token(request: Request) -> Response:
@@ -34,14 +48,12 @@ async def revoke_token(request: Request) -> Response:
         raise ApiError("not_found", "no live token has this id or name")
     authenticator: Authenticator = request.app.state.authenticator
     authenticator.forget()
-    return JSONResponse(revoked[0].to_json())
+    return answer(token_answer(revoked[0]))
 
 
 async def who_am_i(request: Request) -> Response:
     principal: Principal = request.state.principal
-    return JSONResponse(
-        {"name": principal.name, "role": principal.role, "signed_in": principal.by_cookie}
-    )
+    return answer(Me(name=principal.name, role=principal.role, signed_in=principal.by_cookie))
 
 
 routes = [

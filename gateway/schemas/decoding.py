@@ -11,19 +11,26 @@ from starlette.requests import Request
 
 from domain.errors import FieldProblem, ValidationFailed
 from gateway.inputs import MAX_BODY, json_object, read_body
+from gateway.schemas.fields import PATTERN_PROBLEMS
 
 T = TypeVar("T")
 
 # msgspec says where a problem is as a JSONPath (`$[0].text`) after " - at ".
 _WHERE = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_PATTERN = re.compile(r"^Expected `str` matching regex (?P<pattern>'.*')$", re.DOTALL)
+PATTERN_WORDS = {repr(pattern): words for pattern, words in PATTERN_PROBLEMS.items()}
 
 
 def problem_text(error: msgspec.ValidationError, field: str) -> str:
-    """msgspec's message, saying where inside the field the problem is."""
+    """msgspec's message (a pattern's in words), saying where inside the field it is."""
     found = _WHERE.match(str(error))
     assert found is not None  # the pattern matches every text
-    path = found["path"] or ""
-    return f"{found['message']} at {field}{path}" if path else found["message"]
+    path, message = found["path"] or "", found["message"]
+    pattern = _PATTERN.match(message)
+    words = PATTERN_WORDS.get(pattern["pattern"]) if pattern else None
+    if words is not None:
+        return f"{field}{path} {words}" if path else words
+    return f"{field}{path}: {message}" if path else message
 
 
 def field_problems(raw: dict[str, Any], declaration: type[Any]) -> list[FieldProblem]:

@@ -1,4 +1,5 @@
-"""The request bodies' part of the OpenAPI document, generated from their declarations."""
+"""The declared bodies' part of the OpenAPI document (requests and answers), generated from
+their declarations."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.schemas.answers import ANSWERS, Answer
 from gateway.schemas.campaigns import (
     CampaignCommand,
     CampaignCreate,
@@ -49,8 +51,8 @@ REQUESTS: tuple[type[Body], ...] = (
 )
 
 
-def declarations(root: type[Body] = Body) -> dict[str, type[Body]]:
-    found: dict[str, type[Body]] = {}
+def declarations(root: type[Any]) -> dict[str, type[Any]]:
+    found: dict[str, type[Any]] = {}
     for child in root.__subclasses__():
         found[child.__name__] = child
         found.update(declarations(child))
@@ -87,10 +89,11 @@ def tidied(value: Any) -> Any:
     return value
 
 
-def request_components() -> dict[str, Schema]:
-    """Each request body's JSON Schema, and those of the bodies they nest, by name."""
-    _refs, components = msgspec.json.schema_components(REQUESTS, ref_template=REF)
-    declared = declarations()
+def declared_components() -> dict[str, Schema]:
+    """Each declared body's JSON Schema, and those of the bodies they nest, by name."""
+    _refs, components = msgspec.json.schema_components(REQUESTS + ANSWERS, ref_template=REF)
+    declared = {**declarations(Body), **declarations(Answer)}
     return {
-        name: tidied(merged(components[name], declared[name].schema)) for name in sorted(components)
+        name: tidied(merged(components[name], getattr(declared[name], "schema", {})))
+        for name in sorted(components)
     }

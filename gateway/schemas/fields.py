@@ -86,6 +86,19 @@ CommandId = Annotated[
 ]
 
 
+# What a refusal by each pattern says, for a person.
+PATTERN_PROBLEMS = {
+    TEXT: "must not contain NUL characters",
+    NOT_ONLY_SPACES: "must not be empty or only spaces, nor contain NUL characters",
+    UUID: "is not a valid id",
+    DOMAIN_NAME: "is not a valid domain name",
+    SENDER: "must be alphanumeric (letters and digits, at least one letter) up to 11 "
+    "characters, or digits up to 15",
+    URL: f"must be an http:// or https:// address with a host name, at most {MAX_URL} characters",
+    CLOCK: "must be a time of day HH:MM",
+}
+
+
 class Body(Struct, kw_only=True, forbid_unknown_fields=True):
     """A request body: the declared fields only. `schema` adds what JSON Schema says beyond
     the fields' own types (rules between fields)."""
