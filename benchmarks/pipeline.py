@@ -113,6 +113,12 @@ def delete_topics(bootstrap: str, topics: list[str]) -> None:
 # --------------------------------------------------------------------------- bare kafka-python
 
 
+# CPU per record or event (us) of this process, every thread: bare produce, bare consume, and
+# the backlog's catch-up (the relay and the feed, both in this process). Rates drift with
+# the machine's load; CPU much less.
+CPU_US: dict[str, float] = {}
+
+
 def bare_kafka(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
     """(records/s produced and acknowledged, records/s consumed) with kafka-python alone."""
     from kafka import KafkaConsumer, KafkaProducer
@@ -136,11 +142,12 @@ def bare_kafka(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
     try:
         producer.send(topic, key=b"warm-up", value=value).get(timeout=60)  # metadata, ids
         count -= 1
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(count):
             producer.send(topic, key=str(uuid.uuid4()).encode(), value=value, headers=headers)
         producer.flush(timeout=WAIT_SECONDS)
         produced = count / (time.perf_counter() - started)
+        CPU_US["produce"] = (time.process_time() - cpu) * 1e6 / count
     finally:
         producer.close(timeout=10)
 
@@ -155,7 +162,7 @@ def bare_kafka(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
     )
     try:
         received = 0
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         deadline = started + WAIT_SECONDS
         while received < count:
             if time.perf_counter() > deadline:
@@ -166,6 +173,7 @@ def bare_kafka(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
                 consumer.commit_async({tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1)})
         consumer.commit()
         consumed = count / (time.perf_counter() - started)
+        CPU_US["consume"] = (time.process_time() - cpu) * 1e6 / count
     finally:
         consumer.close(autocommit=False)
     return produced, consumed
@@ -279,7 +287,7 @@ def catch_up(platform: Platform, backlog: int, threads: int) -> tuple[float, flo
     end = end_of_log(platform)
     start_position = platform.projector.position()
     pending = end - start_position
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     relayed_at = None
     workers = RelayThread(platform)
     try:
@@ -295,6 +303,7 @@ def catch_up(platform: Platform, backlog: int, threads: int) -> tuple[float, flo
                 )
             time.sleep(0.002)
         done = time.perf_counter()
+        CPU_US["catch-up"] = (time.process_time() - cpu) * 1e6 / pending
         relayed_at = relayed_at or done
     finally:
         workers.stop()
@@ -460,6 +469,12 @@ def run(args: argparse.Namespace) -> None:
         print(
             f"   relay {relay_rate:,.0f}/s ({relay_rate / produced:.2f} of bare produce), "
             f"end to end {project_rate:,.0f}/s ({project_rate / consumed:.2f} of bare consume)"
+        )
+        bare_cpu = CPU_US["produce"] + CPU_US["consume"]
+        print(
+            f"   CPU per event, this process: catch-up (relay + feed) {CPU_US['catch-up']:.0f} us;"
+            f" bare produce {CPU_US['produce']:.0f} + consume {CPU_US['consume']:.0f} us,"
+            f" ratio bare / catch-up {bare_cpu / CPU_US['catch-up']:.2f}"
         )
         print(f"   lag p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms at {reached:,.0f}/s")
         print(

@@ -25,12 +25,14 @@ Everything lives in ``<base_dir>/cluster``::
 
 PostgreSQL refuses to run as root. When the caller is root, every server tool (initdb, pg_ctl,
 pg_isready, psql) runs as the ``postgres`` OS user and ``<base_dir>/cluster`` is chowned to it;
-otherwise they run as the calling user. ``base_dir`` itself (and its parents) stay as they are.
-If the server user cannot reach ``<base_dir>/cluster`` (a parent directory is not traversable,
-e.g. under a 0700 home directory) or the unix socket path would exceed the kernel's limit,
-``<base_dir>/cluster`` becomes a symlink to ``/tmp/campaigns-postgres-<port>`` instead. Paths
-are always resolved by the caller before being handed to the server tools, so the server user
-never needs to traverse ``base_dir``'s parents in that case.
+otherwise they run as the calling user. The cluster always lives inside ``base_dir``, never in
+a folder another cluster could share. The server user must be able to enter every folder on
+the way: folders from ``open_from`` (default ``base_dir``) down that it cannot enter (a
+``mktemp -d`` folder is 0700) are given traverse permission for others (``o+x``: enter, not
+list); a parent above them that it cannot enter makes ``start`` refuse, naming the folder.
+Where the unix socket's path would exceed the kernel's limit, the server listens on TCP only.
+A ``cluster`` symlink made by earlier versions (to ``/tmp/campaigns-postgres-<port>``) is
+still used, and ``start`` says where it points.
 
 ``start`` is idempotent: if the cluster in ``base_dir`` is already running on ``port`` it is
 reused; the role and database are created only when absent. A cluster directory left behind by
@@ -78,7 +80,7 @@ SHUTDOWN_MODES = ("smart", "fast", "immediate")
 _CONF_TEMPLATE = """
 # --- campaigns throwaway cluster (written by infra/local_postgres.py) ---
 listen_addresses = '{host}'
-unix_socket_directories = '{socket_dir}'
+unix_socket_directories = '{socket_dirs}'
 max_connections = 200
 # Test-only speed settings: UNSAFE for data anyone cares about.
 fsync = off
@@ -329,7 +331,7 @@ def _socket_fits(home: Path, port: int) -> bool:
 
 def _make_owned_dir(who: _Identity, path: Path) -> None:
     path.mkdir(mode=0o700, exist_ok=True)
-    if path.is_symlink():  # never chown through a symlink (the fallback lives in /tmp)
+    if path.is_symlink():  # never chown through a symlink
         raise RuntimeError(f"{path} is a symlink; remove it and retry")
     if who.uid is not None and who.gid is not None:
         os.chown(path, who.uid, who.gid, follow_symlinks=False)
@@ -339,12 +341,41 @@ def _make_owned_dir(who: _Identity, path: Path) -> None:
         raise RuntimeError(f"{path} exists but is not owned by {who.name!r}; remove it and retry")
 
 
-def _prepare_layout(who: _Identity, base_dir: Path, port: int) -> _Layout:
+def _can_enter(who: _Identity, folder: Path) -> bool:
+    return _run(who, ["test", "-x", folder], Path("/"), timeout=30).returncode == 0
+
+
+def _open_the_way(who: _Identity, base_dir: Path, open_from: Path) -> None:
+    """Lets the server user enter every folder down to ``base_dir``: those from ``open_from``
+    down are given ``o+x``; any other it cannot enter is refused, by name."""
+    for folder in [*reversed(base_dir.parents), base_dir]:
+        if _can_enter(who, folder):
+            continue
+        info = folder.stat()
+        mine = info.st_uid == os.geteuid()
+        if not (mine and (folder == open_from or open_from in folder.parents)):
+            raise RuntimeError(
+                f"PostgreSQL's user {who.name!r} cannot enter {folder} (mode "
+                f"{info.st_mode & 0o777:04o}, owner uid {info.st_uid}) on the way to "
+                f"{base_dir}; choose a folder it can reach, or run `chmod o+x {folder}`"
+            )
+        _say(f"letting {who.name!r} enter {folder} (o+x: enter, not list)")
+        folder.chmod(info.st_mode & 0o7777 | 0o001)
+
+
+def _prepare_layout(who: _Identity, base_dir: Path, port: int, open_from: Path) -> _Layout:
     link = base_dir / "cluster"
     existing = _existing_layout(base_dir)
+    if existing is not None and link.is_symlink():
+        _say(
+            f"the cluster of {base_dir} lives in {existing.home} (made by an earlier version);"
+            f" remove {link} to keep a new one inside {base_dir}"
+        )
     if existing is not None:
-        if existing.home == link.absolute() and who.uid is not None and who.gid is not None:
-            os.chown(existing.home, who.uid, who.gid)
+        if existing.home == link.absolute():
+            _open_the_way(who, base_dir, open_from)
+            if who.uid is not None and who.gid is not None:
+                os.chown(existing.home, who.uid, who.gid)
         if _can_use(who, existing.home):
             return existing
         raise RuntimeError(
@@ -353,21 +384,11 @@ def _prepare_layout(who: _Identity, base_dir: Path, port: int) -> _Layout:
     if link.is_symlink():  # dangling: its /tmp target was cleaned up; recreate it below
         link.unlink()
     home = link.absolute()
-    if _socket_fits(home, port):
-        _make_owned_dir(who, home)
-        if _can_use(who, home):
-            return _Layout(base_dir=base_dir, home=home)
-        home.rmdir()
-        reason = f"{who.name!r} cannot traverse the parents of {base_dir}"
-    else:
-        reason = f"the unix socket path under {base_dir} would exceed {MAX_SOCKET_PATH} bytes"
-    fallback = Path(f"/tmp/campaigns-postgres-{port}")
-    _say(f"{reason}; keeping the cluster in {fallback} (symlinked from {link})")
-    _make_owned_dir(who, fallback)
-    if not _can_use(who, fallback):
-        raise RuntimeError(f"{who.name!r} cannot write {fallback}")
-    link.symlink_to(fallback, target_is_directory=True)
-    return _Layout(base_dir=base_dir, home=fallback)
+    _open_the_way(who, base_dir, open_from)
+    _make_owned_dir(who, home)
+    if not _can_use(who, home):
+        raise RuntimeError(f"{who.name!r} cannot write {home}")
+    return _Layout(base_dir=base_dir, home=home)
 
 
 # --------------------------------------------------------------------------- server state
@@ -456,7 +477,7 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _initdb(who: _Identity, bin_dir: Path, layout: _Layout) -> None:
+def _initdb(who: _Identity, bin_dir: Path, layout: _Layout, port: int) -> None:
     if layout.data.exists():
         _say(f"discarding incomplete or incompatible cluster in {layout.data}")
         shutil.rmtree(layout.data)
@@ -480,7 +501,9 @@ def _initdb(who: _Identity, bin_dir: Path, layout: _Layout) -> None:
     if result.returncode != 0:
         raise _fail(f"initdb failed for {layout.data}", result)
     _make_owned_dir(who, layout.socket_dir)
-    conf = _CONF_TEMPLATE.format(host=HOST, socket_dir=layout.socket_dir)
+    # A socket path over the kernel's limit: TCP only (every tool here connects by TCP).
+    fits = _socket_fits(layout.home, port)
+    conf = _CONF_TEMPLATE.format(host=HOST, socket_dirs=layout.socket_dir if fits else "")
     with (layout.data / "postgresql.conf").open("a") as handle:
         handle.write(conf)
     layout.marker.write_text("initdb completed\n")
@@ -609,8 +632,9 @@ def _ensure_database(who: _Identity, bin_dir: Path, layout: _Layout, port: int) 
 # --------------------------------------------------------------------------- public API
 
 
-def start(base_dir: Path, port: int) -> str:
-    """Start (or reuse) the throwaway cluster in ``base_dir`` on 127.0.0.1:``port``.
+def start(base_dir: Path, port: int, open_from: Path | None = None) -> str:
+    """Start (or reuse) the throwaway cluster in ``base_dir`` on 127.0.0.1:``port``;
+    ``open_from``: the outermost folder the server user may be let into (see the module).
 
     Returns ``postgresql://campaigns:campaigns@127.0.0.1:<port>/campaigns``.
     Raises RuntimeError with the reason (and server log tail) on any failure.
@@ -618,10 +642,11 @@ def start(base_dir: Path, port: int) -> str:
     if not 1 <= port <= 65535:
         raise RuntimeError(f"invalid port {port}")
     base_dir = Path(base_dir).absolute()
+    open_from = base_dir if open_from is None else Path(open_from).absolute()
     newest = ensure_installed()
     who = _identity()
     with _locked(base_dir):
-        layout = _prepare_layout(who, base_dir, port)
+        layout = _prepare_layout(who, base_dir, port, open_from)
         bin_dir = _bin_for(layout) or newest
         if _is_running(layout):
             running_port = _running_port(layout)
@@ -641,7 +666,7 @@ def start(base_dir: Path, port: int) -> str:
                 )
             if not layout.marker.exists() or _data_major(layout) != _bin_major(newest):
                 bin_dir = newest
-                _initdb(who, bin_dir, layout)
+                _initdb(who, bin_dir, layout, port)
             log_offset = _start_server(who, bin_dir, layout, port)
         _wait_ready(who, bin_dir, layout, port, log_offset)
         _ensure_database(who, bin_dir, layout, port)

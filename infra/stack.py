@@ -52,6 +52,16 @@ class Stack:
     def logs(self) -> Path:
         return self.folder / "logs"
 
+    def folders(self) -> dict[str, Path]:
+        """Where the stack keeps its data: the database's, the broker's, the roles' own."""
+        cluster = self.folder / "postgres" / "cluster"
+        return {
+            "database": (cluster.resolve() if cluster.exists() else cluster) / "data",
+            "broker": self.folder / "kafka" / "data",
+            "roles": self.folder / "data",
+            "logs": self.logs,
+        }
+
     def gateway_port(self) -> int:
         """The gateway's port: the one asked for, or with 0 the one the running stack
         took, else a free one now (kept in the stack's folder for later commands)."""
@@ -94,7 +104,9 @@ def up(stack: Stack) -> str:
     """Starts whatever is not running yet; returns the gateway's address."""
     stack.pids.mkdir(parents=True, exist_ok=True)
     stack.logs.mkdir(parents=True, exist_ok=True)
-    database_url = local_postgres.start(stack.folder / "postgres", stack.postgres_port)
+    database_url = local_postgres.start(
+        stack.folder / "postgres", stack.postgres_port, open_from=stack.folder
+    )
     bootstrap = local_kafka.start(stack.folder / "kafka", stack.kafka_port)
     port = stack.gateway_port()
     env = stack.environment(database_url, bootstrap, port)
@@ -167,11 +179,29 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def down(stack: Stack) -> None:
+def down(stack: Stack) -> list[str]:
+    """Stops everything; returns what stays behind, a line per folder with its size."""
     for role in reversed(stack.roles()):
         stop_role(stack, role)
     local_kafka.stop(stack.folder / "kafka")
     local_postgres.stop(stack.folder / "postgres")
+    return [
+        f"{kind:<9} {folder} ({size_of(folder) / 2**20:,.1f} MiB)"
+        for kind, folder in stack.folders().items()
+        if folder.exists()
+    ]
+
+
+def size_of(folder: Path) -> int:
+    """Bytes of the files under a folder (those that vanish meanwhile count as none)."""
+    total = 0
+    for parent, _folders, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(parent, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def stop_role(stack: Stack, role: str) -> None:

@@ -3,11 +3,15 @@ data."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from infra import local_postgres
 
@@ -20,13 +24,14 @@ def started_at(connection: psycopg.Connection[tuple[datetime]]) -> datetime:
     return row[0]
 
 
-def test_a_fast_restart_keeps_the_data_and_accepts_connections_again(tmp_path: Path) -> None:
-    folder = tmp_path / "postgres"
-    # The cluster may live on in /tmp/campaigns-postgres-<port> (see local_postgres): a table
-    # of its own keeps this test apart from earlier runs.
+def test_a_fast_restart_keeps_the_data_and_accepts_connections_again() -> None:
+    # A folder as `mktemp -d` makes it (0700); pytest's own are below a 0700 folder of its
+    # own, which the server's user may not enter.
+    outer = Path(tempfile.mkdtemp(prefix="postgres-"))
+    folder = outer / "postgres"
     table = f"restarted_{uuid.uuid4().hex[:12]}"
     try:
-        url = local_postgres.start(folder, PORT)
+        url = local_postgres.start(folder, PORT, open_from=outer)
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(f"CREATE TABLE {table} (n integer)")
             connection.execute(f"INSERT INTO {table} VALUES (7)")
@@ -38,3 +43,15 @@ def test_a_fast_restart_keeps_the_data_and_accepts_connections_again(tmp_path: P
             connection.execute(f"DROP TABLE {table}")
     finally:
         local_postgres.stop(folder)
+        shutil.rmtree(outer, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server's own user differs only under root")
+def test_a_folder_the_server_cannot_enter_above_its_own_is_refused_by_name() -> None:
+    outer = Path(tempfile.mkdtemp(prefix="postgres-"))  # 0700, not ours to open
+    try:
+        with pytest.raises(RuntimeError, match=f"cannot enter {outer} "):
+            local_postgres.start(outer / "stack" / "postgres", PORT, open_from=outer / "stack")
+        assert not (outer / "stack" / "postgres" / "cluster").exists()
+    finally:
+        shutil.rmtree(outer, ignore_errors=True)
