@@ -92,6 +92,58 @@ class PipelineCollector:
         yield queued
 
 
+class DatabaseCollector:
+    """Read at scrape time: what would slow a long-used deployment down (dead rows per
+    table, the oldest open transaction, sessions idle in a transaction, prepared
+    transactions) and how many records each Kafka consumer has yet to apply."""
+
+    def __init__(self, platform: Services) -> None:
+        self.platform = platform
+
+    def collect(self) -> Iterable[Metric]:
+        health = self.platform.database_health()
+        if health is None:  # SQLite
+            return
+        dead = GaugeMetricFamily(
+            "campaigns_db_dead_rows",
+            "Rows deleted or replaced that vacuum has not removed yet, per table.",
+            labels=["table"],
+        )
+        live = GaugeMetricFamily(
+            "campaigns_db_live_rows",
+            "Rows of each table (the server's estimate).",
+            labels=["table"],
+        )
+        for table in health.tables:
+            dead.add_metric([table.name], table.dead_rows)
+            live.add_metric([table.name], table.live_rows)
+        yield dead
+        yield live
+        yield gauge(
+            "campaigns_db_oldest_transaction_seconds",
+            "Age of the oldest open transaction (vacuum keeps every row changed since).",
+            health.oldest_transaction_seconds,
+        )
+        yield gauge(
+            "campaigns_db_idle_in_transaction_sessions",
+            "Sessions idle inside a transaction.",
+            health.idle_in_transaction,
+        )
+        yield gauge(
+            "campaigns_db_prepared_transactions",
+            "Prepared (two-phase) transactions not yet committed or rolled back.",
+            health.prepared_transactions,
+        )
+        lags = GaugeMetricFamily(
+            "campaigns_consumer_lag_records",
+            "Records of a topic's partition a Kafka-fed read model has yet to apply.",
+            labels=["read_model", "topic", "partition"],
+        )
+        for lag in health.lags:
+            lags.add_metric([lag.projection, lag.topic, str(lag.partition)], lag.records)
+        yield lags
+
+
 class SocketsCollector:
     """Read at scrape time: this gateway's WebSocket clients (the wall's and the replays')
     and how far its realtime hub is behind the change log."""
@@ -151,6 +203,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(PipelineCollector(platform))
+        self.registry.register(DatabaseCollector(platform))
         self.registry.register(SocketsCollector(platform, state))
 
     def exposition(self) -> bytes:

@@ -12,6 +12,7 @@ from projections.activity import Activity
 from projections.campaign_list import CampaignListView
 from projections.carrier_log import CarrierLog, LinkState
 from projections.database import Database
+from projections.database_health import DatabaseHealth
 from projections.disclosures import DisclosureLog
 from projections.leases import Lease
 from projections.messages import EventMessage
@@ -78,6 +79,10 @@ class Services(Protocol):
 
     def outbox_backlog(self) -> int | None:
         """Activity records waiting in the outbox for Kafka; None without Kafka."""
+
+    def database_health(self) -> DatabaseHealth | None:
+        """Dead rows, old and idle-in-transaction sessions of the read models' database, and
+        how far each Kafka consumer is behind its topic; None on SQLite."""
 
     def realtime_position(self) -> int:
         """The realtime rows' change log position (what the walls' hubs follow)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,19 @@ from infra.realtime import (
     RealtimePublisher,
     RealtimeWorker,
 )
-from infra.relay import Relay, lock_key
+from infra.relay import Relay, broker_connection, lock_key
 from infra.sending import Sending, build_sending
 from infra.settings import Settings
 from projections.activity import Activity
 from projections.campaign_list import CampaignListView
 from projections.carrier_log import CarrierLog, LinkState
 from projections.database import Database, PostgresDatabase, SQLiteDatabase
+from projections.database_health import (
+    DatabaseHealth,
+    consumer_lags,
+    database_health,
+    stored_offsets,
+)
 from projections.disclosures import DisclosureLog
 from projections.domain_usage import DomainUsageView
 from projections.identity import store_id
@@ -51,6 +58,8 @@ from projections.tokens import TokenStore
 
 PROJECTOR_NAME = "campaign_views"
 DOMAINS_PROJECTOR_NAME = "domain_views"
+
+log = logging.getLogger(__name__)
 
 
 def store_environment(settings: Settings) -> dict[str, str]:
@@ -293,6 +302,40 @@ class Platform:
     def outbox_backlog(self) -> int | None:
         """Activity records waiting in the outbox for Kafka; None without Kafka."""
         return None if self.settings.kafka is None else outbox_backlog(self.database)
+
+    def database_health(self) -> DatabaseHealth | None:
+        """Dead rows, old and idle-in-transaction sessions of the read models' database, and
+        (with Kafka) how far each consumer is behind its topic; None on SQLite."""
+        found = database_health(self.database)
+        if found is None or self.settings.kafka is None:
+            return found
+        stored = stored_offsets(self.database)
+        try:
+            ends = self.topic_ends({topic for _projection, topic, _partition in stored})
+        except Exception:  # the broker away: the database's figures still count
+            log.warning("the topics' end offsets could not be read", exc_info=True)
+            return found
+        return replace(found, lags=consumer_lags(stored, ends))
+
+    def topic_ends(self, topics: set[str]) -> dict[tuple[str, int], int]:
+        """The end offset of every partition of the topics."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        assert self.settings.kafka is not None
+        consumer = KafkaConsumer(
+            **broker_connection(self.settings.kafka, self.settings.kafka_security),
+            request_timeout_ms=5_000,
+        )
+        try:
+            partitions = [
+                TopicPartition(topic, number)
+                for topic in sorted(topics)
+                for number in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            found = consumer.end_offsets(partitions, timeout_ms=5_000) if partitions else {}
+            return {(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
+        finally:
+            consumer.close()
 
     def realtime_position(self) -> int:
         """The realtime rows' change log position (what the walls' hubs follow)."""

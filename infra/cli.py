@@ -460,6 +460,9 @@ def verify(args: argparse.Namespace) -> int:
 
     with build(settings_from(args).with_changes(sending=False)) as platform:
         differences = platform.verify()
+        health = platform.database_health()
+    for line in health.report() if health else []:
+        print(line)
     for line in differences:
         print(line)
     if differences:
@@ -484,11 +487,16 @@ def stack(args: argparse.Namespace) -> int:
         address = topology.up(where)
         print(f"gateway: {address}", flush=True)
     elif args.action == "down":
-        topology.down(where)
+        left = topology.down(where)
+        print(f"left in {where.folder.absolute()}:" if left else "nothing left behind")
+        for line in left:
+            print(f"  {line}")
     else:
         running = topology.status(where)
         for role, pid in running.items():
             print(f"{role:<9} {'pid ' + str(pid) if pid else 'not running'}")
+        for kind, folder in where.folders().items():
+            print(f"{kind:<9} {folder.absolute()}")
         return 0 if all(running.values()) else 1
     return 0
 

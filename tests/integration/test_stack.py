@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,8 +49,18 @@ def campaigns(folder: Path, *args: str, env: dict[str, str] | None = None) -> st
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[httpx.Client]:
-    folder = tmp_path / "stack"
+def fresh_folder() -> Iterator[Path]:
+    """A folder as `mktemp -d` makes it: mode 0700, only its owner can enter it."""
+    folder = Path(tempfile.mkdtemp(prefix="stack-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def stack(fresh_folder: Path) -> Iterator[httpx.Client]:
+    folder = fresh_folder
     where = (
         *("--dir", str(folder), "--port", str(PORT)),
         *("--postgres-port", str(POSTGRES_PORT), "--kafka-port", str(KAFKA_PORT)),
@@ -78,7 +91,7 @@ def stack(tmp_path: Path) -> Iterator[httpx.Client]:
         text=True,
         timeout=60,
     )
-    assert "pid" not in status.stdout, status.stdout
+    assert " pid " not in status.stdout, status.stdout
 
 
 def wall_row(wall: Any, campaign_id: str, **wanted: Any) -> dict[str, Any]:
@@ -165,4 +178,44 @@ def test_a_campaign_runs_from_draft_to_finished_through_the_whole_topology(
         assert finished["sent"] == finished["recipients"] == 50
     metrics = client.get("/metrics").text
     assert "campaigns_events_relayed_total" in metrics
-    assert "equal a fresh replay" in campaigns(Path(), "verify", env=SCALE_OUT)
+    assert "campaigns_db_oldest_transaction_seconds" in metrics
+    assert re.search(r'campaigns_consumer_lag_records\{[^}]*read_model="activity_stats"', metrics)
+    verified = campaigns(Path(), "verify", env=SCALE_OUT)
+    assert "equal a fresh replay" in verified
+    assert "oldest open transaction:" in verified
+
+
+def stack_command(folder: Path, ports: tuple[int, int, int], *args: str) -> str:
+    where = (
+        *("--dir", str(folder), "--port", str(ports[0])),
+        *("--postgres-port", str(ports[1]), "--kafka-port", str(ports[2])),
+    )
+    return campaigns(folder, "stack", *args, *where, env=WITH_TOKEN)
+
+
+def test_two_stacks_in_fresh_folders_keep_their_data_apart() -> None:
+    folders = [Path(tempfile.mkdtemp(prefix="stack-")) for _ in range(2)]
+    ports = [(8094, 25642, 29251), (8095, 25652, 29261)]
+    try:
+        for folder, where in zip(folders, ports, strict=True):
+            stack_command(folder, where, "up", "--dispatchers", "1")
+        first, second = (f"http://127.0.0.1:{where[0]}" for where in ports)
+        with httpx.Client(timeout=30, headers=ADMIN_HEADERS) as client:
+            added = client.post(f"{first}/api/domains", json={"names": ["first.example.com"]})
+            ok(added, 200, 201)
+            seen = ok(client.get(f"{second}/api/domains"))
+        assert "first.example.com" not in json.dumps(seen)
+        for folder, where in zip(folders, ports, strict=True):
+            shown = stack_command(folder, where, "status")
+            database = next(line for line in shown.splitlines() if line.startswith("database"))
+            assert database.split()[1].startswith(f"{folder.resolve()}/"), shown
+    finally:
+        left = [
+            stack_command(folder, where, "down")
+            for folder, where in zip(folders, ports, strict=True)
+        ]
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+    for folder, report in zip(folders, left, strict=True):
+        assert f"left in {folder.resolve()}" in report, report
+        assert f"database  {folder.resolve()}/postgres/cluster/data" in report, report

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.metrics import Metrics
 from gateway.services import Services
+from projections.database_health import ConsumerLag, DatabaseHealth, TableHealth
 
 
 class FigureSource:
@@ -33,6 +34,18 @@ class FigureSource:
 
     def realtime_position(self) -> int:
         return 40
+
+    def database_health(self) -> DatabaseHealth | None:
+        if not self.kafka:
+            return None  # as on SQLite
+        return DatabaseHealth(
+            tables=(TableHealth("messages", 1000, 400, 2, 2**20),),
+            oldest_transaction_seconds=90.5,
+            oldest_transaction_holder="dispatch idle in transaction: UPDATE messages",
+            idle_in_transaction=1,
+            prepared_transactions=0,
+            lags=(ConsumerLag("stats", "campaigns.activity", 0, 12),),
+        )
 
     def message_totals(self) -> dict[str, dict[str, int]]:
         return {"demo": {"queued": 3, "sent": 10, "delivered": 8, "failed": 1, "unknown": 0}}
@@ -156,3 +169,31 @@ def test_requests_are_timed_per_route_template_method_and_status_class() -> None
         if s.name.endswith("_bucket") and s.labels["route"] == "/healthz"
     ]
     assert buckets[0] == "0.001" and buckets[-1] == "+Inf"
+
+
+def test_what_would_slow_a_long_used_database_down_is_shown() -> None:
+    found = exposition(kafka=True)
+    assert values(found["campaigns_db_dead_rows"]) == {
+        ("campaigns_db_dead_rows", (("table", "messages"),)): 400
+    }
+    assert values(found["campaigns_db_oldest_transaction_seconds"]) == {
+        ("campaigns_db_oldest_transaction_seconds", ()): 90.5
+    }
+    assert values(found["campaigns_db_idle_in_transaction_sessions"]) == {
+        ("campaigns_db_idle_in_transaction_sessions", ()): 1
+    }
+    assert values(found["campaigns_consumer_lag_records"]) == {
+        (
+            "campaigns_consumer_lag_records",
+            (("partition", "0"), ("read_model", "stats"), ("topic", "campaigns.activity")),
+        ): 12
+    }
+    assert "campaigns_db_dead_rows" not in exposition(kafka=False)
+
+
+def test_the_health_report_names_an_old_transaction_and_a_bloated_table() -> None:
+    health = DatabaseHealth((TableHealth("messages", 30_000, 20_000, 0, 2**20),), 120.0, "x", 0, 0)
+    report = "\n".join(health.report())
+    assert "messages: 30,000 live rows, 20,000 dead" in report
+    assert "(bloated" in report
+    assert "oldest open transaction: 120 s (x) (old" in report
