@@ -31,7 +31,6 @@ recipient gets at most one message, and every recipient is attempted once.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import operator
 import queue
@@ -44,6 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import msgspec
 
 from domain.application import CampaignPlatform
 from domain.campaign import Campaign
@@ -101,6 +102,8 @@ SAVE_ATTEMPTS = 20  # a batch's save, which clashes with other processes' on sha
 # of the stream's campaigns changed this recently (a carrier's reports come within seconds).
 REPORTS_RESUMED_FOR = timedelta(hours=1)
 AUTO_ARCHIVED_FROM = (DomainStatus.PENDING, DomainStatus.CONFIGURED)
+# A contact's columns as the json module reads them, in a fraction of its time.
+decode_json = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -807,7 +810,7 @@ class Engine:
             number += 1
             text = render(
                 texts[variant],
-                json.loads(fields) if uses_columns[variant] else {},
+                decode_json(fields) if uses_columns[variant] else {},
                 short_base[short_domain] + code if short_domain else "",
                 optout_base[optout_domain] + optout_code if optout_domain else "",
             )

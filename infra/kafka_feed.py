@@ -8,11 +8,12 @@ committed to Kafka as well, only so that its tools can show the group's lag.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from typing import Any
+
+import msgspec
 
 from infra.relay import broker_connection, ensure_topic
 from infra.settings import KafkaSecurity
@@ -37,9 +38,11 @@ METADATA_SECONDS = 30.0
 MAX_RECORDS = 2000
 REPORT_SECONDS = 1.0  # how often the group's offsets are committed to Kafka, at most
 
+decode_json = msgspec.json.Decoder().decode  # the json module's result, in a fraction of its time
+
 
 def decode(value: bytes) -> EventMessage:
-    return EventMessage.from_json(json.loads(value))
+    return EventMessage.from_json(decode_json(value))
 
 
 class KafkaFeed:

@@ -19,11 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from infra.settings import KafkaSecurity
 from projections.identity import header
-from projections.messages import MESSAGE_VERSION, EventMessage, dumps
+from projections.messages import MESSAGE_VERSION, EventMessage
 
 log = logging.getLogger(__name__)
+
+# msgspec writes the same JSON as the json module (UTF-8, compact) in a fraction of its time.
+encode_json = msgspec.json.Encoder().encode
 
 BATCH = 1000
 POLL_SECONDS = 0.02  # the SQL log cannot push: poll it often, it is one indexed query
@@ -53,7 +58,7 @@ def encode(message: EventMessage, store: str) -> tuple[bytes, bytes, list[tuple[
         ("message-version", str(MESSAGE_VERSION).encode()),
         ("type", message.type.encode()),
     ]
-    return message.aggregate_id.encode(), dumps(message.to_json()).encode(), headers
+    return message.aggregate_id.encode(), encode_json(message.to_json()), headers
 
 
 # Back off at most a second between attempts to reach a broker (the library's default grows
