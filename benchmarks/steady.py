@@ -72,13 +72,18 @@ def delivered(api: Api, campaign_id: str) -> int:
 
 def strike_owner(api: Api, topology: Topology, fault: str) -> None:
     """The demo stream's owner killed (SIGKILL) and started again, as a supervisor would;
-    or frozen (SIGSTOP) and left so, with another dispatcher started beside it."""
+    or frozen (SIGSTOP) and left so, with another dispatcher started beside it; or frozen
+    past two leases, then let go on (SIGCONT)."""
     owner = api.owners()["demo"]
     assert owner is not None, "the demo stream has no owner"
     role = next(r for r in topology.roles.values() if r.alive and r.pid == owner[0])
     if fault == "freeze":
         role.signal(signal.SIGSTOP)
         topology.add(f"dispatch-{len(topology.roles)}", "dispatch")
+    elif fault == "pause":
+        role.signal(signal.SIGSTOP)
+        time.sleep(2 * topology.lease_seconds)
+        role.signal(signal.SIGCONT)
     else:
         role.signal(signal.SIGKILL)
         role.start()
@@ -168,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kill-in", type=int, default=2, help="the run whose owner is struck")
     parser.add_argument(
-        "--fault", choices=("kill", "freeze"), default="kill", help="what strikes the owner"
+        "--fault",
+        choices=("kill", "freeze", "pause"),
+        default="kill",
+        help="what strikes the owner",
     )
     parser.add_argument(
         "--new-broker-after",
@@ -177,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         help="after this run, replace the broker by a fresh one under the same database, as "
         "a stack in a new folder sharing a cluster did",
     )
+    parser.add_argument("--dispatchers", type=int, default=2)
     parser.add_argument("--lease", type=float, default=5.0)
     parser.add_argument("--postgres-port", type=int, default=25612)
     parser.add_argument("--kafka-port", type=int, default=29231)
@@ -201,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         topology.add("relay", "relay")
         topology.add("project", "project")
         gateway = topology.add("gateway", "serve")
-        topology.add("dispatch-1", "dispatch")
-        topology.add("dispatch-2", "dispatch")
+        for number in range(1, args.dispatchers + 1):
+            topology.add(f"dispatch-{number}", "dispatch")
         topology.wait_ready()
         api = Api([gateway])
         prepare_domains(api, limit=1_000_000_000)
@@ -246,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report_line(run: Run) -> str:
-    done = {"kill": "killed", "freeze": "frozen"}
+    done = {"kill": "killed", "freeze": "frozen", "pause": "frozen past its lease"}
     kill = f"  (owner {done[run.fault]} half-way)" if run.fault else ""
     return (
         f"{run.number:>3}  {run.messages:>8,}  {run.seconds:>7.1f}  {run.rate:>10,.0f}  "
