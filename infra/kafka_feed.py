@@ -41,8 +41,12 @@ REPORT_SECONDS = 1.0  # how often the group's offsets are committed to Kafka, at
 decode_json = msgspec.json.Decoder().decode  # the json module's result, in a fraction of its time
 
 
-def decode(value: bytes) -> EventMessage:
-    return EventMessage.from_json(decode_json(value))
+def decode(value: bytes) -> list[EventMessage]:
+    """The messages of a record: a JSON array of them, or one (as records were first)."""
+    found = decode_json(value)
+    if isinstance(found, list):
+        return [EventMessage.from_json(each) for each in found]
+    return [EventMessage.from_json(found)]
 
 
 class KafkaFeed:
@@ -155,7 +159,7 @@ class KafkaFeed:
             PartitionBatch(
                 partition=tp.partition,
                 next_offset=batch[-1].offset + 1,
-                messages=[decode(record.value) for record in batch],
+                messages=[message for record in batch for message in decode(record.value)],
             )
             for tp, batch in records.items()
         ]
