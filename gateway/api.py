@@ -22,8 +22,16 @@ from gateway.inputs import (
     query_texts,
     query_time,
 )
-from gateway.representation import campaign_json, domain_json, pool_json, stream_json
-from gateway.schemas.answers import DomainLimit, PriceTable, Settings, answer
+from gateway.representation import campaign_json, domain_answer, pool_answer, stream_json
+from gateway.schemas.answers import (
+    DomainLimit,
+    DomainList,
+    DomainsAdded,
+    PoolList,
+    PriceTable,
+    Settings,
+    answer,
+)
 from gateway.schemas.campaigns import (
     CampaignCommand,
     CampaignCreate,
@@ -150,7 +158,7 @@ async def list_campaigns(request: Request) -> Response:
 async def get_campaign(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
     version = None
-    if "version" in request.query_params:
+    if request.query_params.get("version"):  # empty: not given, as every parameter
         version = query_int(request, "version", 1, 1, 10**9)
     as_of = query_time(request, "as_of")
     if version is not None and as_of is not None:
@@ -267,20 +275,18 @@ async def add_domains(request: Request) -> Response:
         platform.app.add_domains, body.names, actor=actor_of(request), command_id=command_id
     )
     limit = await call(platform.app.domain_limit)
-    return JSONResponse(
-        {
-            "added": [domain_json(d, limit) for d in added],
-            "existing": [domain_json(d, limit) for d in known],
-        },
-        status_code=201 if added else 200,
+    answered = DomainsAdded(
+        added=[domain_answer(d, limit) for d in added],
+        existing=[domain_answer(d, limit) for d in known],
     )
+    return answer(answered, status_code=201 if added else 200)
 
 
 async def list_domains(request: Request) -> Response:
     platform = platform_of(request)
     domains = await call(platform.app.list_domains)
     limit = await call(platform.app.domain_limit)
-    return JSONResponse({"items": [domain_json(d, limit) for d in domains], "limit": limit})
+    return answer(DomainList(items=[domain_answer(d, limit) for d in domains], limit=limit))
 
 
 async def domain_command(request: Request) -> Response:
@@ -299,7 +305,7 @@ async def domain_command(request: Request) -> Response:
         expected_version=expected,
     )
     limit = await call(platform.app.domain_limit)
-    return JSONResponse(domain_json(domain, limit))
+    return answer(domain_answer(domain, limit))
 
 
 async def set_domain_limit(request: Request) -> Response:
@@ -342,13 +348,13 @@ async def create_pool(request: Request) -> Response:
     pool = await call(
         platform.app.create_pool, body, actor=actor_of(request), command_id=command_id
     )
-    return JSONResponse(pool_json(pool), status_code=201)
+    return answer(pool_answer(pool), status_code=201)
 
 
 async def list_pools(request: Request) -> Response:
     platform = platform_of(request)
     pools = await call(platform.app.list_pools)
-    return JSONResponse({"items": [pool_json(p) for p in pools]})
+    return answer(PoolList(items=[pool_answer(p) for p in pools]))
 
 
 async def get_pool(request: Request) -> Response:
@@ -357,7 +363,7 @@ async def get_pool(request: Request) -> Response:
     from domain.pool import DomainPool
 
     pool = await call(platform.app.load, DomainPool, pool_id, "pool")
-    return JSONResponse(pool_json(pool))
+    return answer(pool_answer(pool))
 
 
 async def edit_pool(request: Request) -> Response:
@@ -374,7 +380,7 @@ async def edit_pool(request: Request) -> Response:
         command_id=command_id,
         expected_version=expected,
     )
-    return JSONResponse(pool_json(pool))
+    return answer(pool_answer(pool))
 
 
 def stream_answers(platform: Services, streams: list[Stream]) -> list[dict[str, Any]]:

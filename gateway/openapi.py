@@ -98,7 +98,7 @@ Every operation but a few public ones needs a token; see Access below.
   they sort as text. Times sent in a body must carry a zone (`Z` or an offset); they are
   stored in UTC. Time query parameters take a date (`2026-03-01`) or a time; a time without a
   zone is UTC, and a date in an upper bound (`created_to`, `to`) means through the end of that
-  day; the date must be one the calendar has, and an empty parameter is one not given.
+  day; the date must be one the calendar has. An empty query parameter is one not given.
 - **Whole numbers** are written without a fraction or an exponent (`3`, not `3.0` or `3e0`):
   a field of type `integer` refuses `3.0` with 422.
 - **Ids** are UUID strings. A path id that is not a UUID names nothing: 404 `not_found`.
@@ -320,40 +320,6 @@ def response_schemas() -> dict[str, Schema]:
             },
             optional=("changed", "cause"),
         ),
-        "Domain": record(
-            {
-                "name": ref("DomainName"),
-                "status": enum(
-                    DomainStatus,
-                    "`Reached Limit` is how a Configured domain whose usage has reached the "
-                    "limit is shown.",
-                ),
-                "usage": integer("Messages it has carried.", minimum=0),
-                "limit": integer("The global per-domain limit.", minimum=1),
-                "version": integer(minimum=1),
-                "created_at": ref("Time"),
-                "last_used_at": time_or_null,
-            }
-        ),
-        "DomainList": record(
-            {"items": array(ref("Domain")), "limit": integer(minimum=1)},
-            description="Every domain, by name.",
-        ),
-        "DomainsAdded": record(
-            {"added": array(ref("Domain")), "existing": array(ref("Domain"))},
-            description="The names that were new, and those already known (left unchanged).",
-        ),
-        "Pool": record(
-            {
-                "id": ref("Uuid"),
-                "version": integer(minimum=1),
-                "name": string(),
-                "description": string(),
-                "domains": array(ref("DomainName")),
-                "created_at": ref("Time"),
-            }
-        ),
-        "PoolList": items_of("Pool", "Every pool, by name."),
         "StreamList": items_of("Stream", "Every stream, by name."),
         "EventMessage": record(
             {
@@ -420,6 +386,8 @@ def query(name: str, schema: Schema, description: str, *, repeatable: bool = Fal
     parameter: Schema = {"name": name, "in": "query", "description": description}
     if repeatable:
         return {**parameter, "schema": array(schema), "style": "form", "explode": True}
+    if schema.get("type") == "integer":  # empty: not given, so its default
+        schema = {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
     return {**parameter, "schema": schema}
 
 

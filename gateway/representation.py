@@ -6,12 +6,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from domain.campaign import Campaign
 from domain.fields import format_time
 from domain.link_domain import LinkDomain
 from domain.pool import DomainPool
 from domain.status import allowed_commands
 from domain.stream import Stream
+from gateway.schemas import answers
 from gateway.stats import campaign_figures
 from projections.carrier_log import LinkState
 from projections.leases import Lease
@@ -58,27 +61,37 @@ def campaign_json(campaign: Campaign, totals: Mapping[str, int] | None = None) -
     }
 
 
+def domain_answer(domain: LinkDomain, limit: int) -> answers.Domain:
+    return answers.Domain(
+        name=domain.name,
+        status=domain.status_under(limit).value,
+        usage=domain.usage,
+        limit=limit,
+        version=domain.version,
+        created_at=format_time(domain.created_on),
+        last_used_at=format_time(domain.last_used_at) if domain.last_used_at else None,
+    )
+
+
 def domain_json(domain: LinkDomain, limit: int) -> dict[str, Any]:
-    return {
-        "name": domain.name,
-        "status": domain.status_under(limit).value,
-        "usage": domain.usage,
-        "limit": limit,
-        "version": domain.version,
-        "created_at": format_time(domain.created_on),
-        "last_used_at": format_time(domain.last_used_at) if domain.last_used_at else None,
-    }
+    found: dict[str, Any] = msgspec.to_builtins(domain_answer(domain, limit))
+    return found
+
+
+def pool_answer(pool: DomainPool) -> answers.Pool:
+    return answers.Pool(
+        id=str(pool.id),
+        version=pool.version,
+        name=pool.name,
+        description=pool.description,
+        domains=list(pool.domains),
+        created_at=format_time(pool.created_on),
+    )
 
 
 def pool_json(pool: DomainPool) -> dict[str, Any]:
-    return {
-        "id": str(pool.id),
-        "version": pool.version,
-        "name": pool.name,
-        "description": pool.description,
-        "domains": pool.domains,
-        "created_at": format_time(pool.created_on),
-    }
+    found: dict[str, Any] = msgspec.to_builtins(pool_answer(pool))
+    return found
 
 
 def stream_json(

@@ -10,14 +10,17 @@ import msgspec
 from msgspec import Meta, Struct
 from starlette.responses import Response
 
+from domain.link_domain import DomainStatus
 from domain.replies import STOP_WORDS
 from domain.roles import ROLES
-from gateway.schemas.fields import one_of
+from gateway.schemas.fields import DomainName, one_of
 
 if TYPE_CHECKING:
     Role: TypeAlias = str
+    DomainState: TypeAlias = str
 else:
     Role = one_of(ROLES)
+    DomainState = one_of(tuple(status.value for status in DomainStatus))
 
 Count = Annotated[int, Meta(ge=0)]
 Time = Annotated[
@@ -154,7 +157,61 @@ class Settings(Answer, kw_only=True):
     prices: Prices
 
 
+class Domain(Answer, kw_only=True):
+    """A link domain."""
+
+    name: DomainName
+    status: Annotated[
+        DomainState,
+        Meta(
+            description="`Reached Limit` is how a Configured domain whose usage has reached "
+            "the limit is shown."
+        ),
+    ]
+    usage: Annotated[Count, Meta(description="Messages it has carried.")]
+    limit: Annotated[int, Meta(ge=1, description="The global per-domain limit.")]
+    version: Annotated[int, Meta(ge=1)]
+    created_at: Time
+    last_used_at: Time | None
+
+
+class DomainList(Answer, kw_only=True):
+    """Every domain, by name."""
+
+    items: list[Domain]
+    limit: Annotated[int, Meta(ge=1)]
+
+
+class DomainsAdded(Answer, kw_only=True):
+    """The names that were new, and those already known (left unchanged)."""
+
+    added: list[Domain]
+    existing: list[Domain]
+
+
+class Pool(Answer, kw_only=True):
+    """A domain pool."""
+
+    id: Id
+    version: Annotated[int, Meta(ge=1)]
+    name: str
+    description: str
+    domains: list[DomainName]
+    created_at: Time
+
+
+class PoolList(Answer, kw_only=True):
+    """Every pool, by name."""
+
+    items: list[Pool]
+
+
 ANSWERS: tuple[type[Answer], ...] = (
+    Domain,
+    DomainList,
+    DomainsAdded,
+    Pool,
+    PoolList,
     ReceiptsApplied,
     StreamReceiptsTaken,
     ReplyRecorded,

@@ -23,8 +23,8 @@ NOT_ONLY_SPACES = f"^[^\\x00]*[^{SPACES}\\x00][^\\x00]*$"
 
 def with_python_spaces(pattern: str) -> str:
     """A Python pattern whose `\\s` (in a negated class) and `\\S` match in JSON Schema what
-    they match in Python."""
-    return pattern.replace("[^\\s", f"[^{SPACES}").replace("\\S", f"[^{SPACES}]")
+    they match in Python, NUL left out (no text may hold it)."""
+    return pattern.replace("[^\\s", f"[^{SPACES}\\x00").replace("\\S", f"[^{SPACES}\\x00]")
 
 
 UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$(?!\\n)"

@@ -216,7 +216,8 @@ def keeps_prose_rules(case: Any) -> bool:
     """Whether a drawn request keeps the rules the document states in words (a request
     drawn to break the schema is refused whatever it holds)."""
     if case.meta is not None and not case.meta.generation.mode.is_positive:
-        return True
+        # Any text is a CSV body: one "of another type" is still text, judged by its lines.
+        return case.media_type != "text/csv"
     key = (case.method.upper(), case.path)
     body_rule, query_rule = PROSE_RULES.get(key), QUERY_RULES.get(key)
     checked = isinstance(case.body, dict) or body_rule is has_a_header
@@ -303,7 +304,15 @@ def map_body(_context: Any, body: Any) -> Any:
 )
 def test_the_server_does_what_its_document_says(app: Starlette, case: Any) -> None:
     SERVED.app = app
-    case.body = whole_numbers_without_fractions(case.body)
+    body, query = (
+        whole_numbers_without_fractions(case.body),
+        whole_numbers_without_fractions(case.query),
+    )
+    # Set only when changed (repr tells 2 from 2.0): setting a part marks the case as edited.
+    if repr(body) != repr(case.body):
+        case.body = body
+    if repr(query) != repr(case.query):
+        case.query = query
     if keeps_prose_rules(case):
         response = case.call_and_validate(headers=ADMIN_HEADERS, checks=CHECKS)
     else:  # the document says in words how it is answered
