@@ -112,7 +112,9 @@ def new_producer(bootstrap: str, security: KafkaSecurity) -> Any:
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        compression_type=None,
+        # kafka-python checks each batch's CRC in Python, byte by byte (about 0.1 us a byte
+        # on each side): gzip (zlib, in C) makes the bytes it checks ten times fewer.
+        compression_type="gzip",
         max_in_flight_requests_per_connection=5,  # order is kept with idempotence
         retries=2**31 - 1,
         delivery_timeout_ms=int(SEND_TIMEOUT * 1000),
