@@ -70,26 +70,34 @@ def encode_many(
     messages: list[EventMessage], store: str
 ) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     """(key, value, headers) of the records that carry these messages, in order: each a JSON
-    array of up to RECORD_MESSAGES of them and about RECORD_BYTES, its last position in the
-    `position` header, keyed by the store (one key: one partition, in order, whatever the
-    topic's partitions)."""
+    array of up to RECORD_MESSAGES of them and up to RECORD_BYTES (a larger message alone,
+    as big as it was when each had its own record), its last position in the `position`
+    header, keyed by the store (one key: one partition, in order, whatever the topic's
+    partitions)."""
     records = []
     values: list[bytes] = []
     size = 0
-    for index, message in enumerate(messages):
+    position = 0
+
+    def close() -> None:
+        headers = [
+            header(store),
+            ("position", str(position).encode()),
+            ("message-version", str(MESSAGE_VERSION).encode()),
+            ("messages", str(len(values)).encode()),
+        ]
+        records.append((store.encode(), b"[" + b",".join(values) + b"]", headers))
+
+    for message in messages:
         value = encode_json(message.to_json())
+        if values and (len(values) >= RECORD_MESSAGES or size + len(value) > RECORD_BYTES):
+            close()
+            values, size = [], 0
         values.append(value)
         size += len(value) + 1
-        last = index == len(messages) - 1
-        if last or len(values) >= RECORD_MESSAGES or size >= RECORD_BYTES:
-            headers = [
-                header(store),
-                ("position", str(message.position).encode()),
-                ("message-version", str(MESSAGE_VERSION).encode()),
-                ("messages", str(len(values)).encode()),
-            ]
-            records.append((store.encode(), b"[" + b",".join(values) + b"]", headers))
-            values, size = [], 0
+        position = message.position
+    if values:
+        close()
     return records
 
 

@@ -44,3 +44,11 @@ def test_a_record_of_one_message_as_records_were_first_is_still_read() -> None:
     one = message(7)
     _key, value, _headers = relay.encode(one, "store-1")
     assert decode(value) == [one]
+
+
+def test_a_message_larger_than_a_record_goes_alone_not_beside_others() -> None:
+    big = message(2, "x" * (relay.RECORD_BYTES + 1000))
+    messages = [message(1), big, message(3)]
+    records = relay.encode_many(messages, "store-1")
+    assert [len(decode(value)) for _key, value, _headers in records] == [1, 1, 1]
+    assert [m for _k, v, _h in records for m in decode(v)] == messages
