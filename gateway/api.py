@@ -32,6 +32,7 @@ from gateway.schemas.answers import (
     Settings,
     answer,
 )
+from gateway.schemas.campaign_answers import MAX_PER_PAGE
 from gateway.schemas.campaigns import (
     CampaignCommand,
     CampaignCreate,
@@ -56,7 +57,6 @@ from projections.campaign_list import ListFilter
 from projections.messages import dumps
 
 T = TypeVar("T")
-MAX_PER_PAGE = 100
 EVENTS_PAGE = 1000  # events read from the store at a time by GET /api/events
 EVENTS_SCAN = 50_000  # positions one GET /api/events?type= reads at most
 ANONYMOUS = "anonymous"

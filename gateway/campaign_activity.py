@@ -21,9 +21,12 @@ from domain.estimate import Estimate, PrefixGroup, estimate, sample_url
 from domain.fields import LINK_PLACEHOLDERS, Invalid, placeholders_in
 from domain.phone import masked
 from domain.pricing import FOUR_PLACES, money
-from gateway.api import MAX_PER_PAGE, call, platform_of
+from gateway.api import call, platform_of
 from gateway.disclosures import disclose, personal_reader
 from gateway.inputs import query_int, query_time
+from gateway.schemas.activity_answers import Message, MessagePage
+from gateway.schemas.answers import answer
+from gateway.schemas.campaign_answers import MAX_PER_PAGE
 from gateway.services import Services
 from gateway.stats import CampaignStats
 from projections.activity import from_units
@@ -49,12 +52,12 @@ def link(domain: str | None, kind: str, code: str) -> str | None:
     return f"https://{domain}/{kind}/{code}" if domain else None
 
 
-def message_json(
+def message_answer(
     row: tuple[Any, ...],
     carrier: tuple[str | None, str | None] = (None, None),
     personal: bool = True,
     templates: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> Message:
     """One message of the log; without `personal`, its number masked, its links (which
     work: they click and opt out) and its id (the short link's code) left out, and its text
     the variant's as written (the text as sent holds the links and the contact's columns)."""
@@ -73,24 +76,24 @@ def message_json(
         created_at,
         clicked_at,
     ) = row
-    return {
-        "id": message_id if personal else None,
-        "recipient": recipient if personal else masked(recipient),
-        "variant_id": variant_id,
-        "text": text if personal else (templates or {}).get(variant_id, ""),
-        "parts": int(parts),
-        "cost": money(from_units(int(cost_units))),
-        "domain": domain,
-        "short_url": link(domain, "s", message_id) if personal else None,
-        "optout_domain": optout_domain,
-        "optout_url": link(optout_domain, "o", optout_code) if personal else None,
-        "status": status,
-        "created_at": created_at,
-        "sent_at": sent_at,
-        "clicked_at": clicked_at,
-        "carrier_message_id": carrier[0],
-        "carrier_error": carrier[1],
-    }
+    return Message(
+        id=message_id if personal else None,
+        recipient=recipient if personal else masked(recipient),
+        variant_id=variant_id,
+        text=text if personal else (templates or {}).get(variant_id, ""),
+        parts=int(parts),
+        cost=money(from_units(int(cost_units))),
+        domain=domain,
+        short_url=link(domain, "s", message_id) if personal else None,
+        optout_domain=optout_domain,
+        optout_url=link(optout_domain, "o", optout_code) if personal else None,
+        status=status,
+        created_at=created_at,
+        sent_at=sent_at,
+        clicked_at=clicked_at,
+        carrier_message_id=carrier[0],
+        carrier_error=carrier[1],
+    )
 
 
 async def campaign_messages(request: Request) -> Response:
@@ -105,17 +108,11 @@ async def campaign_messages(request: Request) -> Response:
     if reader is not None and rows:
         await disclose(request, reader, str(campaign_id), MESSAGES, len(rows), page, per_page)
     templates = variant_texts(campaign)
-    return JSONResponse(
-        {
-            "items": [
-                message_json(row, carriers.get(row[0], (None, None)), reader is not None, templates)
-                for row in rows
-            ],
-            "total": total,
-            "page": page,
-            "per_page": per_page,
-        }
-    )
+    items = [
+        message_answer(row, carriers.get(row[0], (None, None)), reader is not None, templates)
+        for row in rows
+    ]
+    return answer(MessagePage(items=items, total=total, page=page, per_page=per_page))
 
 
 def variant_texts(campaign: Campaign) -> dict[str, str]:
@@ -164,17 +161,17 @@ def estimate_campaign(
     )
     variants = campaign.fields.get("variants", [])
     result = estimate(variants, audience, prices, sample[1] if sample else {}, short, optout)
-    answer = estimate_json(campaign, result, {"short": short, "optout": optout})
+    summary = estimate_json(campaign, result, {"short": short, "optout": optout})
     columns = contact_columns([str(v["text"]) for v in variants])
     if not personal:
         names = {column: "{" + column + "}" for column in columns}
         links = (sample_url(short, "s"), sample_url(optout, "o"))
         texts = variant_texts(campaign)
-        for shown in answer["variants"]:
+        for shown in summary["variants"]:
             text = texts.get(shown["id"])
             if text is not None:
                 shown["sample"] = render(text, names, *links)
-    return answer, personal and sample is not None and bool(columns)
+    return summary, personal and sample is not None and bool(columns)
 
 
 def estimate_json(
@@ -222,10 +219,10 @@ async def campaign_estimate(request: Request) -> Response:
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id)
     reader = personal_reader(request)
-    answer, shows_contact = await call(estimate_campaign, platform, campaign, reader is not None)
+    summary, shows_contact = await call(estimate_campaign, platform, campaign, reader is not None)
     if reader is not None and shows_contact:
         await disclose(request, reader, str(campaign_id), ESTIMATE, 1)
-    return JSONResponse(answer)
+    return JSONResponse(summary)
 
 
 routes = [

@@ -14,14 +14,17 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from domain.application import parse_id
 from domain.roles import PERSONAL_DATA
-from gateway.api import MAX_PER_PAGE, call, platform_of, wants_csv
+from gateway.api import call, platform_of, wants_csv
 from gateway.auth import Principal
 from gateway.inputs import query_int, query_texts, query_time
+from gateway.schemas import activity_answers as answers
+from gateway.schemas.answers import answer
+from gateway.schemas.campaign_answers import MAX_PER_PAGE
 from projections.disclosures import Disclosure, DisclosureFilter, csv_lines
 
 REPEAT_SECONDS = 60.0  # the same read again by the same actor within this: written once
@@ -130,14 +133,8 @@ async def campaign_disclosures(request: Request) -> Response:
             },
         )
     found, total = await call(log.page, str(campaign_id), filters, page, per_page)
-    return JSONResponse(
-        {
-            "items": [disclosure.to_json() for disclosure in found],
-            "total": total,
-            "page": page,
-            "per_page": per_page,
-        }
-    )
+    items = [answers.Disclosure(**disclosure.to_json()) for disclosure in found]
+    return answer(answers.DisclosurePage(items=items, total=total, page=page, per_page=per_page))
 
 
 routes = [

@@ -20,10 +20,7 @@ from domain.fields import (
     MAX_NAME,
 )
 from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
-from domain.roles import PERSONAL_DATA
-from domain.status import TRANSITIONS, USER_COMMANDS, Status, sorted_statuses
-from domain.stream import MESSAGE_OUTCOMES
-from gateway.api import MAX_PER_PAGE
+from domain.status import TRANSITIONS, Status, sorted_statuses
 from gateway.carrier import MAX_RECEIPTS_BODY
 from gateway.contact_lists import MAX_UPLOAD
 from gateway.inputs import MAX_BODY
@@ -36,14 +33,13 @@ from gateway.openapi_access import (
 )
 from gateway.openapi_realtime import realtime_paths, realtime_schemas
 from gateway.openapi_streams import RECEIPTS_DESCRIPTION, stream_schemas
+from gateway.schemas.campaign_answers import MAX_PER_PAGE
 from gateway.schemas.carrier import MAX_RECEIPTS
 from gateway.schemas.document import declared_components
 from gateway.schemas.fields import NOT_ONLY_SPACES, TEXT
 from gateway.schemas.queries import date_or_time
-from projections.activity import MESSAGE_STATUSES
 from projections.audit_trail import CSV_COLUMNS
 from projections.disclosures import CSV_COLUMNS as DISCLOSURE_COLUMNS
-from projections.disclosures import RESOURCES as DISCLOSED_RESOURCES
 
 Schema = dict[str, Any]
 
@@ -219,9 +215,6 @@ def field_schemas() -> dict[str, Schema]:
             "case without a trailing dot.",
             examples=["go.example.com"],
         ),
-        "Variant": record(
-            {"id": ref("Uuid"), "text": string(), "weight": integer(minimum=1)},
-        ),
     }
 
 
@@ -229,109 +222,7 @@ def field_schemas() -> dict[str, Schema]:
 
 
 def response_schemas() -> dict[str, Schema]:
-    time_or_null = nullable(ref("Time"))
-    recipients = record({"total": integer(minimum=0), "sent": integer(minimum=0)})
-    summary = {
-        "id": ref("Uuid"),
-        "version": integer(minimum=1),
-        "name": string(),
-        "description": string(),
-        "status": enum(Status),
-        "status_reason": string("Why it entered its status."),
-        "tags": array(string()),
-        "type": enum(CAMPAIGN_TYPES),
-        "stream": nullable(string()),
-        "sender": nullable(string()),
-        "created_at": ref("Time"),
-        "updated_at": ref("Time"),
-        "recipients": recipients,
-        "cost": ref("Money"),
-        "ctr": nullable(number(), "Click-through rate in percent; null while not known."),
-    }
     return {
-        "CampaignListItem": record(summary, description="A row of the campaigns list."),
-        "Campaign": record(
-            {
-                **summary,
-                "suspension": nullable(
-                    {"type": "object"}, "What suspended the campaign (its `kind`), if anything."
-                ),
-                "created_by": string(),
-                "duplicated_from": nullable(ref("Uuid")),
-                "contact_lists": array(ref("Uuid")),
-                "variants": array(ref("Variant")),
-                "ratio_epoch": integer("How often the ratio changed after launch.", minimum=0),
-                "links": documented(ref("Links"), "Each link with `pool` and `domains` filled."),
-                "start_at": time_or_null,
-                "sending_schedule": nullable(ref("SendingSchedule")),
-                "pause_rules": array(ref("PauseRule")),
-                "ctr_indicators": nullable(ref("CtrIndicators")),
-                "started_at": time_or_null,
-                "finished_at": time_or_null,
-                "allowed_commands": array(
-                    enum(USER_COMMANDS), "The commands the campaign accepts in its status."
-                ),
-                "missing_steps": array(
-                    string(), "What a Draft still needs before launch; empty when ready."
-                ),
-            }
-        ),
-        "ListPage": record(
-            {
-                "items": array(ref("CampaignListItem")),
-                "total": integer("Matching campaigns on all pages.", minimum=0),
-                "page": integer(minimum=1),
-                "per_page": integer(minimum=1, maximum=MAX_PER_PAGE),
-            },
-            description="One page of the campaigns list, newest first.",
-        ),
-        "HistoryEntry": record(
-            {
-                "position": integer("The event's position in the store.", minimum=1),
-                "at": ref("Time"),
-                "type": string("The event type.", examples=["Campaign.Paused"]),
-                "actor": string(examples=["Ann Manager", "system"]),
-                "from_status": nullable(enum(Status), "Null for the creation."),
-                "to_status": enum(Status),
-                "reason": string(),
-                "version": integer("The campaign's version after the event.", minimum=1),
-                "command_id": nullable(string()),
-                "changed": array(string(), "Edits only: the fields that changed."),
-                "cause": documented(
-                    {"type": "object"},
-                    "Suspensions only: the cause. `kind` `domains`: `links` (per link kind, "
-                    "each domain with its status and usage) and `limit`; `rule`: the `rule`, "
-                    "the `value` measured, and the count it was `measured_over` (`base`); "
-                    "`stream`: the disabled `stream`.",
-                ),
-                "details": string(
-                    "The event's facts in words (empty when it has none): which domains "
-                    "reached which limit, which rule fired on which values, what an edit set.",
-                    examples=[
-                        "auto-pause rule CTR below 1.5% after 100; measured 0.80% over "
-                        "200 delivered"
-                    ],
-                ),
-                "facts": documented(
-                    {"type": "object"},
-                    "The same facts as data: `changed` and `changes` (edits), `cause` "
-                    "(suspensions), `recipients`, `start_at`, `duplicated_from`.",
-                ),
-            },
-            optional=("changed", "cause"),
-        ),
-        "StreamList": items_of("Stream", "Every stream, by name."),
-        "EventMessage": record(
-            {
-                "position": integer(minimum=1),
-                "at": ref("Time"),
-                "aggregate_id": ref("Uuid"),
-                "version": integer(minimum=1),
-                "type": string(examples=["Campaign.Created"]),
-                "data": {"type": "object"},
-            },
-            description="One stored event: one line of the NDJSON stream.",
-        ),
         "Health": record({"status": enum(["ok"])}),
         "Readiness": record(
             {
@@ -1172,190 +1063,8 @@ def contact_list_paths() -> dict[str, Schema]:
 # Campaign activity (F7, F4/F18), carriers (F19, F20) and message links (F8).
 
 
-def delivery_figures_properties() -> dict[str, Schema]:
-    count = integer(minimum=0)
-    return {
-        "sent": integer("Messages the carrier has taken.", minimum=0),
-        **{
-            outcome: documented(count, f"Messages whose final receipt is `{outcome}`.")
-            for outcome in MESSAGE_OUTCOMES
-        },
-        "delivery_rate": nullable(
-            number(minimum=0, maximum=100), "Delivered / sent, in percent; null while none is sent."
-        ),
-        "clicks": integer("Every counted visit of the short links.", minimum=0),
-        "unique_clicks": integer("Messages whose short link was visited.", minimum=0),
-        "ctr": nullable(
-            number(minimum=0),
-            "Unique clicks / delivered, in percent (two decimals); null while none is delivered.",
-        ),
-        "cost": ref("Money"),
-        "cost_per_message": nullable(ref("Money"), "Cost / sent; null while none is sent."),
-    }
-
-
 def activity_schemas() -> dict[str, Schema]:
-    figures = delivery_figures_properties()
-    time_or_null = nullable(ref("Time"))
-    count = integer(minimum=0)
     return {
-        "VariantStats": record(
-            {
-                "id": ref("Uuid"),
-                "text": nullable(string(), "Null for a variant the campaign no longer has."),
-                "weight": nullable(integer(minimum=1)),
-                **figures,
-            }
-        ),
-        "DomainStats": record({"domain": ref("DomainName"), **figures}),
-        "MinuteStats": record(
-            {
-                "minute": documented(ref("Time"), "The minute's start."),
-                "sent": count,
-                **{outcome: count for outcome in MESSAGE_OUTCOMES},
-                "failed_total": integer("undelivered + failed + no_route + rejected.", minimum=0),
-                "clicks": count,
-                "opt_outs": count,
-                "replies": count,
-                "cost": ref("Money"),
-            },
-            description="What happened in one minute (by the carrier's and the recipient's "
-            "times). Minutes without activity are left out.",
-        ),
-        "CampaignStats": record(
-            {
-                "campaign_id": ref("Uuid"),
-                "as_of": documented(time_or_null, "The `as_of` asked for, or null for now."),
-                "known_at": documented(
-                    time_or_null, "The `known_at` asked for, or null for what is known now."
-                ),
-                "status": enum(Status),
-                "recipients": integer(
-                    "The audience fixed at preparation (after suppression).", minimum=0
-                ),
-                "queued": nullable(
-                    count,
-                    "Recorded but not yet taken by the carrier; null with `as_of` (not kept "
-                    "per minute).",
-                ),
-                "suppressed": nullable(
-                    count,
-                    "Recorded, then blocked because the recipient opted out before the "
-                    "carrier had it; null with `as_of`.",
-                ),
-                "cancelled": nullable(
-                    count,
-                    "Recorded but never handed to a carrier, as the campaign was aborted "
-                    "first; null with `as_of`.",
-                ),
-                **figures,
-                "opt_outs": integer("Numbers opted out through this campaign.", minimum=0),
-                "replies": count,
-                "started_at": time_or_null,
-                "finished_at": time_or_null,
-                "by_variant": nullable(
-                    array(ref("VariantStats")),
-                    "The campaign's variants in order (then any it no longer has); null with "
-                    "`as_of`. Opt-outs and replies are not attributed to variants.",
-                ),
-                "by_domain": nullable(
-                    array(ref("DomainStats")),
-                    "Per Short URL domain, by name; null with `as_of`.",
-                ),
-                "series": array(ref("MinuteStats"), "In time order."),
-            }
-        ),
-        "Message": record(
-            {
-                "id": nullable(
-                    string(),
-                    "The message's id, which is also its short link's code: null for roles "
-                    "without personal data.",
-                ),
-                "recipient": string(
-                    "The number; masked (`+44••••••0123`) for roles without personal data "
-                    "(viewer, analyst).",
-                    examples=["+447700900123"],
-                ),
-                "variant_id": ref("Uuid"),
-                "text": string(
-                    "As sent, links and the contact's columns included; for roles without "
-                    "personal data (viewer, analyst), the variant's text as written, with its "
-                    "placeholders (`{first_name}`, `{short_url}`)."
-                ),
-                "parts": integer(minimum=1),
-                "cost": ref("Money"),
-                "domain": nullable(ref("DomainName"), "The Short URL's domain."),
-                "short_url": nullable(
-                    string(examples=["https://go.example.com/s/8r19mBlAy0"]),
-                    "Null for roles without personal data: the link works (it clicks).",
-                ),
-                "optout_domain": nullable(ref("DomainName")),
-                "optout_url": nullable(
-                    string(examples=["https://out.example.com/o/RXP9rGRIjk"]),
-                    "Null for roles without personal data: the link works (it opts out).",
-                ),
-                "status": enum(MESSAGE_STATUSES),
-                "created_at": ref("Time"),
-                "sent_at": time_or_null,
-                "clicked_at": documented(time_or_null, "Its first counted click."),
-                "carrier_message_id": nullable(
-                    string(), "The SMPP or HTTP carrier's id for it, once it answered."
-                ),
-                "carrier_error": nullable(
-                    string(examples=["0x00000045 ESME_RSUBMITFAIL", "stat:UNDELIV err:001"]),
-                    "Why the carrier refused or did not deliver it, in its own codes; why "
-                    "it is `unknown`.",
-                ),
-            }
-        ),
-        "Disclosure": record(
-            {
-                "id": ref("Uuid"),
-                "at": ref("Time"),
-                "actor": string(
-                    "Who read it: the token's actor, as events name it.",
-                    examples=["Ann Manager", "Ann#1a2b3c4d"],
-                ),
-                "role": enum(PERSONAL_DATA, "The token's role then."),
-                "address": string(
-                    "Where the request came from (behind trusted proxies, the visitor's).",
-                    examples=["203.0.113.7"],
-                ),
-                "campaign_id": ref("Uuid"),
-                "resource": enum(
-                    DISCLOSED_RESOURCES,
-                    "`messages`: a page of the message log (numbers and links); `estimate`: "
-                    "the Summary's sample (a contact's columns).",
-                ),
-                "page": nullable(integer(minimum=1), "The message log's page; null otherwise."),
-                "per_page": nullable(integer(minimum=1, maximum=MAX_PER_PAGE)),
-                "row_count": integer("The rows of personal data it showed.", minimum=1),
-                "what": string(
-                    "The same, in words.",
-                    examples=["message log page 1 (20 a page): 20 numbers with their links"],
-                ),
-            },
-            description="An answer that showed personal data, written down before it left.",
-        ),
-        "DisclosurePage": record(
-            {
-                "items": array(ref("Disclosure")),
-                "total": integer("Matching disclosures on all pages.", minimum=0),
-                "page": integer(minimum=1),
-                "per_page": integer(minimum=1, maximum=MAX_PER_PAGE),
-            },
-            description="One page of a campaign's disclosures, newest first.",
-        ),
-        "MessagePage": record(
-            {
-                "items": array(ref("Message")),
-                "total": integer("Messages of the campaign.", minimum=0),
-                "page": integer(minimum=1),
-                "per_page": integer(minimum=1, maximum=MAX_PER_PAGE),
-            },
-            description="One page of the message log, in audience order.",
-        ),
         "VariantEstimate": record(
             {
                 "id": ref("Uuid"),

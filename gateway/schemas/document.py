@@ -7,7 +7,9 @@ from typing import Any
 
 import msgspec
 
+from gateway.schemas.activity_answers import ACTIVITY_ANSWERS
 from gateway.schemas.answers import ANSWERS, Answer
+from gateway.schemas.campaign_answers import CAMPAIGN_ANSWERS
 from gateway.schemas.campaigns import (
     CampaignCommand,
     CampaignCreate,
@@ -24,6 +26,7 @@ from gateway.schemas.catalogue import (
     PricesChange,
 )
 from gateway.schemas.fields import ENUM_ORDER, Body
+from gateway.schemas.stream_answers import STREAM_ANSWERS
 from gateway.schemas.streams import StreamChange, StreamCreate
 from gateway.schemas.tokens import TokenCreate
 
@@ -91,7 +94,9 @@ def tidied(value: Any) -> Any:
 
 def declared_components() -> dict[str, Schema]:
     """Each declared body's JSON Schema, and those of the bodies they nest, by name."""
-    _refs, components = msgspec.json.schema_components(REQUESTS + ANSWERS, ref_template=REF)
+    _refs, components = msgspec.json.schema_components(
+        REQUESTS + ANSWERS + CAMPAIGN_ANSWERS + ACTIVITY_ANSWERS + STREAM_ANSWERS, ref_template=REF
+    )
     declared = {**declarations(Body), **declarations(Answer)}
     return {
         name: tidied(merged(components[name], getattr(declared[name], "schema", {})))

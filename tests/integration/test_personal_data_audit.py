@@ -11,12 +11,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from starlette.testclient import TestClient
 
 from domain.status import Status
 from gateway.app import create_app
 from gateway.cli import main
+from gateway.schemas.activity_answers import DisclosurePage, MessagePage
 from infra.bootstrap import Platform
 from infra.settings import Settings
 from tests.credentials import ADMIN_HEADERS
@@ -68,6 +70,7 @@ def disclosures(browser: TestClient, campaign_id: str, **params: Any) -> list[di
         f"/api/campaigns/{campaign_id}/disclosures", params=params, headers=ADMIN_HEADERS
     )
     assert answer.status_code == 200, answer.text
+    msgspec.convert(answer.json(), DisclosurePage)  # the answer is what its declaration says
     items: list[dict[str, Any]] = answer.json()["items"]
     return items
 
@@ -80,7 +83,9 @@ def test_a_viewer_and_an_analyst_read_nothing_personal_and_nothing_is_written_do
     for role in ("viewer", "analyst"):
         who = bearer(token_of(browser, f"a {role}", role)["token"])
 
-        log = browser.get(f"/api/campaigns/{finished}/messages", headers=who).json()["items"]
+        page = browser.get(f"/api/campaigns/{finished}/messages", headers=who).json()
+        msgspec.convert(page, MessagePage)  # masked, as its declaration allows
+        log = page["items"]
         summary = browser.get(f"/api/campaigns/{finished}/estimate", headers=who).json()
 
         assert len(log) == 5

@@ -17,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.schemas.activity_answers import CampaignStats, MessagePage
 from infra.bootstrap import Platform, build
 from infra.settings import Settings
 from tests.credentials import ADMIN_HEADERS
@@ -96,6 +98,7 @@ class World:
         response = self.client.get(f"/api/campaigns/{campaign_id}/stats", params=query)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
+        msgspec.convert(body, CampaignStats)  # the answer is what its declaration says
         return body
 
     def stats_once(
@@ -116,6 +119,7 @@ class World:
             )
             assert response.status_code == 200, response.text
             body = response.json()
+            msgspec.convert(body, MessagePage)  # the answer is what its declaration says
             items += body["items"]
             if len(items) >= body["total"]:
                 return items

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import msgspec
 import pytest
 from starlette.testclient import TestClient
 
@@ -24,6 +25,7 @@ from domain.stream import CARRIER_SETTINGS, CARRIERS, receipt_signature
 from gateway.app import create_app
 from gateway.carrier_settings import SETTINGS
 from gateway.openapi import openapi_document
+from gateway.schemas.stream_answers import Stream
 from gateway.services import Services
 from infra.feed import read_messages
 from projections.activity import Receipt
@@ -140,11 +142,17 @@ def problems_of(response: Any) -> list[dict[str, str]]:
     return list(error["details"])
 
 
+def declared(stream: Any) -> dict[str, Any]:
+    """A stream as answered, once checked against its declaration."""
+    msgspec.convert(stream, Stream)
+    return dict(stream)
+
+
 def add_smpp(client: TestClient, name: str = "smsc", **settings: Any) -> dict[str, Any]:
     body = {"name": name, "carrier": "smpp", "rate": 50, "settings": {**SMPP, **settings}}
     response = client.post("/api/streams", json=body)
     assert response.status_code == 201, response.text
-    return dict(response.json())
+    return declared(response.json())
 
 
 def add_http(client: TestClient, name: str = "carrier") -> dict[str, Any]:
@@ -153,12 +161,12 @@ def add_http(client: TestClient, name: str = "carrier") -> dict[str, Any]:
         "/api/streams", json={"name": name, "carrier": "http", "settings": settings}
     )
     assert response.status_code == 201, response.text
-    return dict(response.json())
+    return declared(response.json())
 
 
 def listed(client: TestClient, name: str) -> dict[str, Any]:
     items = client.get("/api/streams").json()["items"]
-    return dict(next(s for s in items if s["name"] == name))
+    return declared(next(s for s in items if s["name"] == name))
 
 
 def events_text(client: TestClient, admin: str) -> str:
