@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -25,6 +26,8 @@ from domain.contact_list import CATALOGUE, ContactList, ImportResult
 from domain.fields import MAX_NAME, Invalid, format_time, parse_name
 from gateway.errors import ApiError
 from gateway.inputs import declared_length, is_storable
+from gateway.schemas import contact_list_answers as answers
+from gateway.schemas.answers import answer
 from gateway.services import ContactImports, Services
 
 MAX_UPLOAD = 100 * 1024 * 1024  # bytes of one upload's body
@@ -203,17 +206,22 @@ async def imported(
 # Reading lists.
 
 
+def contact_list_answer(contact_list: ContactList) -> answers.ContactList:
+    return answers.ContactList(
+        id=str(contact_list.id),
+        version=contact_list.version,
+        name=contact_list.name,
+        accepted=contact_list.accepted,
+        duplicates=contact_list.duplicates,
+        rejected_total=contact_list.rejected + contact_list.duplicates,
+        columns=list(contact_list.columns),
+        created_at=format_time(contact_list.created_on),
+    )
+
+
 def contact_list_json(contact_list: ContactList) -> dict[str, Any]:
-    return {
-        "id": str(contact_list.id),
-        "version": contact_list.version,
-        "name": contact_list.name,
-        "accepted": contact_list.accepted,
-        "duplicates": contact_list.duplicates,
-        "rejected_total": contact_list.rejected + contact_list.duplicates,
-        "columns": contact_list.columns,
-        "created_at": format_time(contact_list.created_on),
-    }
+    found: dict[str, Any] = msgspec.to_builtins(contact_list_answer(contact_list))
+    return found
 
 
 def every_list(platform: Services) -> list[ContactList]:
@@ -225,14 +233,14 @@ def every_list(platform: Services) -> list[ContactList]:
 
 async def list_contact_lists(request: Request) -> Response:
     lists = await run_in_threadpool(every_list, platform_of(request))
-    return JSONResponse({"items": [contact_list_json(c) for c in lists]})
+    return answer(answers.ContactListList(items=[contact_list_answer(c) for c in lists]))
 
 
 async def get_contact_list(request: Request) -> Response:
     list_id = parse_id(request.path_params["id"], "contact list")
     app = platform_of(request).app
     contact_list = await run_in_threadpool(app.load, ContactList, list_id, "contact list")
-    return JSONResponse(contact_list_json(contact_list))
+    return answer(contact_list_answer(contact_list))
 
 
 routes = [

@@ -14,7 +14,6 @@ from typing import Any
 from domain.application import LIFECYCLE_COMMANDS
 from domain.clicks import PREVIEW_AGENTS
 from domain.contact_import import MAX_LINE, MAX_VALUE
-from domain.contact_list import DUPLICATE, MAX_REPORTED
 from domain.fields import (
     CAMPAIGN_TYPES,
     MAX_NAME,
@@ -31,7 +30,7 @@ from gateway.openapi_access import (
     token_paths,
     with_access_rules,
 )
-from gateway.openapi_realtime import realtime_paths, realtime_schemas
+from gateway.openapi_realtime import realtime_paths
 from gateway.openapi_streams import RECEIPTS_DESCRIPTION, stream_schemas
 from gateway.schemas.campaign_answers import MAX_PER_PAGE
 from gateway.schemas.carrier import MAX_RECEIPTS
@@ -917,46 +916,6 @@ def simple_pages(html: Schema) -> dict[str, Schema]:
     return paths
 
 
-def contact_list_schemas() -> dict[str, Schema]:
-    rejected_line = record(
-        {
-            "line": integer("The line of the file, from 1 (the header's).", minimum=2),
-            "value": string("The phone as written (empty when the line could not be read)."),
-            "reason": string(examples=["phone: not a phone number", DUPLICATE]),
-        }
-    )
-    summary = {
-        "id": ref("Uuid"),
-        "name": string(),
-        "accepted": integer("Contacts in the list: distinct numbers in E.164.", minimum=1),
-        "duplicates": integer("Lines that repeated an earlier line's number.", minimum=0),
-        "rejected_total": integer("Every rejected line, duplicates included.", minimum=0),
-        "columns": array(
-            string(pattern="^[a-z_][a-z0-9_]*$"),
-            "The placeholder names its contacts carry besides the phone (`{first_name}`).",
-        ),
-    }
-    return {
-        "RejectedLine": rejected_line,
-        "ContactListImport": record(
-            {
-                **summary,
-                "rejected": array(
-                    ref("RejectedLine"),
-                    f"The first {MAX_REPORTED} rejected lines by line number, duplicates "
-                    f"(reason `{DUPLICATE}`) included.",
-                    maxItems=MAX_REPORTED,
-                ),
-            },
-            description="What the import found.",
-        ),
-        "ContactList": record(
-            {**summary, "version": integer(minimum=1), "created_at": ref("Time")}
-        ),
-        "ContactListList": items_of("ContactList", "Every contact list, newest first."),
-    }
-
-
 CONTACT_UPLOAD = f"""\
 The CSV, at most {MAX_UPLOAD // (1024 * 1024)} MiB, as the raw body (`text/csv`; also
 `application/csv`, `text/plain`, `application/octet-stream`) or as the `file` part of
@@ -1417,9 +1376,7 @@ def openapi_document() -> dict[str, Any]:
                     **declared_components(),
                     **response_schemas(),
                     **stream_schemas(),
-                    **contact_list_schemas(),
                     **activity_schemas(),
-                    **realtime_schemas(),
                 }
             ),
             "parameters": page_parameters(),

@@ -1,13 +1,13 @@
-"""The realtime part of the OpenAPI document: the Realtime page and `WS /ws/realtime`.
+"""The realtime part of the OpenAPI document: the Realtime page, `WS /ws/realtime` and
+`WS /ws/replay`.
 
-OpenAPI has no WebSocket operations; the stream is described under the path's
-`x-websocket` extension, with the schemas of its messages in the components."""
+OpenAPI has no WebSocket operations; each stream is described under its path's
+`x-websocket` extension, with the schemas of its messages in the components (declared in
+gateway.schemas.realtime_answers)."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from domain.status import Status
 
 Schema = dict[str, Any]
 
@@ -76,68 +76,8 @@ def realtime_paths(html: Schema) -> dict[str, Schema]:
                 "query": ["from", "to", "speed", "name", "status", "tag"],
                 "messages": [
                     {"$ref": f"#/components/schemas/Realtime{kind}"}
-                    for kind in ("Snapshot", "Update")
+                    for kind in ("Snapshot", "Update", "End")
                 ],
             },
         },
-    }
-
-
-def realtime_schemas() -> dict[str, Schema]:
-    integer = {"type": "integer", "minimum": 0}
-    text = {"type": "string"}
-    time = {"type": "string", "format": "date-time"}
-    row_ref = {"$ref": "#/components/schemas/RealtimeRow"}
-    row = {
-        "type": "object",
-        "description": "A campaign's live row.",
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "name": text,
-            "status": {"type": "string", "enum": [s.value for s in Status]},
-            "status_reason": text,
-            "tags": {"type": "array", "items": text},
-            "type": text,
-            "stream": {"anyOf": [text, {"type": "null"}]},
-            "created_at": time,
-            "recipients": integer,
-            "sent": integer,
-            "delivered": integer,
-            "failed": {**integer, "description": "Undelivered, failed, no route, rejected."},
-            "clicks": integer,
-            "unique_clicks": integer,
-            "ctr": {"anyOf": [{"type": "number"}, {"type": "null"}], "description": "Percent."},
-            "opt_outs": integer,
-            "replies": integer,
-            "cost": {"type": "string", "examples": ["12.3400"]},
-            "send_rate": {"type": "number", "description": "Messages/s over the last minute."},
-            "domains": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"name": text, "status": text, "usage": integer},
-                },
-            },
-            "active_domains": {"type": "array", "items": text},
-            "updated_at": time,
-        },
-    }
-
-    def message(kind: str, **properties: Schema) -> Schema:
-        return {
-            "type": "object",
-            "properties": {"type": {"const": kind}, "position": integer, **properties},
-            "required": ["type", "position", *properties],
-        }
-
-    return {
-        "RealtimeRow": row,
-        "RealtimeSnapshot": message("snapshot", at=time, rows={"type": "array", "items": row_ref}),
-        "RealtimeUpdate": message(
-            "update",
-            at=time,
-            rows={"type": "array", "items": row_ref},
-            removed={"type": "array", "items": {"type": "string", "format": "uuid"}},
-        ),
-        "RealtimeHeartbeat": message("heartbeat", at=time),
     }

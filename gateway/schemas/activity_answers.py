@@ -106,9 +106,7 @@ class VariantStats(DeliveryFigures, kw_only=True):
     """A variant's figures."""
 
     id: Id
-    text: Annotated[
-        str | None, Meta(description="Null for a variant the campaign no longer has.")
-    ]
+    text: Annotated[str | None, Meta(description="Null for a variant the campaign no longer has.")]
     weight: Annotated[int, Meta(ge=1)] | None
 
 
@@ -229,9 +227,7 @@ class Message(Answer, kw_only=True):
         str | None, Meta(description="The SMPP or HTTP carrier's id for it, once it answered.")
     ]
     carrier_error: Annotated[
-        Annotated[
-            str, Meta(examples=["0x00000045 ESME_RSUBMITFAIL", "stat:UNDELIV err:001"])
-        ]
+        Annotated[str, Meta(examples=["0x00000045 ESME_RSUBMITFAIL", "stat:UNDELIV err:001"])]
         | None,
         Meta(
             description="Why the carrier refused or did not deliver it, in its own codes; why "
@@ -279,9 +275,7 @@ class Disclosure(Answer, kw_only=True):
     ]
     page: Annotated[Page | None, Meta(description="The message log's page; null otherwise.")]
     per_page: PerPage | None
-    row_count: Annotated[
-        int, Meta(ge=1, description="The rows of personal data it showed.")
-    ]
+    row_count: Annotated[int, Meta(ge=1, description="The rows of personal data it showed.")]
     what: Annotated[
         str,
         Meta(

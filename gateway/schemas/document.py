@@ -25,7 +25,9 @@ from gateway.schemas.catalogue import (
     PoolEdit,
     PricesChange,
 )
+from gateway.schemas.contact_list_answers import CONTACT_LIST_ANSWERS
 from gateway.schemas.fields import ENUM_ORDER, Body
+from gateway.schemas.realtime_answers import REALTIME_ANSWERS
 from gateway.schemas.stream_answers import STREAM_ANSWERS
 from gateway.schemas.streams import StreamChange, StreamCreate
 from gateway.schemas.tokens import TokenCreate
@@ -51,6 +53,15 @@ REQUESTS: tuple[type[Body], ...] = (
     Receipt,
     ReceiptBatch,
     InboundReply,
+)
+# Every answer a route encodes; the answers they nest are found from these.
+EVERY_ANSWER: tuple[type[Answer], ...] = (
+    ANSWERS
+    + CAMPAIGN_ANSWERS
+    + ACTIVITY_ANSWERS
+    + STREAM_ANSWERS
+    + CONTACT_LIST_ANSWERS
+    + REALTIME_ANSWERS
 )
 
 
@@ -94,9 +105,7 @@ def tidied(value: Any) -> Any:
 
 def declared_components() -> dict[str, Schema]:
     """Each declared body's JSON Schema, and those of the bodies they nest, by name."""
-    _refs, components = msgspec.json.schema_components(
-        REQUESTS + ANSWERS + CAMPAIGN_ANSWERS + ACTIVITY_ANSWERS + STREAM_ANSWERS, ref_template=REF
-    )
+    _refs, components = msgspec.json.schema_components(REQUESTS + EVERY_ANSWER, ref_template=REF)
     declared = {**declarations(Body), **declarations(Answer)}
     return {
         name: tidied(merged(components[name], getattr(declared[name], "schema", {})))

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from starlette.testclient import TestClient
 
@@ -17,6 +18,7 @@ import gateway.contact_lists
 import infra.contacts
 from domain.errors import VersionConflict
 from gateway.app import create_app
+from gateway.schemas.contact_list_answers import ContactList, ContactListImport, ContactListList
 from infra.bootstrap import Platform
 from infra.contacts import ContactStore
 from tests.credentials import ADMIN_HEADERS
@@ -45,6 +47,7 @@ def imported(client: TestClient, text: str, query: str = "") -> dict[str, Any]:
     response = upload(client, text, query)
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
+    msgspec.convert(body, ContactListImport)  # the answer is what its declaration says
     return body
 
 
@@ -95,6 +98,8 @@ def test_a_list_can_be_read_back_and_is_listed(client: TestClient) -> None:
     every = client.get("/api/contact-lists")
 
     assert one.status_code == 200, one.text
+    msgspec.convert(one.json(), ContactList)
+    msgspec.convert(every.json(), ContactListList)
     assert {k: one.json()[k] for k in ("id", "name", "accepted", "duplicates", "columns")} == {
         "id": second["id"],
         "name": "Second",

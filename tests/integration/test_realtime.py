@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from gateway.schemas.realtime_answers import RealtimeHeartbeat, RealtimeSnapshot, RealtimeUpdate
 from infra.bootstrap import Platform, build
 from infra.settings import Settings, parse_database_url
 from projections.changes import mark_changed, mark_every_campaign
@@ -35,6 +37,7 @@ def receive_until(ws: Any, wanted: Callable[[Message], bool]) -> Message:
     seen: list[Message] = []
     while sum(1 for m in seen if m["type"] == "heartbeat") < HEARTBEATS:
         message: Message = ws.receive_json()
+        msgspec.convert(message, RealtimeSnapshot | RealtimeUpdate | RealtimeHeartbeat)
         seen.append(message)
         if wanted(message):
             return message

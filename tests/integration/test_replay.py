@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from gateway.schemas.realtime_answers import RealtimeEnd, RealtimeSnapshot, RealtimeUpdate
 from infra.bootstrap import Platform
 from tests.integration.scenarios import create
 from tests.integration.test_realtime import fill_and_finish
@@ -26,6 +28,7 @@ def parse(text: str) -> datetime:
 
 
 def played(client: TestClient, query: str) -> list[dict[str, Any]]:
+    """The messages of a replay, each checked against its declaration."""
     messages = []
     with client.websocket_connect(f"/ws/replay?{query}") as ws:
         try:
@@ -33,6 +36,9 @@ def played(client: TestClient, query: str) -> list[dict[str, Any]]:
                 messages.append(ws.receive_json())
         except WebSocketDisconnect as closed:
             assert closed.code == 1000
+    for message in messages:
+        replayed = msgspec.convert(message, RealtimeSnapshot | RealtimeUpdate | RealtimeEnd)
+        assert replayed.replay is not msgspec.UNSET
     return messages
 
 

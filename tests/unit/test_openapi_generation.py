@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from domain.errors import ValidationFailed
-from gateway import openapi, openapi_realtime, openapi_streams
+from gateway import openapi, openapi_streams
 from gateway.openapi import openapi_document, openapi_json
 from gateway.schemas.decoding import decoded
 from gateway.schemas.document import REQUESTS, declared_components
@@ -47,10 +47,8 @@ def test_no_component_is_both_declared_and_written_by_hand() -> None:
     written = {
         *openapi.field_schemas(),
         *openapi.response_schemas(),
-        *openapi.contact_list_schemas(),
         *openapi.activity_schemas(),
         *openapi_streams.stream_schemas(),
-        *openapi_realtime.realtime_schemas(),
     }
     assert not written & set(declared_components())
 
