@@ -34,6 +34,8 @@ from gateway.openapi import openapi_json
 from gateway.pages.campaigns import forbidden_page, page_routes, static_files
 from gateway.pages.sign_in import sign_in_routes
 from gateway.pages.wall import wall_routes
+from gateway.schemas.answers import answer
+from gateway.schemas.operations_answers import Health
 from gateway.security_headers import SecurityHeaders
 from gateway.services import Services
 
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 async def healthz(_request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return answer(Health(status="ok"))
 
 
 # What a failed check says to whoever asks; the error itself goes to the log, and to admins.

@@ -217,58 +217,6 @@ def field_schemas() -> dict[str, Schema]:
     }
 
 
-# Answers.
-
-
-def response_schemas() -> dict[str, Schema]:
-    return {
-        "Health": record({"status": enum(["ok"])}),
-        "Readiness": record(
-            {
-                "status": enum(["ready", "not ready"]),
-                "checks": {
-                    "type": "object",
-                    "description": "`store`, `read_models` and, where Kafka is configured, "
-                    "`kafka` (the relay's `position`): each `ok`, with its `position` or, "
-                    "when it failed, which part did not answer (`error`) and, for admins "
-                    "only, the driver's own message (`details`: it names hosts and users).",
-                    "additionalProperties": record(
-                        {
-                            "ok": boolean(),
-                            "position": integer(),
-                            "error": string(),
-                            "details": string(),
-                        },
-                        optional=("position", "error", "details"),
-                    ),
-                },
-            }
-        ),
-        "FieldProblem": record({"field": string(), "message": string()}),
-        "Error": record(
-            {
-                "error": record(
-                    {
-                        "code": string(
-                            "snake_case",
-                            examples=sorted(
-                                {c for _n, _s, codes in ERRORS.values() for c in codes}
-                            ),
-                        ),
-                        "message": string("For a person."),
-                        "details": documented(
-                            {"anyOf": [array(ref("FieldProblem")), {"type": "object"}]},
-                            "`validation_failed`: the problem of each field; conflicts: the "
-                            "status, or the expected and actual versions.",
-                        ),
-                    },
-                    optional=("details",),
-                )
-            }
-        ),
-    }
-
-
 # Parameters, bodies and responses.
 
 
@@ -1022,59 +970,6 @@ def contact_list_paths() -> dict[str, Schema]:
 # Campaign activity (F7, F4/F18), carriers (F19, F20) and message links (F8).
 
 
-def activity_schemas() -> dict[str, Schema]:
-    return {
-        "VariantEstimate": record(
-            {
-                "id": ref("Uuid"),
-                "weight": integer(minimum=1),
-                "sample": string(
-                    "The text as the first recipient would get it, with links as long as real "
-                    "ones; for roles without personal data (viewer, analyst), the contact's "
-                    "columns are left as their placeholders (`{first_name}`), the figures the "
-                    "same."
-                ),
-                "encoding": enum(("GSM-7", "UCS-2")),
-                "units": integer("Its length in GSM-7 septets or UCS-2 units.", minimum=0),
-                "parts": integer(minimum=1),
-                "recipients": integer("Recipients the ratio gives it.", minimum=0),
-                "cost": ref("Money"),
-            }
-        ),
-        "Estimate": record(
-            {
-                "campaign_id": ref("Uuid"),
-                "recipients": integer(
-                    "After merging lists and removing opted-out numbers.", minimum=0
-                ),
-                "parts": integer("SMS parts in all.", minimum=0),
-                "cost": ref("Money"),
-                "cost_per_message": nullable(ref("Money")),
-                "variants": array(ref("VariantEstimate")),
-                "by_prefix": array(
-                    record(
-                        {
-                            "prefix": string("Digits after `+`; empty for the default price."),
-                            "recipients": integer(minimum=0),
-                            "price_per_part": ref("Money"),
-                        }
-                    ),
-                    "The audience per priced destination prefix.",
-                ),
-                "link_domains": record(
-                    {"short": nullable(ref("DomainName")), "optout": nullable(ref("DomainName"))},
-                    description="The domains the sample links use: the first usable one of "
-                    "each link, else the first named; null when the texts do not use the link "
-                    "or it names none.",
-                ),
-                "problems": array(
-                    string(), "Content that preparation would reject; empty when none."
-                ),
-            }
-        ),
-    }
-
-
 ESTIMATE_TEXT = """\
 What the wizard's Summary shows: the audience as preparation would fix it now (the lists
 merged, each number once, opted-out numbers removed) and, per variant, its encoding, parts and
@@ -1374,9 +1269,7 @@ def openapi_document() -> dict[str, Any]:
                 {
                     **field_schemas(),
                     **declared_components(),
-                    **response_schemas(),
                     **stream_schemas(),
-                    **activity_schemas(),
                 }
             ),
             "parameters": page_parameters(),

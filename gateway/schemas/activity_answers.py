@@ -1,5 +1,5 @@
-"""Answer bodies about a campaign's activity: its stats (F7), its message log and who was
-shown its personal data."""
+"""Answer bodies about a campaign's activity: its stats (F7), its message log, who was shown
+its personal data, and the wizard's Summary estimate (F4, F18)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.roles import PERSONAL_DATA
+from domain.sms import GSM7, UCS2
 from domain.stream import FAILURES, MESSAGE_OUTCOMES
 from gateway.schemas.answers import Answer, Count, Id, Money, Time
 from gateway.schemas.campaign_answers import CampaignStatus, Page, PerPage
@@ -18,10 +19,12 @@ from projections.disclosures import RESOURCES
 
 if TYPE_CHECKING:
     MessageStatus: TypeAlias = str
+    SmsEncoding: TypeAlias = str
     PersonalDataRole: TypeAlias = str
     DisclosedResource: TypeAlias = str
 else:
     MessageStatus = one_of(MESSAGE_STATUSES)
+    SmsEncoding = one_of((GSM7.name, UCS2.name))
     PersonalDataRole = one_of(PERSONAL_DATA)
     DisclosedResource = one_of(RESOURCES)
 
@@ -294,4 +297,65 @@ class DisclosurePage(Answer, kw_only=True):
     per_page: PerPage
 
 
-ACTIVITY_ANSWERS: tuple[type[Answer], ...] = (CampaignStats, MessagePage, DisclosurePage)
+class VariantEstimate(Answer, kw_only=True):
+    """A variant's sample, encoding, parts, recipients and cost."""
+
+    id: Id
+    weight: Annotated[int, Meta(ge=1)]
+    sample: Annotated[
+        str,
+        Meta(
+            description="The text as the first recipient would get it, with links as long as "
+            "real ones; for roles without personal data (viewer, analyst), the contact's "
+            "columns are left as their placeholders (`{first_name}`), the figures the same."
+        ),
+    ]
+    encoding: SmsEncoding
+    units: Annotated[Count, Meta(description="Its length in GSM-7 septets or UCS-2 units.")]
+    parts: Annotated[int, Meta(ge=1)]
+    recipients: Annotated[Count, Meta(description="Recipients the ratio gives it.")]
+    cost: Money
+
+
+class PrefixAudience(Answer, kw_only=True):
+    """The recipients of one priced destination prefix."""
+
+    prefix: Annotated[str, Meta(description="Digits after `+`; empty for the default price.")]
+    recipients: Count
+    price_per_part: Money
+
+
+class LinkDomains(Answer, kw_only=True):
+    """The domains the sample links use: the first usable one of each link, else the first
+    named; null when the texts do not use the link or it names none."""
+
+    short: DomainName | None
+    optout: DomainName | None
+
+
+class Estimate(Answer, kw_only=True):
+    """The wizard's Summary: recipients, parts and estimated cost."""
+
+    campaign_id: Id
+    recipients: Annotated[
+        Count, Meta(description="After merging lists and removing opted-out numbers.")
+    ]
+    parts: Annotated[Count, Meta(description="SMS parts in all.")]
+    cost: Money
+    cost_per_message: Money | None
+    variants: list[VariantEstimate]
+    by_prefix: Annotated[
+        list[PrefixAudience], Meta(description="The audience per priced destination prefix.")
+    ]
+    link_domains: LinkDomains
+    problems: Annotated[
+        list[str], Meta(description="Content that preparation would reject; empty when none.")
+    ]
+
+
+ACTIVITY_ANSWERS: tuple[type[Answer], ...] = (
+    CampaignStats,
+    MessagePage,
+    DisclosurePage,
+    Estimate,
+)

@@ -27,6 +27,7 @@ from gateway.schemas.catalogue import (
 )
 from gateway.schemas.contact_list_answers import CONTACT_LIST_ANSWERS
 from gateway.schemas.fields import ENUM_ORDER, Body
+from gateway.schemas.operations_answers import OPERATIONS_ANSWERS
 from gateway.schemas.realtime_answers import REALTIME_ANSWERS
 from gateway.schemas.stream_answers import STREAM_ANSWERS
 from gateway.schemas.streams import StreamChange, StreamCreate
@@ -62,6 +63,7 @@ EVERY_ANSWER: tuple[type[Answer], ...] = (
     + STREAM_ANSWERS
     + CONTACT_LIST_ANSWERS
     + REALTIME_ANSWERS
+    + OPERATIONS_ANSWERS
 )
 
 

@@ -16,6 +16,7 @@ from gateway.schemas.campaign_answers import (
     HistoryEntry,
     ListPage,
 )
+from gateway.schemas.operations_answers import Error, Health, Readiness
 from gateway.schemas.stream_answers import Stream, StreamList
 from infra.bootstrap import Platform
 
@@ -89,3 +90,19 @@ def test_the_streams_a_new_one_among_them_are_declared_streams(client: TestClien
 
     assert smsc.link is not None and smsc.link.state == "waiting"
     assert {stream.name for stream in streams.items} == {"demo", "smsc"}
+
+
+def test_health_readiness_and_refusals_are_declared(client: TestClient) -> None:
+    unknown = client.get("/api/campaigns/2b1f0c4e-9a57-4a0e-8d8c-1f2e3d4c5b6a")
+    invalid = client.post("/api/campaigns", json={"name": "", "colour": "red"})
+    stale = client.patch(
+        f"/api/campaigns/{create(client, name='Once')['id']}",
+        json={"name": "Twice", "expected_version": 7},
+    )
+
+    declared(answered(client, "/healthz"), Health)
+    assert declared(answered(client, "/readyz"), Readiness).status == "ready"
+    for refusal, status in ((unknown, 404), (invalid, 422), (stale, 409)):
+        assert refusal.status_code == status, refusal.text
+        declared(refusal.json(), Error)
+    assert isinstance(declared(invalid.json(), Error).error.details, list)

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.schemas.activity_answers import CampaignStats, MessagePage
+from gateway.schemas.activity_answers import CampaignStats, Estimate, MessagePage
 from infra.bootstrap import Platform, build
 from infra.settings import Settings
 from tests.credentials import ADMIN_HEADERS
@@ -129,6 +129,7 @@ class World:
         response = self.client.get(f"/api/campaigns/{campaign_id}/estimate")
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
+        msgspec.convert(body, Estimate)  # the answer is what its declaration says
         return body
 
     def receipts(self, *receipts: dict[str, Any]) -> dict[str, Any]:
