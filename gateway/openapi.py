@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document the server serves at /openapi.json.
 
-It is built from small helpers and, where the code has them, from the domain's own constants
-(statuses, types, commands, limits), so that the document follows what the server does.
-`tests/unit/test_openapi.py` checks that every route the server has is described here.
+Its operations are written here with the domain's own constants (statuses, commands,
+limits); the schemas of the bodies they take and answer are generated from their
+declarations (gateway.schemas). `tests/unit/test_openapi.py` checks that every route the
+server has is described here.
 """
 
 from __future__ import annotations
@@ -143,14 +144,6 @@ def integer(description: str = "", **keywords: Any) -> Schema:
     return documented({"type": "integer", **keywords}, description)
 
 
-def number(description: str = "", **keywords: Any) -> Schema:
-    return documented({"type": "number", **keywords}, description)
-
-
-def boolean(description: str = "") -> Schema:
-    return documented({"type": "boolean"}, description)
-
-
 def array(items: Schema, description: str = "", **keywords: Any) -> Schema:
     return documented({"type": "array", "items": items, **keywords}, description)
 
@@ -159,55 +152,11 @@ def enum(values: Any, description: str = "") -> Schema:
     return string(description, enum=[str(value) for value in values])
 
 
-def nullable(schema: Schema, description: str = "") -> Schema:
-    return documented({"anyOf": [schema, {"type": "null"}]}, description)
-
-
-def share(description: str) -> Schema:
-    return number(description, minimum=0, maximum=1)
-
-
-def request_object(
-    properties: dict[str, Schema],
-    required: tuple[str, ...] = (),
-    description: str = "",
-    **more: Any,
-) -> Schema:
-    """What a client sends: the listed fields only."""
-    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
-    if required:
-        schema["required"] = list(required)
-    return documented({**schema, **more}, description)
-
-
-def record(
-    properties: dict[str, Schema], optional: tuple[str, ...] = (), description: str = ""
-) -> Schema:
-    """What the server answers: every listed field is present unless optional; answers may
-    grow new fields."""
-    required = [key for key in properties if key not in optional]
-    return documented(
-        {"type": "object", "properties": properties, "required": required}, description
-    )
-
-
-def items_of(name: str, description: str) -> Schema:
-    return record({"items": array(ref(name))}, description=description)
-
-
 def field_schemas() -> dict[str, Schema]:
+    """The schemas of path parameters: an id, and a domain name (an invalid one names no
+    domain: 404)."""
     return {
         "Uuid": string(format="uuid", examples=["2b1f0c4e-9a57-4a0e-8d8c-1f2e3d4c5b6a"]),
-        "Time": string(
-            "ISO 8601 in UTC with a `Z`, at microsecond precision.",
-            format="date-time",
-            examples=[TIME_EXAMPLE],
-        ),
-        "Money": string(
-            "A decimal amount with four decimals.",
-            pattern=r"^[0-9]+\.[0-9]{4}$",
-            examples=["12.3400"],
-        ),
         "DomainName": string(
             "A host name of at least two labels (letters, digits and inner hyphens, 1 to 63 "
             "each; the last not all digits), at most 253 characters. It is stored in lower "
