@@ -123,7 +123,7 @@ class Cluster:
     def start(self) -> Topology:
         run = self.run
         run.say(f"starting PostgreSQL on {self.postgres_port}")
-        url = local_postgres.start(self.postgres_dir, self.postgres_port)
+        url = local_postgres.start(self.postgres_dir, self.postgres_port, open_from=run.folder)
         run.say(f"starting a three-broker Kafka cluster on {self.kafka_ports[:3]}")
         bootstrap = local_kafka.start_cluster(
             self.kafka_dir, self.kafka_ports[:3], self.kafka_ports[3:]

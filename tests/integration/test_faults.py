@@ -4,21 +4,37 @@ every kind of fault injected while two streams send; every check it prints must 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from benchmarks._topology import ROOT
 
 
-def test_every_recipient_is_messaged_exactly_once_whatever_the_faults(tmp_path: Path) -> None:
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    """A fresh folder of its own (mode 0700), which the run opens to PostgreSQL's user;
+    pytest's own folders sit below one that user may not enter."""
+    made = Path(tempfile.mkdtemp(prefix="faults-"))
+    try:
+        yield made
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def test_every_recipient_is_messaged_exactly_once_whatever_the_faults(folder: Path) -> None:
     run = subprocess.run(
         [
             sys.executable,
             "-m",
             "benchmarks.faults",
             *("--recipients", "16000", "--rate", "150", "--lease", "3"),
-            *("--dir", str(tmp_path / "run")),
+            *("--dir", str(folder)),
         ],
         cwd=ROOT,
         capture_output=True,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from datetime import datetime
@@ -54,4 +56,33 @@ def test_a_folder_the_server_cannot_enter_above_its_own_is_refused_by_name() -> 
             local_postgres.start(outer / "stack" / "postgres", PORT, open_from=outer / "stack")
         assert not (outer / "stack" / "postgres" / "cluster").exists()
     finally:
+        shutil.rmtree(outer, ignore_errors=True)
+
+
+def test_the_command_line_keeps_a_cluster_it_cannot_place_in_a_folder_of_its_own() -> None:
+    """`./infra/test` starts PostgreSQL from a clone anywhere, perhaps below a folder the
+    server's user cannot enter: the cluster then lives in a folder of that clone alone."""
+    outer = Path(tempfile.mkdtemp(prefix="postgres-"))  # 0700, not ours to open
+    folders = [outer / "one" / "postgres", outer / "two" / "postgres"]
+    try:
+        homes = []
+        for folder in folders:
+            command = [sys.executable, "-m", "infra.local_postgres", "start"]
+            started = subprocess.run(
+                [*command, "--dir", str(folder), "--port", str(PORT)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert started.returncode == 0, started.stderr
+            assert started.stdout.strip().endswith(f"@127.0.0.1:{PORT}/campaigns")
+            homes.append((folder / "cluster").resolve())
+            local_postgres.stop(folder)
+        assert homes[0] != homes[1]
+        assert all(home.parent == Path(tempfile.gettempdir()) for home in homes)
+    finally:
+        for folder in folders:
+            home = (folder / "cluster").resolve()
+            if home != folder / "cluster" and home.parent == Path(tempfile.gettempdir()):
+                shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(outer, ignore_errors=True)
