@@ -81,6 +81,8 @@ def stack(fresh_folder: Path) -> Iterator[httpx.Client]:
         ) as client:
             yield client
     finally:
+        for log in sorted((folder / "logs").glob("*.log")):  # shown when the test fails
+            print(f"--- {log.name}:\n" + "\n".join(log.read_text().splitlines()[-30:]))
         subprocess.run(
             [sys.executable, "-m", "gateway.cli", "stack", "down", *where], cwd=ROOT, timeout=120
         )
