@@ -60,9 +60,16 @@ def create_replicated_topic(bootstrap: str) -> str:
 
 
 def partition_state(bootstrap: str, topic: str) -> dict[str, Any]:
+    """The topic's one partition as the brokers describe it, once their metadata has it (a
+    topic just made may be described for a moment without its partition)."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
     try:
-        [described] = admin.describe_topics([topic])
+        deadline = time.monotonic() + 30
+        while True:
+            [described] = admin.describe_topics([topic])
+            if described["partitions"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     finally:
         admin.close()
     [state] = described["partitions"]
