@@ -13,15 +13,8 @@ from starlette.routing import Route
 
 from domain.application import LIFECYCLE_COMMANDS, parse_id
 from domain.campaign import Campaign
-from domain.fields import CAMPAIGN_TYPES
-from domain.status import Status
 from domain.stream import Stream
 from gateway.errors import ApiError
-from gateway.inputs import (
-    query_int,
-    query_texts,
-    query_time,
-)
 from gateway.representation import campaign_json, domain_answer, pool_answer, stream_json
 from gateway.schemas.answers import (
     DomainLimit,
@@ -32,7 +25,6 @@ from gateway.schemas.answers import (
     Settings,
     answer,
 )
-from gateway.schemas.campaign_answers import MAX_PER_PAGE
 from gateway.schemas.campaigns import (
     CampaignCommand,
     CampaignCreate,
@@ -49,6 +41,14 @@ from gateway.schemas.catalogue import (
 )
 from gateway.schemas.decoding import read_as
 from gateway.schemas.fields import fields_of, options
+from gateway.schemas.moments import as_time
+from gateway.schemas.queries import (
+    CampaignListQuery,
+    CampaignQuery,
+    EventsQuery,
+    HistoryQuery,
+    read_query,
+)
 from gateway.schemas.streams import StreamChange, StreamCreate
 from gateway.services import Services
 from gateway.stats import CampaignStats, with_figures
@@ -114,40 +114,21 @@ async def create_campaign(request: Request) -> Response:
     return JSONResponse(campaign_json(campaign), status_code=201)
 
 
-def list_filter(request: Request) -> ListFilter:
-    query = request.query_params
-    statuses = tuple(query.getlist("status"))
-    known = {s.value for s in Status}
-    unknown = [s for s in statuses if s not in known]
-    if unknown:
-        raise ApiError(
-            "validation_failed",
-            f"unknown status {unknown[0]!r}; statuses: {', '.join(sorted(known))}",
-            [{"field": "status", "message": "unknown status"}],
-        )
-    kind = query.get("type") or None
-    if kind is not None and kind not in CAMPAIGN_TYPES:
-        raise ApiError(
-            "validation_failed",
-            f"type must be one of {', '.join(CAMPAIGN_TYPES)}",
-            [{"field": "type", "message": "unknown type"}],
-        )
-    names, streams = query_texts(request, "name"), query_texts(request, "stream")
+def list_filter(query: CampaignListQuery) -> ListFilter:
     return ListFilter(
-        name=names[-1] if names else None,
-        statuses=statuses,
-        tags=tuple(query_texts(request, "tag")),
-        type=kind,
-        stream=streams[-1] if streams else None,
-        created_from=query_time(request, "created_from"),
-        created_to=query_time(request, "created_to", end_of_day=True),
+        name=query.name,
+        statuses=tuple(query.status),
+        tags=tuple(query.tag),
+        type=query.type,
+        stream=query.stream,
+        created_from=as_time(query.created_from, "created_from"),
+        created_to=as_time(query.created_to, "created_to", end_of_day=True),
     )
 
 
 async def list_campaigns(request: Request) -> Response:
-    filters = list_filter(request)
-    page = query_int(request, "page", 1, 1, 1_000_000)
-    per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
+    query = read_query(request.query_params, CampaignListQuery)
+    filters, page, per_page = list_filter(query), query.page, query.per_page
     platform = platform_of(request)
     await call(platform.wait_for_own_writes)
     result = await call(platform.campaign_list.query, platform.database, filters, page, per_page)
@@ -157,10 +138,8 @@ async def list_campaigns(request: Request) -> Response:
 
 async def get_campaign(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
-    version = None
-    if request.query_params.get("version"):  # empty: not given, as every parameter
-        version = query_int(request, "version", 1, 1, 10**9)
-    as_of = query_time(request, "as_of")
+    query = read_query(request.query_params, CampaignQuery)
+    version, as_of = query.version, as_time(query.as_of, "as_of")
     if version is not None and as_of is not None:
         raise ApiError(
             "validation_failed",
@@ -226,30 +205,24 @@ async def duplicate_campaign(request: Request) -> Response:
     return JSONResponse(campaign_json(campaign), status_code=201)
 
 
-def history_filter(request: Request) -> HistoryFilter:
-    query = request.query_params
+def history_filter(query: HistoryQuery) -> HistoryFilter:
     return HistoryFilter(
-        actor=query.get("actor") or None,
-        type=query.get("type") or None,
-        since=query_time(request, "from"),
-        until=query_time(request, "to", end_of_day=True),
+        actor=query.actor,
+        type=query.type,
+        since=as_time(query.since, "from"),
+        until=as_time(query.until, "to", end_of_day=True),
     )
 
 
-def wants_csv(request: Request) -> bool:
-    chosen = request.query_params.get("format")
-    if chosen is not None and chosen not in ("json", "csv"):
-        raise ApiError(
-            "validation_failed",
-            "format must be json or csv",
-            [{"field": "format", "message": "must be json or csv"}],
-        )
+def wants_csv(request: Request, chosen: str | None) -> bool:
+    """CSV when the query's `format` says so, or without one when the client accepts it."""
     return chosen == "csv" or (chosen is None and "text/csv" in request.headers.get("accept", ""))
 
 
 async def campaign_history(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
-    filters, as_csv = history_filter(request), wants_csv(request)
+    query = read_query(request.query_params, HistoryQuery)
+    filters, as_csv = history_filter(query), wants_csv(request, query.format)
     platform = platform_of(request)
     await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
     await call(platform.wait_for_own_writes)
@@ -435,9 +408,8 @@ async def change_stream(request: Request) -> Response:
 
 
 async def stream_events(request: Request) -> Response:
-    after = query_int(request, "after", 0, 0, 2**62)
-    limit = query_int(request, "limit", 1000, 1, 100_000)
-    wanted = request.query_params.get("type") or None
+    query = read_query(request.query_params, EventsQuery)
+    after, limit, wanted = query.after, query.limit, query.type
     platform = platform_of(request)
     # With `type`, a rare type would have the whole store read for a few lines: the read
     # stops at a window of positions instead and, when the store goes on past it,

@@ -23,10 +23,10 @@ from domain.phone import masked
 from domain.pricing import FOUR_PLACES, money
 from gateway.api import call, platform_of
 from gateway.disclosures import disclose, personal_reader
-from gateway.inputs import query_int, query_time
 from gateway.schemas.activity_answers import Message, MessagePage
 from gateway.schemas.answers import answer
-from gateway.schemas.campaign_answers import MAX_PER_PAGE
+from gateway.schemas.moments import as_time
+from gateway.schemas.queries import PageQuery, StatsQuery, read_query
 from gateway.services import Services
 from gateway.stats import CampaignStats
 from projections.activity import from_units
@@ -37,8 +37,8 @@ from projections.disclosures import ESTIMATE, MESSAGES
 
 async def campaign_stats(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
-    as_of = query_time(request, "as_of")
-    known_at = query_time(request, "known_at")
+    query = read_query(request.query_params, StatsQuery)
+    as_of, known_at = as_time(query.as_of, "as_of"), as_time(query.known_at, "known_at")
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id, as_of=as_of or known_at)
     stats = CampaignStats(platform.activity.stats)
@@ -98,8 +98,8 @@ def message_answer(
 
 async def campaign_messages(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
-    page = query_int(request, "page", 1, 1, 1_000_000)
-    per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
+    query = read_query(request.query_params, PageQuery)
+    page, per_page = query.page, query.per_page
     platform = platform_of(request)
     campaign = await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown one
     rows, total = await call(platform.activity.messages.page, str(campaign_id), page, per_page)

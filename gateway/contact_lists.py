@@ -28,6 +28,7 @@ from gateway.errors import ApiError
 from gateway.inputs import declared_length, is_storable
 from gateway.schemas import contact_list_answers as answers
 from gateway.schemas.answers import answer
+from gateway.schemas.queries import ContactImportQuery, read_query
 from gateway.services import ContactImports, Services
 
 MAX_UPLOAD = 100 * 1024 * 1024  # bytes of one upload's body
@@ -147,13 +148,6 @@ def list_name(given: str | None, filename: str | None) -> str:
     return f"Contacts {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def query_command_id(request: Request) -> str | None:
-    command_id = request.query_params.get("command_id") or None
-    if command_id is not None and (len(command_id) > 200 or not is_storable(command_id)):
-        raise problem("command_id", "must be a string of 1 to 200 characters")
-    return command_id
-
-
 # Importing.
 
 
@@ -170,19 +164,20 @@ def import_upload(
 
 
 async def import_contact_list(request: Request) -> Response:
-    command_id = query_command_id(request)
+    query = read_query(request.query_params, ContactImportQuery)
+    command_id = query.command_id
     kind = media_type(request)
     if kind == MULTIPART:
         form = await read_form(request)
         try:
             upload = form_file(form)
-            given = form_text(form, "name") or request.query_params.get("name")
+            given = form_text(form, "name") or query.name
             name = list_name(given, upload.filename)
             result = await imported(request, upload.file, name, command_id)
         finally:
             await form.close()
     elif kind in CSV_TYPES:
-        name = list_name(request.query_params.get("name"), None)
+        name = list_name(query.name, None)
         with tempfile.TemporaryFile(prefix="contacts-") as body:
             await save_body(request, body)
             result = await imported(request, body, name, command_id)

@@ -21,10 +21,10 @@ from domain.application import parse_id
 from domain.roles import PERSONAL_DATA
 from gateway.api import call, platform_of, wants_csv
 from gateway.auth import Principal
-from gateway.inputs import query_int, query_texts, query_time
 from gateway.schemas import activity_answers as answers
 from gateway.schemas.answers import answer
-from gateway.schemas.campaign_answers import MAX_PER_PAGE
+from gateway.schemas.moments import as_time
+from gateway.schemas.queries import DisclosuresQuery, read_query
 from projections.disclosures import Disclosure, DisclosureFilter, csv_lines
 
 REPEAT_SECONDS = 60.0  # the same read again by the same actor within this: written once
@@ -107,20 +107,19 @@ async def disclose(
 # The audit trail's list of them.
 
 
-def disclosure_filter(request: Request) -> DisclosureFilter:
-    actors = query_texts(request, "actor")
+def disclosure_filter(query: DisclosuresQuery) -> DisclosureFilter:
     return DisclosureFilter(
-        actor=actors[-1] if actors else None,
-        since=query_time(request, "from"),
-        until=query_time(request, "to", end_of_day=True),
+        actor=query.actor,
+        since=as_time(query.since, "from"),
+        until=as_time(query.until, "to", end_of_day=True),
     )
 
 
 async def campaign_disclosures(request: Request) -> Response:
     campaign_id = parse_id(request.path_params["id"], "campaign")
-    filters, as_csv = disclosure_filter(request), wants_csv(request)
-    page = query_int(request, "page", 1, 1, 1_000_000)
-    per_page = query_int(request, "per_page", 20, 1, MAX_PER_PAGE)
+    query = read_query(request.query_params, DisclosuresQuery)
+    filters, as_csv = disclosure_filter(query), wants_csv(request, query.format)
+    page, per_page = query.page, query.per_page
     platform = platform_of(request)
     await call(platform.app.get_campaign, campaign_id)  # 404 for an unknown campaign
     log = platform.disclosures

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 
 from domain.fields import Invalid, parse_whole_number
 from gateway.errors import ApiError
-from gateway.schemas.queries import DATE_OR_TIME_TEXT
+from gateway.schemas.moments import as_time
 
 MAX_BODY = 1024 * 1024
 MAX_DECLARED = 2**63 - 1  # a Content-Length no body reaches
@@ -169,38 +169,4 @@ def query_int(request: Request, key: str, default: int, low: int, high: int) -> 
 
 def query_time(request: Request, key: str, *, end_of_day: bool = False) -> datetime | None:
     """A time, or a date (its start, or with `end_of_day` its last instant)."""
-    raw = request.query_params.get(key)
-    if not raw:
-        return None
-    try:
-        if not DATE_OR_TIME_TEXT.fullmatch(raw):
-            raise ValueError(raw)
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            start = datetime.combine(day, time(), tzinfo=UTC)
-            return start + timedelta(days=1, microseconds=-1) if end_of_day else start
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is not None:
-        try:  # compared with stored UTC times, so in UTC; some times have no UTC equivalent
-            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-        except OverflowError:
-            pass
-    raise ApiError(
-        "validation_failed",
-        f"{key} must be an ISO 8601 date or time",
-        [{"field": key, "message": "must be an ISO 8601 date or time"}],
-    )
-
-
-def query_texts(request: Request, key: str) -> list[str]:
-    """Every non-empty value of a repeatable text parameter."""
-    values = [value for value in request.query_params.getlist(key) if value]
-    if any("\x00" in value for value in values):
-        raise ApiError(
-            "validation_failed",
-            f"{key} must not contain NUL characters",
-            [{"field": key, "message": "must not contain NUL characters"}],
-        )
-    return values
+    return as_time(request.query_params.get(key), key, end_of_day=end_of_day)

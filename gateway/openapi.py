@@ -16,7 +16,6 @@ from domain.application import LIFECYCLE_COMMANDS
 from domain.clicks import PREVIEW_AGENTS
 from domain.contact_import import MAX_LINE, MAX_VALUE
 from domain.fields import (
-    CAMPAIGN_TYPES,
     MAX_NAME,
 )
 from domain.link_domain import DOMAIN_TRANSITIONS, DomainStatus
@@ -33,11 +32,20 @@ from gateway.openapi_access import (
 )
 from gateway.openapi_realtime import realtime_paths
 from gateway.openapi_streams import RECEIPTS_DESCRIPTION, stream_schemas
-from gateway.schemas.campaign_answers import MAX_PER_PAGE
 from gateway.schemas.carrier import MAX_RECEIPTS
-from gateway.schemas.document import declared_components
-from gateway.schemas.fields import NOT_ONLY_SPACES, TEXT
-from gateway.schemas.queries import date_or_time
+from gateway.schemas.document import declared_components, query_parameters
+from gateway.schemas.fields import NOT_ONLY_SPACES
+from gateway.schemas.moments import date_or_time
+from gateway.schemas.queries import (
+    CampaignListQuery,
+    CampaignQuery,
+    ContactImportQuery,
+    DisclosuresQuery,
+    EventsQuery,
+    HistoryQuery,
+    PageQuery,
+    StatsQuery,
+)
 from projections.audit_trail import CSV_COLUMNS
 from projections.disclosures import CSV_COLUMNS as DISCLOSURE_COLUMNS
 
@@ -188,35 +196,6 @@ def path_parameter(name: str, schema: Schema, description: str) -> Schema:
     }
 
 
-def shared(name: str) -> Schema:
-    return {"$ref": f"#/components/parameters/{name}"}
-
-
-def page_parameters() -> dict[str, Schema]:
-    moment = date_or_time()
-    return {
-        "name": query(
-            "name", string(pattern=TEXT), "Campaigns whose name contains this, ignoring case."
-        ),
-        "status": query("status", enum(Status), "Any of these statuses.", repeatable=True),
-        "tag": query(
-            "tag", string(pattern=TEXT), "Campaigns with any of these tags.", repeatable=True
-        ),
-        "type": query(
-            "type", enum((*CAMPAIGN_TYPES, "")), "Campaigns of this type; empty: any type."
-        ),
-        "stream": query("stream", string(pattern=TEXT), "Campaigns on this stream."),
-        "created_from": query("created_from", moment, "Created at or after this."),
-        "created_to": query(
-            "created_to", moment, "Created at or before this; a date means through its end."
-        ),
-        "page": query("page", integer(minimum=1, maximum=1_000_000, default=1), "From 1."),
-        "per_page": query(
-            "per_page", integer(minimum=1, maximum=MAX_PER_PAGE, default=20), "Items per page."
-        ),
-    }
-
-
 def body(schema_name: str, *, required: bool = True) -> Schema:
     return {"required": required, "content": {JSON: {"schema": ref(schema_name)}}}
 
@@ -340,7 +319,6 @@ def operations_paths() -> dict[str, Schema]:
 
 def campaign_paths() -> dict[str, Schema]:
     campaign_id = path_parameter("id", ref("Uuid"), "The campaign's id.")
-    filters = ("name", "status", "tag", "type", "stream", "created_from", "created_to")
     one = {"200": answer("The campaign.", "Campaign")}
     return {
         "/api/campaigns": {
@@ -357,7 +335,7 @@ def campaign_paths() -> dict[str, Schema]:
                 tag="campaigns",
                 description="Filters combine with AND; the repeatable ones match any of their "
                 "values. Newest first. An unknown status or type is 422.",
-                parameters=tuple(shared(p) for p in (*filters, "page", "per_page")),
+                parameters=tuple(query_parameters(CampaignListQuery)),
                 responses={"200": answer("One page.", "ListPage")},
                 errors=(422,),
             ),
@@ -367,22 +345,7 @@ def campaign_paths() -> dict[str, Schema]:
                 "getCampaign",
                 "One campaign, now or as it was",
                 tag="campaigns",
-                parameters=(
-                    campaign_id,
-                    query(
-                        "version",
-                        integer(minimum=1, maximum=10**9),
-                        "As it was at this version, its sent count, CTR and cost as of the "
-                        "moment it reached it (to the minute); one it has not reached: 404.",
-                    ),
-                    query(
-                        "as_of",
-                        date_or_time("2026-03-01T09:00:00Z"),
-                        "As it was at this time (a date means its start), its sent count, CTR "
-                        "and cost to the minute (see the stats); cannot be combined with "
-                        "`version`. Before its creation: 404.",
-                    ),
-                ),
+                parameters=(campaign_id, *query_parameters(CampaignQuery)),
                 responses=one,
                 errors=(404, 422),
             ),
@@ -417,26 +380,7 @@ def campaign_paths() -> dict[str, Schema]:
                 "The audit trail",
                 tag="campaigns",
                 description="Every event of the campaign, oldest first.",
-                parameters=(
-                    campaign_id,
-                    query("actor", string(), "Only this actor's events."),
-                    query(
-                        "type",
-                        string(examples=["Paused", "Campaign.Paused"]),
-                        "Only this event type (with or without `Campaign.`).",
-                    ),
-                    query("from", date_or_time(), "At or after this date or time."),
-                    query(
-                        "to",
-                        date_or_time(),
-                        "At or before this time; a date means through its end.",
-                    ),
-                    query(
-                        "format",
-                        enum(("json", "csv")),
-                        "`csv` for CSV (also chosen by `Accept: text/csv`); default JSON.",
-                    ),
-                ),
+                parameters=(campaign_id, *query_parameters(HistoryQuery)),
                 responses={
                     "200": {
                         "description": "The entries. As CSV: a header line, then one line "
@@ -628,19 +572,7 @@ def pool_and_stream_paths() -> dict[str, Schema]:
                 "position the request read up to, and an answer with fewer than `limit` lines "
                 "reads on from there (`after` set to it). Without that header, an answer with "
                 "fewer than `limit` lines reached the end of the store.",
-                parameters=(
-                    query("after", integer(minimum=0, default=0), "Events after this position."),
-                    query(
-                        "limit",
-                        integer(minimum=1, maximum=100_000, default=1000),
-                        "At most this many lines.",
-                    ),
-                    query(
-                        "type",
-                        string(examples=["Campaign.Paused", "Paused"]),
-                        "Only this event type (full, or its own name).",
-                    ),
-                ),
+                parameters=tuple(query_parameters(EventsQuery)),
                 responses={"200": answer("The events.", "EventMessage", "application/x-ndjson")},
                 errors=(422,),
             )
@@ -843,20 +775,7 @@ def contact_list_paths() -> dict[str, Schema]:
         "Import a contact list from a CSV",
         tag="contact lists",
         description=CONTACT_UPLOAD,
-        parameters=(
-            query(
-                "name",
-                string(maxLength=MAX_NAME, pattern=f"^$|{NOT_ONLY_SPACES}"),
-                "The list's name (a multipart `name` part wins); empty or left out: the "
-                "uploaded file's name, or `Contacts <UTC time>`.",
-            ),
-            query(
-                "command_id",
-                string(maxLength=200, pattern=TEXT),
-                "Makes the import idempotent: a repeat answers the first import's result and "
-                "imports nothing.",
-            ),
-        ),
+        parameters=tuple(query_parameters(ContactImportQuery)),
         responses={"201": answer("The new list and what the import found.", "ContactListImport")},
         errors=(400, 422),
     )
@@ -970,23 +889,7 @@ def activity_paths() -> dict[str, Schema]:
                 "A campaign's stats, now or as of a moment",
                 tag="campaigns",
                 description=STATS_TEXT,
-                parameters=(
-                    campaign_id,
-                    query(
-                        "as_of",
-                        date_or_time("2026-03-01T09:30:00Z"),
-                        "Minute-precise: the counts up to the end of the minute holding this "
-                        "time (a date means its start). Before the campaign's creation: 404.",
-                    ),
-                    query(
-                        "known_at",
-                        date_or_time("2026-03-01T10:00:00Z"),
-                        "The stats as they were known at this time (to the second): what was "
-                        "recorded later, such as a late delivery receipt for an earlier "
-                        "minute, is left out, so a report taken then comes out again. With "
-                        "`as_of` too: what had happened by `as_of`, as known at `known_at`.",
-                    ),
-                ),
+                parameters=(campaign_id, *query_parameters(StatsQuery)),
                 responses={"200": answer("The stats.", "CampaignStats")},
                 errors=(404, 422),
             )
@@ -997,7 +900,7 @@ def activity_paths() -> dict[str, Schema]:
                 "A campaign's message log",
                 tag="campaigns",
                 description=MESSAGES_TEXT,
-                parameters=(campaign_id, shared("page"), shared("per_page")),
+                parameters=(campaign_id, *query_parameters(PageQuery)),
                 responses={"200": answer("One page.", "MessagePage")},
                 errors=(404, 422),
             )
@@ -1008,24 +911,7 @@ def activity_paths() -> dict[str, Schema]:
                 "Who was shown the campaign's personal data",
                 tag="campaigns",
                 description=DISCLOSURES_TEXT,
-                parameters=(
-                    campaign_id,
-                    query("actor", string(), "Only this actor's reads."),
-                    query("from", date_or_time(), "At or after this date or time."),
-                    query(
-                        "to",
-                        date_or_time(),
-                        "At or before this time; a date means through its end.",
-                    ),
-                    shared("page"),
-                    shared("per_page"),
-                    query(
-                        "format",
-                        enum(("json", "csv")),
-                        "`csv` for CSV of every match (also chosen by `Accept: text/csv`); "
-                        "default JSON, a page.",
-                    ),
-                ),
+                parameters=(campaign_id, *query_parameters(DisclosuresQuery)),
                 responses={
                     "200": {
                         "description": "One page, newest first. As CSV: every match, newest "
@@ -1221,7 +1107,6 @@ def openapi_document() -> dict[str, Any]:
                     **stream_schemas(),
                 }
             ),
-            "parameters": page_parameters(),
             "responses": {name: error_response(s) for s, (name, _t, _c) in ERRORS.items()},
         },
     }

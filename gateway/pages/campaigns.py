@@ -23,12 +23,12 @@ from domain.errors import DomainError
 from domain.fields import CAMPAIGN_TYPES
 from domain.status import Status, allowed_commands
 from gateway.api import list_filter
-from gateway.inputs import query_int
 from gateway.pages.catalogue import contact_lists_page, domains_page, pools_page
 from gateway.pages.history import audit_page, time_travel_page
 from gateway.pages.rendering import TYPE_LABELS, WEB, render
 from gateway.pages.streams import streams_page
 from gateway.pages.wizard import wizard_page
+from gateway.schemas.queries import CampaignListQuery, read_query
 from gateway.services import Services
 from gateway.stats import with_figures
 from projections.campaign_list import ListFilter
@@ -52,11 +52,13 @@ async def home(_request: Request) -> Response:
     return RedirectResponse("/campaigns", status_code=302)
 
 
-def page_filters(request: Request) -> ListFilter:
-    """The API's filters, except that the page's tag box takes several tags, comma-separated."""
-    filters = list_filter(request)
+def page_filters(request: Request) -> tuple[ListFilter, int]:
+    """The API's filters and page, except that the page's tag box takes several tags,
+    comma-separated."""
+    query = read_query(request.query_params, CampaignListQuery)
+    filters = list_filter(query)
     tags = [t.strip() for raw in filters.tags for t in raw.split(",") if t.strip()]
-    return dataclasses.replace(filters, tags=tuple(dict.fromkeys(tags)))
+    return dataclasses.replace(filters, tags=tuple(dict.fromkeys(tags))), query.page
 
 
 def ctr_indicators(platform: Services, ids: Iterable[str]) -> dict[str, Any]:
@@ -106,8 +108,7 @@ async def campaigns_page(request: Request) -> Response:
     platform: Services = request.app.state.platform
     error = None
     try:
-        filters = page_filters(request)
-        page = query_int(request, "page", 1, 1, 1_000_000)
+        filters, page = page_filters(request)
     except DomainError as problem:
         filters, page, error = ListFilter(), 1, problem.message
     result, rows = await run_in_threadpool(list_rows, platform, filters, page)

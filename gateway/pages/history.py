@@ -24,6 +24,7 @@ from gateway.api import history_filter
 from gateway.inputs import query_int, query_time
 from gateway.pages.rendering import render
 from gateway.representation import campaign_json
+from gateway.schemas.queries import HistoryQuery, read_query
 from gateway.services import Services
 from gateway.stats import CampaignStats
 from projections.audit_trail import HistoryFilter, filtered
@@ -112,7 +113,7 @@ async def audit_page(request: Request) -> Response:
     platform: Services = request.app.state.platform
     error = None
     try:
-        filters = history_filter(request)
+        filters = history_filter(read_query(request.query_params, HistoryQuery))
     except DomainError as problem:
         filters, error = HistoryFilter(), problem.message
     try:

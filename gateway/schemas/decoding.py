@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from domain.errors import FieldProblem, ValidationFailed
 from gateway.inputs import MAX_BODY, json_object, read_body
-from gateway.schemas.fields import PATTERN_PROBLEMS
+from gateway.schemas.fields import ENUM_ORDER, PATTERN_PROBLEMS
 
 T = TypeVar("T")
 
@@ -33,6 +33,25 @@ def problem_text(error: msgspec.ValidationError, field: str) -> str:
     return f"{field}{path}: {message}" if path else message
 
 
+def choices_of(kind: Any, value: Any) -> str | None:
+    """The values a field of choices takes, written out, when `value` is not one of them (a
+    list of choices: when an item is not)."""
+    info = msgspec.inspect.type_info(kind)
+    if isinstance(info, msgspec.inspect.UnionType):
+        info = next(t for t in info.types if not isinstance(t, msgspec.inspect.NoneType))
+    if isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    values = value if isinstance(info, msgspec.inspect.ListType) else [value]
+    if isinstance(info, msgspec.inspect.ListType):
+        info = info.item_type
+    if not isinstance(info, msgspec.inspect.LiteralType) or not isinstance(values, list):
+        return None
+    if all(isinstance(item, str) and item in info.values for item in values):
+        return None
+    written = [str(choice) for choice in info.values]
+    return ", ".join(ENUM_ORDER.get(frozenset(written), written))
+
+
 def field_problems(raw: dict[str, Any], declaration: type[Any]) -> list[FieldProblem]:
     """Every top-level field of `raw` its declaration refuses, and every missing one."""
     fields = {field.encode_name: field for field in msgspec.structs.fields(declaration)}
@@ -45,7 +64,9 @@ def field_problems(raw: dict[str, Any], declaration: type[Any]) -> list[FieldPro
         try:
             msgspec.convert(value, field.type)
         except msgspec.ValidationError as error:
-            problems.append(FieldProblem(key, problem_text(error, key)))
+            choices = choices_of(field.type, value)
+            message = problem_text(error, key) if choices is None else f"must be one of {choices}"
+            problems.append(FieldProblem(key, message))
     missing = [name for name, field in fields.items() if field.required and name not in raw]
     return problems + [FieldProblem(name, "is required") for name in missing]
 

@@ -3,6 +3,7 @@ their declarations."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -28,6 +29,7 @@ from gateway.schemas.catalogue import (
 from gateway.schemas.contact_list_answers import CONTACT_LIST_ANSWERS
 from gateway.schemas.fields import ENUM_ORDER, Body
 from gateway.schemas.operations_answers import OPERATIONS_ANSWERS
+from gateway.schemas.queries import Query
 from gateway.schemas.realtime_answers import REALTIME_ANSWERS
 from gateway.schemas.stream_answers import STREAM_ANSWERS
 from gateway.schemas.streams import StreamChange, StreamCreate
@@ -113,3 +115,41 @@ def declared_components() -> dict[str, Schema]:
         name: tidied(merged(components[name], getattr(declared[name], "schema", {})))
         for name in sorted(components)
     }
+
+
+def takes_empty(schema: Schema) -> bool:
+    """Whether a parameter's schema accepts the empty text (a value not given)."""
+    if schema.get("type") != "string" or schema.get("minLength") or "enum" in schema:
+        return False
+    pattern = schema.get("pattern")
+    return pattern is None or re.search(pattern, "") is not None
+
+
+def with_empty(schema: Schema) -> Schema:
+    """A parameter's schema, the empty text (a value not given) allowed."""
+    return (
+        schema if takes_empty(schema) else {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+    )
+
+
+def query_parameters(declaration: type[Query]) -> list[Schema]:
+    """Each field of a query declaration as a query parameter: its description lifted from
+    its schema, a list field repeatable, every one also taking the empty text."""
+    _refs, components = msgspec.json.schema_components([declaration], ref_template=REF)
+    parameters = []
+    for name, schema in components[declaration.__name__]["properties"].items():
+        schema = tidied(schema)
+        default = schema.pop("default", None)
+        if "anyOf" in schema:  # `| None`: a parameter may always be left out
+            (schema,) = [choice for choice in schema["anyOf"] if choice != {"type": "null"}]
+        description = schema.pop("description")
+        parameter: Schema = {"name": name, "in": "query", "description": description}
+        if schema.get("type") == "array":
+            schema = {**schema, "items": with_empty(schema["items"])}
+            parameter.update(style="form", explode=True)
+        else:
+            schema = with_empty(schema)
+        if default not in (None, []):
+            schema = {**schema, "default": default}
+        parameters.append({**parameter, "schema": schema})
+    return parameters

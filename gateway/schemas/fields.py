@@ -9,6 +9,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from domain.fields import _SENDER_ALPHANUMERIC, _SENDER_NUMERIC, MAX_URL
+from gateway.schemas.moments import DATE_OR_TIME
 
 # Python's `str.strip` and JSON Schema's `\s` disagree on a few characters, so the
 # characters the domain trims are listed one by one: the same class in both dialects.
@@ -96,6 +97,7 @@ PATTERN_PROBLEMS = {
     "characters, or digits up to 15",
     URL: f"must be an http:// or https:// address with a host name, at most {MAX_URL} characters",
     CLOCK: "must be a time of day HH:MM",
+    DATE_OR_TIME: "must be an ISO 8601 date or time",
 }
 
 

@@ -272,24 +272,6 @@ def client(app: Starlette) -> Iterator[TestClient]:
         yield client
 
 
-class Served:
-    """The ASGI application the drawn requests go to, set once the module's fixture built it
-    (the requests are drawn when the tests are collected, before any fixture runs)."""
-
-    app: Starlette | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        assert self.app is not None, "the app fixture sets the application first"
-        await self.app(scope, receive, send)
-
-
-SERVED = Served()
-# Drawn from the document the server serves (a test checks they are the same).
-schema = schemathesis.openapi.from_dict(openapi_document())
-schema.app = SERVED
-schema.location = "/openapi.json"
-
-
 @schema.hook
 def map_body(_context: Any, body: Any) -> Any:
     return whole_numbers_without_fractions(body)
