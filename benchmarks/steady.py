@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from benchmarks._proc import cluster_cpu, postmaster_of, process_cpu
 from benchmarks._topology import (
     ROOT,
@@ -132,6 +134,17 @@ def fresh_broker(topology: Topology, kafka_port: int) -> int:
     return int((FOLDER / "kafka" / "kafka.pid").read_text().split()[0])
 
 
+def hold_snapshot(topology: Topology) -> psycopg.Connection[Any]:
+    """A session in a transaction whose snapshot stays taken: no row version deleted or
+    replaced after it can be vacuumed away while it stays open."""
+    connection = psycopg.connect(topology.database_url)
+    connection.execute("SET idle_in_transaction_session_timeout = 0")
+    connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    connection.execute(f'SELECT count(*) FROM "{topology.schema}".messages')
+    print("  a session holds a snapshot open from here on", file=sys.stderr, flush=True)
+    return connection
+
+
 def database_report(topology: Topology) -> list[str]:
     with topology.database() as connection:
         tables = connection.execute(
@@ -185,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         help="after this run, replace the broker by a fresh one under the same database, as "
         "a stack in a new folder sharing a cluster did",
     )
+    parser.add_argument(
+        "--hold-snapshot-after",
+        type=int,
+        default=0,
+        help="after this run, a session of the database keeps a transaction open (a snapshot "
+        "taken) to the end, as a client stopped in the middle of one would",
+    )
     parser.add_argument("--dispatchers", type=int, default=2)
     parser.add_argument("--lease", type=float, default=5.0)
     parser.add_argument("--postgres-port", type=int, default=25612)
@@ -206,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         lease_seconds=args.lease,
     )
     runs: list[Run] = []
+    holder: psycopg.Connection[Any] | None = None
     try:
         topology.add("relay", "relay")
         topology.add("project", "project")
@@ -236,9 +257,13 @@ def main(argv: list[str] | None = None) -> int:
             print(report_line(run), file=sys.stderr, flush=True)
             if number == args.new_broker_after:
                 services = (services[0], fresh_broker(topology, args.kafka_port))
+            if number == args.hold_snapshot_after:
+                holder = hold_snapshot(topology)
         for line in database_report(topology):
             print(line)
     finally:
+        if holder is not None:
+            holder.close()
         topology.stop()
         with topology.database() as connection:  # 600 MB or so a run: not kept
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
