@@ -5,16 +5,18 @@
 PostgreSQL and a Kafka broker (the project's own local copies, in `var/bench-steady`), then
 `campaigns relay`, `campaigns project`, one gateway and two dispatchers on one schema, as
 `campaigns stack up` runs them. The same campaign (one contact list, the demo stream,
-unthrottled, every message delivered) is launched `--runs` times, one after the other; during
-run `--kill-in` the stream's owner is killed with SIGKILL half-way and started again, as a
+unthrottled, every message delivered; `--demo-outcomes`: the demo stream's failures, clicks,
+replies and opt-outs too) is launched `--runs` times, one after the other; during run
+`--kill-in` the stream's owner is killed with SIGKILL half-way and started again, as a
 supervisor would (`--fault freeze`: frozen with SIGSTOP and left so, another dispatcher
 started beside it). `--new-broker-after N` replaces the broker by an empty one after run N,
 under the same database, as a stack in a fresh folder sharing one cluster had it. Each run's
-rate is from the launch until the stats count every message delivered; CPU per 1,000
-messages is every process's (from /proc), with the machine's load average beside it (other
-work on the machine moves the rate, much less the CPU per message). The last run must reach
-at least 0.8 of the first. After the runs it prints what the database says of itself (the
-largest tables' dead rows, the oldest open transaction, sessions idle in a transaction).
+rate is from the launch until the campaign is Finished and the stats hold an outcome for
+every message sent; CPU per 1,000 messages is every process's (from /proc), with the
+machine's load average beside it (other work on the machine moves the rate, much less the
+CPU per message). The last run must reach at least 0.8 of the first. After the runs it
+prints what the database says of itself (the largest tables' dead rows, the oldest open
+transaction, sessions idle in a transaction).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from benchmarks._topology import (
     contact_csv,
     prepare_domains,
 )
+from domain.stream import MESSAGE_OUTCOMES
 from infra import local_kafka, local_postgres
 
 FOLDER = ROOT / "var" / "bench-steady"
@@ -68,8 +71,12 @@ def cpu(roles: list[Role], postmaster: int, broker: int) -> float:
     )
 
 
-def delivered(api: Api, campaign_id: str) -> int:
-    return int(api.get(f"/api/campaigns/{campaign_id}/stats").get("delivered", 0))
+def settled(api: Api, campaign_id: str) -> tuple[bool, int]:
+    """Whether the campaign is Finished with an outcome in the stats for every message
+    sent, and how many have one."""
+    stats = api.get(f"/api/campaigns/{campaign_id}/stats")
+    outcomes = sum(int(stats.get(outcome) or 0) for outcome in MESSAGE_OUTCOMES)
+    return stats["status"] == "Finished" and outcomes >= int(stats["sent"]), outcomes
 
 
 def strike_owner(api: Api, topology: Topology, fault: str) -> None:
@@ -107,12 +114,16 @@ def one_run(
     started = time.monotonic()
     api.post(f"/api/campaigns/{campaign_id}/launch")
     struck = fault is None
-    while (done := delivered(api, campaign_id)) < recipients:
+    while True:
+        finished, done = settled(api, campaign_id)
+        if finished:
+            break
         if fault is not None and not struck and done >= recipients // 2:
             strike_owner(api, topology, fault)
             struck = True
         time.sleep(0.2)
     seconds = time.monotonic() - started
+    recipients = done
     spent = cpu(list(topology.roles.values()), *services) - before
     load = float(Path("/proc/loadavg").read_text().split()[0])
     return Run(number, recipients, seconds, 1000 * spent / (recipients / 1000), fault, load)
@@ -205,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         help="after this run, a session of the database keeps a transaction open (a snapshot "
         "taken) to the end, as a client stopped in the middle of one would",
     )
+    parser.add_argument(
+        "--demo-outcomes",
+        action="store_true",
+        help="the demo stream as it comes (some messages fail, some recipients click, reply "
+        "or opt out) rather than every message delivered and nothing else",
+    )
     parser.add_argument("--dispatchers", type=int, default=2)
     parser.add_argument("--lease", type=float, default=5.0)
     parser.add_argument("--postgres-port", type=int, default=25612)
@@ -237,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         api = Api([gateway])
         prepare_domains(api, limit=1_000_000_000)
         quiet: dict[str, Any] = {"click_rate": 0, "optout_rate": 0, "reply_rate": 0}
-        api.patch("/api/streams/demo", json={"rate": 0, **quiet, "outcomes": {"delivered": 1}})
+        if args.demo_outcomes:
+            api.patch("/api/streams/demo", json={"rate": 0})
+        else:
+            api.patch("/api/streams/demo", json={"rate": 0, **quiet, "outcomes": {"delivered": 1}})
         made = api.post(
             "/api/contact-lists?name=steady",
             content=contact_csv(args.recipients),
