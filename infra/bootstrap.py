@@ -47,7 +47,7 @@ from projections.database_health import (
 from projections.disclosures import DisclosureLog
 from projections.domain_usage import DomainUsageView
 from projections.identity import store_id
-from projections.leases import Lease
+from projections.leases import Lease, stuck_after
 from projections.messages import EventMessage
 from projections.projector import Projector
 from projections.realtime import CampaignMarks, DomainMarks, RealtimeRows
@@ -119,7 +119,7 @@ def idle_in_transaction(settings: Settings) -> float | None:
     """How long a sending process's session may stay idle inside a transaction before the
     server ends it: a process frozen in the middle of a fenced write would otherwise hold
     its stream's lease row, and keep another process from taking the stream over."""
-    return max(1.0, settings.lease_seconds / 2) if settings.sending else None
+    return stuck_after(settings.lease_seconds) if settings.sending else None
 
 
 @dataclass
@@ -427,6 +427,9 @@ class Platform:
 
 def build(settings: Settings) -> Platform:
     settings.check()
+    owner = process_name(settings.role)
+    if settings.sending and settings.postgres is not None:
+        settings = settings.with_changes(postgres=settings.postgres.named(owner))
     if settings.postgres is None:
         # The embedded store's files. On PostgreSQL a process keeps nothing on disk, so that
         # a role can run from a folder it cannot write (as the image's user does).
@@ -469,7 +472,7 @@ def build(settings: Settings) -> Platform:
             campaign_list,
             carrier_books(settings, identity),
             gates,
-            process_name(settings.role),
+            owner,
             CONTACTS_TABLE[database.dialect],
             lease_seconds=settings.lease_seconds,
             lock=SendingLock(settings.data_dir) if settings.postgres is None else None,

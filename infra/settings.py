@@ -109,6 +109,13 @@ class PostgresLocation:
     def dbname(self) -> str:
         return self.parts.get("dbname") or self.user
 
+    def named(self, name: str) -> PostgresLocation:
+        """The same database, its sessions named `name` (`application_name`): a sending
+        process's, so that the process taking over one of its streams can find them."""
+        from psycopg.conninfo import make_conninfo
+
+        return PostgresLocation(make_conninfo(self.url, application_name=name), self.schema)
+
     def conninfo_in_schema(self) -> str:
         """A connection string whose sessions find the tables in the schema: the URL's
         parameters, with the search path added to any `options` it already sets."""

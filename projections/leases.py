@@ -6,10 +6,19 @@ it; times are the database's clock, so the hosts' clocks need not agree. Every w
 sending process makes for a stream checks in its own transaction that its epoch is still
 the stream's (`check_fence`), holding the row meanwhile: an owner that lost the stream
 writes nothing more, and a take-over waits for the writes already under way.
+
+On PostgreSQL a sending process's sessions are named after it (`application_name`). A
+write under way ends with its transaction; the server ends a transaction whose process
+froze between two statements (`idle_in_transaction_session_timeout`), but not one frozen in
+the middle of a statement (a COPY, a pipeline), which would keep its stream's row held for
+as long as it stays frozen. So a process that finds the row held past the lease's end ends
+its owner's sessions that have sat in a transaction as long as that timeout: their
+transactions roll back, as the timeout's would.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +55,9 @@ NOW = {
 FORGOTTEN_AFTER = 10  # leases: a process silent this many lease times is forgotten
 ACQUIRE_WAIT_MS = 200  # how long taking a stream waits for its row
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code for a lock not had in time
+NAME_LENGTH = 63  # PostgreSQL keeps this many bytes of a session's application_name
+
+log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -161,6 +173,7 @@ class StreamLeases:
                 row = cursor.fetchone()
         except Exception as error:
             if getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                self.end_stuck_writes(stream, stuck_after(seconds))
                 return None  # the next round tries again
             raise
         if row is None:
@@ -181,6 +194,34 @@ class StreamLeases:
             how,
             reason if how == "released" else None,
         )
+
+    def end_stuck_writes(self, stream: str, after: float) -> int:
+        """Ends the sessions of the stream's owner, its lease over, that have sat in a
+        transaction for `after` seconds without a change (PostgreSQL); how many."""
+        try:
+            with self.database.transaction() as cursor:
+                cursor.execute(
+                    "SELECT l.owner, pg_terminate_backend(a.pid) FROM stream_leases AS l "
+                    "JOIN pg_stat_activity AS a ON a.application_name = left(l.owner, ?) "
+                    f"WHERE l.stream = ? AND l.released = 0 AND l.expires_at < {self.now} "
+                    "AND a.datname = current_database() AND a.pid <> pg_backend_pid() "
+                    "AND a.xact_start IS NOT NULL "
+                    "AND a.state_change < clock_timestamp() - make_interval(secs => ?)",
+                    (NAME_LENGTH, stream, after),
+                )
+                ended = [str(row[0]) for row in cursor.fetchall() if row[1]]
+        except Exception:  # not allowed to end them, say: the next round tries again
+            log.exception("could not end the stuck writes on the stream %s", stream)
+            return 0
+        if ended:
+            log.warning(
+                "ended %d of the sessions of %s, stuck in a transaction holding the stream %s past "
+                "its lease",
+                len(ended),
+                ended[0],
+                stream,
+            )
+        return len(ended)
 
     def held_by_another(self, stream: str, owner: str) -> bool:
         with self.database.read() as cursor:
@@ -248,6 +289,12 @@ class StreamLeases:
             )
             for stream, owner, epoch, expires, released, now in rows
         }
+
+
+def stuck_after(lease_seconds: float) -> float:
+    """How long a sending process's session may sit idle inside a transaction before the
+    server ends it, and a write may sit in one statement before a successor ends it."""
+    return max(1.0, lease_seconds / 2)
 
 
 def fair_share(streams: int, processes: int) -> int:
