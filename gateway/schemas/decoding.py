@@ -33,14 +33,18 @@ def problem_text(error: msgspec.ValidationError, field: str) -> str:
     return f"{field}{path}: {message}" if path else message
 
 
+def unwrapped(info: Any) -> Any:
+    """A field's type (as `msgspec.inspect` describes it) without `| None` and without its
+    metadata."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        info = next(t for t in info.types if not isinstance(t, msgspec.inspect.NoneType))
+    return info.type if isinstance(info, msgspec.inspect.Metadata) else info
+
+
 def choices_of(kind: Any, value: Any) -> str | None:
     """The values a field of choices takes, written out, when `value` is not one of them (a
     list of choices: when an item is not)."""
-    info = msgspec.inspect.type_info(kind)
-    if isinstance(info, msgspec.inspect.UnionType):
-        info = next(t for t in info.types if not isinstance(t, msgspec.inspect.NoneType))
-    if isinstance(info, msgspec.inspect.Metadata):
-        info = info.type
+    info = unwrapped(msgspec.inspect.type_info(kind))
     values = value if isinstance(info, msgspec.inspect.ListType) else [value]
     if isinstance(info, msgspec.inspect.ListType):
         info = info.item_type

@@ -18,7 +18,7 @@ from domain.fields import CAMPAIGN_TYPES, MAX_NAME, Invalid, parse_whole_number
 from domain.status import Status
 from gateway.errors import ApiError
 from gateway.schemas.campaign_answers import MAX_PER_PAGE
-from gateway.schemas.decoding import field_problems
+from gateway.schemas.decoding import field_problems, unwrapped
 from gateway.schemas.fields import NOT_ONLY_SPACES, CommandId, Text, one_of
 from gateway.schemas.moments import DATE_OR_TIME
 
@@ -206,13 +206,6 @@ class ContactImportQuery(Query, kw_only=True, frozen=True):
 
 
 # Reading.
-
-
-def unwrapped(info: Any) -> Any:
-    """A field's type without `| None` and without its metadata."""
-    if isinstance(info, msgspec.inspect.UnionType):
-        info = next(t for t in info.types if not isinstance(t, msgspec.inspect.NoneType))
-    return info.type if isinstance(info, msgspec.inspect.Metadata) else info
 
 
 def bounds(info: Any) -> tuple[int, int] | None:
