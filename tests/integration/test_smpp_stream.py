@@ -166,7 +166,7 @@ def test_the_smsc_restarted_mid_campaign_loses_nothing_and_sends_nothing_twice(
     # Every receipt the SMSC saw answered counts; those it sent just before it froze were
     # answered too, but it never read the answers (at most its pool of 100 a second).
     seen = acknowledged(smsc, counted["delivered"])
-    assert seen <= counted["delivered"] <= seen + 100
+    assert seen <= counted["delivered"] <= seen + 100, (seen, counted)
     assert counted["unknown"] == flying[-1]  # the submits in flight when it died
     assert sum(counted.values()) == 2000
     assert set(counted) <= {"delivered", "unknown", "sent"}  # sent: its receipt was lost
