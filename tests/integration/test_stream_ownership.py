@@ -230,9 +230,10 @@ def test_the_store_refuses_a_batch_saved_under_a_stale_epoch(on_postgres: Platfo
     assert len(list(sending.app.events.get(_dispatch_log(campaign_id)))) == log_before
 
 
-def test_an_owner_frozen_inside_a_fenced_write_does_not_keep_its_stream_from_a_successor(
-    on_postgres: Platform,
-) -> None:
+def frozen_mid_write(on_postgres: Platform, freeze: Any) -> list[BaseException]:
+    """An owner holds its stream's row in a fenced write and freezes there (`freeze`, given
+    the write's cursor); a successor must take the stream within 5 s. Returns how the
+    frozen write ended."""
     settings = replace(on_postgres.settings, sending=True, lease_seconds=1.0)
     frozen, successor = build(settings), build(settings)
     try:
@@ -244,7 +245,7 @@ def test_an_owner_frozen_inside_a_fenced_write_does_not_keep_its_stream_from_a_s
             try:
                 with frozen.database.transaction() as cursor:
                     check_fence(cursor, "postgres", fence)  # holds the lease's row
-                    time.sleep(6)  # frozen: the session sits idle inside the transaction
+                    freeze(cursor)
             except Exception as error:
                 ended.append(error)
 
@@ -259,8 +260,16 @@ def test_an_owner_frozen_inside_a_fenced_write_does_not_keep_its_stream_from_a_s
     finally:
         successor.close()
         frozen.close()
+    return ended
 
-    assert ended, "the server ended the frozen session"
+
+def test_an_owner_frozen_inside_a_fenced_write_does_not_keep_its_stream_from_a_successor(
+    on_postgres: Platform,
+) -> None:
+    def idle(_cursor: Any) -> None:
+        time.sleep(6)  # frozen: the session sits idle inside the transaction
+
+    assert frozen_mid_write(on_postgres, idle), "the server ended the frozen session"
 
 
 def test_an_owner_frozen_in_the_middle_of_a_statement_is_ended_by_its_successor(
@@ -268,36 +277,12 @@ def test_an_owner_frozen_in_the_middle_of_a_statement_is_ended_by_its_successor(
 ) -> None:
     """Frozen while a COPY waits for its rows, a session is not idle in its transaction, so
     the server's timeout never ends it; the successor does, once the lease is over."""
-    settings = replace(on_postgres.settings, sending=True, lease_seconds=1.0)
-    frozen, successor = build(settings), build(settings)
-    try:
-        frozen.sending.engine.step()
-        fence = frozen.sending.ownership.fence("demo")
-        ended: list[BaseException] = []
 
-        def write_then_freeze() -> None:
-            try:
-                with frozen.database.transaction() as cursor:
-                    check_fence(cursor, "postgres", fence)  # holds the lease's row
-                    driver = cursor.cursor  # type: ignore[attr-defined]
-                    with driver.copy("COPY clicks (message_id, at, user_agent) FROM STDIN"):
-                        time.sleep(8)  # frozen: the COPY waits for rows that never come
-            except Exception as error:
-                ended.append(error)
+    def in_a_copy(cursor: Any) -> None:
+        with cursor.cursor.copy("COPY clicks (message_id, at, user_agent) FROM STDIN"):
+            time.sleep(8)  # frozen: the COPY waits for rows that never come
 
-        writer = threading.Thread(target=write_then_freeze)
-        writer.start()
-        started = time.monotonic()
-        while "demo" not in successor.sending.ownership.working():
-            assert time.monotonic() - started < 5, "the frozen owner kept its stream"
-            successor.sending.ownership.refresh()
-            time.sleep(0.1)
-        writer.join()
-    finally:
-        successor.close()
-        frozen.close()
-
-    assert ended, "the successor ended the frozen session"
+    assert frozen_mid_write(on_postgres, in_a_copy), "the successor ended the frozen session"
 
 
 def test_a_new_owner_settles_a_claimed_batch_by_what_the_carrier_took(
